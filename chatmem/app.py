@@ -1,0 +1,452 @@
+"""The Textual chat app. Statements stream into memory; answers highlight their supporting facts.
+
+Domain work (the Bot) runs in thread workers that post messages back; nothing here blocks the UI.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections import deque
+from pathlib import Path
+from typing import Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+
+from chatmem import ChatmemError
+
+HELP = """\
+[b]chatmem[/b]: a Memory Network that remembers what you tell it.
+
+Type a [b]statement[/b] ("Mary went to the kitchen.") and it is stored as a memory.
+Ask a [b]question[/b] ("Where is Mary?") and the answer cites the memories it used:
+▶1 is the first hop, ▶2 the second. Paste a paragraph and each sentence is handled in turn.
+
+[b]Commands[/b]
+  /forget ID      forget one memory
+  /clear          forget every memory (asks first)
+  /export FILE    write memories to a JSON Lines file
+  /replay FILE    play a dialog script here, line by line
+  /why            the top-scoring memories of each hop for the last question
+  /help           this help
+
+[b]Keys[/b]
+  F1 help · F2 show/hide memory · Esc focus the input · Ctrl+Q quit · Ctrl+P command palette
+"""
+
+
+def _ago(ts: float) -> str:
+    d = max(0, time.time() - ts)
+    if d < 60:
+        return "just now"
+    if d < 3600:
+        return f"{int(d // 60)} min ago"
+    if d < 86400:
+        return f"{int(d // 3600)} h ago"
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question)
+            with Horizontal():
+                yield Button("Yes, forget everything", variant="error", id="yes")
+                yield Button("Cancel", variant="primary", id="no")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close help")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(HELP, id="help-text")
+            with Horizontal():
+                yield Button("Close", variant="primary", id="close")
+
+    @on(Button.Pressed)
+    def _close(self) -> None:
+        self.dismiss()
+
+
+class ChatmemApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "chatmem"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "toggle_memory", "Memory panel"),
+        Binding("escape", "focus_input", "Focus input", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, error: str | None) -> None:
+            super().__init__()
+            self.error = error
+
+    class Handled(Message):
+        def __init__(self, text: str, events: list, error: str | None = None) -> None:
+            super().__init__()
+            self.text, self.events, self.error = text, events, error
+
+    def __init__(self, data_dir: str | Path | None = None, bot_factory=None):
+        super().__init__()
+        from chatmem.paths import data_dir as resolve
+
+        self.data_dir = resolve(data_dir)
+        self._bot_factory = bot_factory
+        self.memory = None
+        self.bot = None
+        self.ready = False
+        self.queue: deque[str] = deque()
+        self.busy = False
+        self.last_answer = None
+        self.highlighted: list[int] = []
+        self.open_error: str | None = None
+
+    # -- layout ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("starting…", id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="chat-pane"):
+                yield VerticalScroll(id="conversation")
+                yield Input(placeholder="Tell me something, or ask a question…  (/help)", id="prompt")
+            with Vertical(id="memory-pane"):
+                yield Static("Memory", id="memory-title")
+                yield DataTable(id="memories", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from chatmem.memory import SQLiteMemory
+
+        table = self.query_one("#memories", DataTable)
+        table.add_column("", key="mark", width=3)
+        table.add_column("id", key="id", width=5)
+        table.add_column("memory", key="text")
+        table.add_column("written", key="when", width=11)
+        try:
+            self.memory = SQLiteMemory(self.data_dir)
+        except ChatmemError as exc:
+            self.open_error = str(exc)
+            self.say(f"Cannot open memory: {exc}", "error")
+            self.set_status(f"memory unavailable · {self.data_dir}")
+            return
+        for turn in self.memory.recent_turns(100):
+            self.say(turn["text"], turn["role"], old=True)
+        self.reload_memories()
+        self.query_one("#prompt", Input).focus()
+        self.set_status("loading the model…")
+        self.load_bot()
+        self.set_interval(2.0, self.poll_memory)
+
+    # -- status and panels ------------------------------------------------------
+    def set_status(self, state: str) -> None:
+        n = len(self.memory) if self.memory is not None else 0
+        status = self.query_one("#status", Static)
+        status.update(f"{state} · {n} memories · {self.data_dir}")
+        status.set_class(self.ready, "ready")
+
+    def status_ready(self) -> None:
+        self.set_status("ready" if not self.busy else "thinking…")
+
+    def say(self, text: str, role: str = "system", extra: str = "", old: bool = False, unsure: bool = False) -> Static:
+        body = Text(text)
+        if extra:
+            body.append("\n" + extra, style="dim")
+        w = Static(body, classes=f"msg {role}" + (" old" if old else "") + (" unsure" if unsure else ""))
+        conv = self.query_one("#conversation", VerticalScroll)
+        conv.mount(w)
+        conv.scroll_end(animate=False)
+        return w
+
+    def reload_memories(self) -> None:
+        table = self.query_one("#memories", DataTable)
+        table.clear()
+        for m in self.memory.all():
+            table.add_row("", str(m.id), m.text, _ago(m.created), key=str(m.id))
+        self.highlighted = []
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1)
+        self.query_one("#memory-title", Static).update(f"Memory ({len(self.memory)})")
+
+    def add_memory_rows(self, memories) -> None:
+        table = self.query_one("#memories", DataTable)
+        for m in memories:
+            if str(m.id) not in table.rows:
+                table.add_row("", str(m.id), m.text, _ago(m.created), key=str(m.id))
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1)
+        self.query_one("#memory-title", Static).update(f"Memory ({len(self.memory)})")
+
+    def highlight(self, supports) -> None:
+        table = self.query_one("#memories", DataTable)
+        for mid in self.highlighted:
+            if str(mid) in table.rows:
+                table.update_cell(str(mid), "mark", "")
+                m = self.memory.get(mid)
+                table.update_cell(str(mid), "text", m.text if m else "")
+        self.highlighted = []
+        for s in supports:
+            key = str(s.memory.id)
+            if key in table.rows:
+                table.update_cell(key, "mark", Text(f"▶{s.hop}", style="bold reverse"))
+                table.update_cell(key, "text", Text(s.memory.text, style="bold underline"))
+                self.highlighted.append(s.memory.id)
+        if supports and str(supports[0].memory.id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(supports[0].memory.id)))
+
+    def poll_memory(self) -> None:
+        """Memories written by other processes (a replay, another app) appear within ~2 s."""
+        if self.memory is None or self.busy:
+            return
+        try:
+            if self.memory.refresh():
+                self.reload_memories()
+                self.status_ready() if self.ready else self.set_status("loading the model…")
+        except Exception:  # noqa: BLE001 - a failed poll must not crash the app
+            pass
+
+    # -- workers ---------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load")
+    def load_bot(self) -> None:
+        try:
+            if self._bot_factory is not None:
+                bot = self._bot_factory(self.memory)
+            else:
+                from chatmem.bot import Bot
+
+                bot = Bot(self.memory, session=None)
+            bot.load()
+            self.bot = bot
+            self.post_message(self.Loaded(None))
+        except ChatmemError as exc:
+            self.post_message(self.Loaded(str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(self.Loaded(f"{exc.__class__.__name__}: {exc}"))
+
+    def on_chatmem_app_loaded(self, msg: Loaded) -> None:
+        if msg.error:
+            self.say(f"The model could not be loaded: {msg.error}", "error")
+            self.set_status("model unavailable")
+            return
+        self.ready = True
+        self.status_ready()
+        self.pump()
+
+    @work(thread=True, group="think")
+    def think(self, text: str) -> None:
+        try:
+            events = self.bot.handle(text)
+            self.post_message(self.Handled(text, events))
+        except ChatmemError as exc:
+            self.post_message(self.Handled(text, [], str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(self.Handled(text, [], f"{exc.__class__.__name__}: {exc}"))
+
+    def pump(self) -> None:
+        """Process queued input one line at a time, in order."""
+        if self.busy or not self.ready or not self.queue:
+            return
+        self.busy = True
+        self.set_status("thinking…")
+        self.think(self.queue.popleft())
+
+    def on_chatmem_app_handled(self, msg: Handled) -> None:
+        self.busy = False
+        if msg.error:
+            self.say(msg.error, "error")
+        stored = []
+        for ev in msg.events:
+            if ev.stored is not None:
+                stored.append(ev.stored)
+                line = f"Stored as memory #{ev.stored.id}."
+                self.say(line, "bot")
+                self.log_turn("bot", line)
+            elif ev.answer is not None:
+                self.show_answer(ev.answer)
+        if stored:
+            self.add_memory_rows(stored)
+        self.status_ready()
+        self.pump()
+
+    def show_answer(self, ans) -> None:
+        self.last_answer = ans
+        cites = "\n".join(f"▶{s.hop} #{s.memory.id} {s.memory.text}  ({_ago(s.memory.created)})" for s in ans.supports)
+        self.say(ans.text, "bot", cites, unsure=not ans.confident)
+        self.log_turn("bot", ans.text + ("\n" + cites if cites else ""))
+        self.highlight(ans.supports)
+
+    def log_turn(self, role: str, text: str) -> None:
+        if self.memory is not None:
+            try:
+                self.memory.log_turn(role, text, self.bot.session if self.bot else "app")
+            except Exception:  # noqa: BLE001 - the log is a convenience; memory writes are what matter
+                pass
+
+    # -- input ---------------------------------------------------------------------
+    @on(Input.Submitted, "#prompt")
+    def submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        event.input.value = ""
+        if not text:
+            return
+        if text.startswith("/"):
+            self.command(text)
+            return
+        self.submit_text(text)
+
+    def submit_text(self, text: str) -> None:
+        from chatmem.input import InputError, clean
+
+        try:
+            clean(text)
+        except InputError as exc:
+            self.say(str(exc), "error")
+            return
+        self.say(text, "user")
+        self.log_turn("user", text)
+        if self.memory is None:
+            self.say("Memory is unavailable; nothing was stored.", "error")
+            return
+        self.queue.append(text)
+        if not self.ready:
+            self.say("(model still loading: queued, will be answered when ready)", "system")
+        self.pump()
+
+    def command(self, line: str) -> None:
+        try:
+            parts = shlex.split(line)
+        except ValueError as exc:
+            self.say(f"Could not read that command: {exc}", "error")
+            return
+        name, args = parts[0].lower(), parts[1:]
+        handlers = {"/help": self.cmd_help, "/forget": self.cmd_forget, "/clear": self.cmd_clear,
+                    "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why}
+        fn = handlers.get(name)
+        if fn is None:
+            self.say(f"Unknown command {name}. Try /help.", "error")
+            return
+        fn(args)
+
+    def _need_memory(self) -> bool:
+        if self.memory is None:
+            self.say("Memory is unavailable.", "error")
+            return False
+        return True
+
+    def cmd_help(self, args) -> None:
+        self.action_help()
+
+    def cmd_forget(self, args) -> None:
+        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+            self.say("Usage: /forget ID  (the memory's number, e.g. /forget 3)", "error")
+            return
+        if not self._need_memory():
+            return
+        mid = int(args[0].lstrip("#"))
+        if self.memory.forget(mid):
+            self.reload_memories()
+            self.say(f"Forgot memory #{mid}.", "system")
+        else:
+            self.say(f"There is no memory #{mid}.", "error")
+        self.status_ready() if self.ready else self.set_status("loading the model…")
+
+    def cmd_clear(self, args) -> None:
+        if not self._need_memory():
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                n = self.memory.clear()
+                self.reload_memories()
+                self.say(f"Forgot all {n} memories.", "system")
+            else:
+                self.say("Nothing was forgotten.", "system")
+            self.status_ready() if self.ready else self.set_status("loading the model…")
+
+        self.push_screen(ConfirmScreen(f"Forget all {len(self.memory)} memories? This cannot be undone."), done)
+
+    def cmd_export(self, args) -> None:
+        if len(args) != 1:
+            self.say("Usage: /export FILE", "error")
+            return
+        if not self._need_memory():
+            return
+        try:
+            n = self.memory.export_jsonl(Path(args[0]).expanduser())
+            self.say(f"Exported {n} memories to {args[0]}.", "system")
+        except OSError as exc:
+            self.say(f"Could not write {args[0]}: {exc.strerror}", "error")
+
+    def cmd_replay(self, args) -> None:
+        from chatmem.replay import parse_script, read_text
+
+        if len(args) != 1:
+            self.say("Usage: /replay FILE", "error")
+            return
+        try:
+            turns = parse_script(read_text(Path(args[0]).expanduser()), args[0])
+        except ChatmemError as exc:
+            self.say(str(exc), "error")
+            return
+        self.say(f"Replaying {args[0]} ({len(turns)} lines)…", "system")
+        for t in turns:
+            self.submit_text(" ".join(u.text for u in t.utterances))
+
+    def cmd_why(self, args) -> None:
+        ans = self.last_answer
+        if ans is None:
+            self.say("Ask a question first; /why then shows how the answer was found.", "system")
+            return
+        lines = [f"Why \"{ans.text}\" for \"{ans.question}\" (R's score margin {ans.score:.2f}):"]
+        for k, hop in enumerate(ans.trace, 1):
+            lines.append(f"hop {k}:")
+            for mem, score in hop:
+                label = "STOP (enough evidence)" if mem is None else f"#{mem.id} {mem.text}"
+                lines.append(f"   {score:7.2f}  {label}")
+        self.say("\n".join(lines), "system")
+
+    # -- actions -------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_memory(self) -> None:
+        self.query_one("#memory-pane").toggle_class("hidden")
+
+    def action_focus_input(self) -> None:
+        self.query_one("#prompt", Input).focus()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Show commands and keys", self.action_help)
+        yield SystemCommand("Toggle memory panel", "Show or hide the stored memories", self.action_toggle_memory)
+        yield SystemCommand("Focus input", "Move the cursor to the input line", self.action_focus_input)
+        yield SystemCommand("Why?", "Show the top candidate memories of each hop for the last question",
+                            lambda: self.cmd_why([]))
+        yield SystemCommand("Clear memory", "Forget every memory (asks first)", lambda: self.cmd_clear([]))
+
+    def on_unmount(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
+
+
+def make_app(data_dir: str | Path | None = None, bot_factory=None) -> ChatmemApp:
+    """Build the app; tests pass a data dir and may pass a bot factory."""
+    return ChatmemApp(data_dir=data_dir, bot_factory=bot_factory)

@@ -1,0 +1,134 @@
+"""The bAbI data (v1.2 format): numbered lines; a question line holds
+`question<TAB>answer<TAB>supporting line ids`. A line numbered 1 starts a new story."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatmem import ChatmemError
+
+MAX_LINE_CHARS = 2000
+
+
+class BabiFormatError(ChatmemError):
+    pass
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question of a story. `story` holds the statements before it, oldest first;
+    `support` indexes into `story` in the labelled (hop) order."""
+
+    task: int
+    story: tuple[str, ...]
+    question: str
+    answer: tuple[str, ...]
+    support: tuple[int, ...]
+    line: int = 0  # line number of the question in its file
+
+
+_LINE = re.compile(r"^(\d+) (.*)$")
+
+
+def parse_lines(lines, source: str = "<bAbI>", task: int = 0) -> list[Sample]:
+    samples: list[Sample] = []
+    story: list[str] = []
+    line_to_mem: dict[int, int] = {}
+    last_id = 0
+    for n, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            raise BabiFormatError(f"{source}:{n}: line is {len(line):,} characters; the limit is {MAX_LINE_CHARS:,}")
+        m = _LINE.match(line)
+        if not m:
+            raise BabiFormatError(f"{source}:{n}: expected '<number> <text>', got {line[:60]!r}")
+        lid, rest = int(m.group(1)), m.group(2)
+        if lid == 1 or lid <= last_id:
+            story, line_to_mem = [], {}
+        last_id = lid
+        if "\t" in rest:
+            parts = rest.split("\t")
+            if len(parts) < 3 or not parts[1].strip():
+                raise BabiFormatError(f"{source}:{n}: question line needs 'question<TAB>answer<TAB>supporting ids'")
+            question, answer, sup = parts[0].strip(), parts[1].strip(), parts[2].split()
+            try:
+                sup_ids = [int(s) for s in sup]
+            except ValueError:
+                raise BabiFormatError(f"{source}:{n}: supporting ids must be numbers, got {parts[2]!r}") from None
+            for s in sup_ids:
+                if s not in line_to_mem:
+                    raise BabiFormatError(f"{source}:{n}: supporting id {s} does not name a statement of this story")
+            samples.append(Sample(task, tuple(story), question, tuple(a for a in answer.split(",") if a),
+                                  tuple(line_to_mem[s] for s in sup_ids), n))
+        else:
+            line_to_mem[lid] = len(story)
+            story.append(rest.strip())
+    return samples
+
+
+def read_file(path: Path, task: int = 0) -> list[Sample]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BabiFormatError(f"cannot read {path}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise BabiFormatError(f"{path} looks like a binary file, not a bAbI text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BabiFormatError(f"{path} is not UTF-8 text") from None
+    return parse_lines(text.splitlines(), str(path), task)
+
+
+def looks_like_babi(lines: list[str]) -> bool:
+    body = [l for l in lines if l.strip()]
+    return bool(body) and all(_LINE.match(l.rstrip("\r\n")) for l in body[:20])
+
+
+def task_file(babi_dir: Path, task: int, split: str) -> Path:
+    babi_dir = Path(babi_dir)
+    hits = sorted(babi_dir.glob(f"qa{task}_*_{split}.txt"))
+    if not hits:
+        raise BabiFormatError(f"no qa{task}_*_{split}.txt in {babi_dir} (expected the bAbI v1.2 layout, e.g. tasks_1-20_v1-2/en)")
+    return hits[0]
+
+
+def load_task(babi_dir: Path, task: int, split: str) -> list[Sample]:
+    return read_file(task_file(babi_dir, task, split), task)
+
+
+def parse_tasks(spec: str) -> list[int]:
+    """'1-20', '1,2,17' or '3' -> sorted task numbers."""
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.update(range(int(a), int(b) + 1))
+            elif part.strip():
+                out.add(int(part))
+    except ValueError:
+        raise ChatmemError(f"bad task list {spec!r}: use e.g. 1-20 or 1,2,17") from None
+    if not out or min(out) < 1 or max(out) > 20:
+        raise ChatmemError(f"bad task list {spec!r}: tasks are numbered 1 to 20")
+    return sorted(out)
+
+
+def split_validation(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Carve validation questions out of the training files: the same fraction of each task's
+    stories (whole stories, so no story is in both halves)."""
+    import random
+
+    rng = random.Random(seed)
+    val_keys = set()
+    for task in sorted({s.task for s in samples}):
+        keys = sorted({s.story[:1] for s in samples if s.task == task})
+        rng.shuffle(keys)
+        val_keys.update((task, k) for k in keys[: max(1, int(len(keys) * fraction))])
+    train = [s for s in samples if (s.task, s.story[:1]) not in val_keys]
+    val = [s for s in samples if (s.task, s.story[:1]) in val_keys]
+    return train, val

@@ -1,0 +1,168 @@
+"""The whole pipeline, I -> G -> O -> R, behind two calls: `Bot.observe` and `Bot.ask`.
+
+The app and replays both use it; nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chatmem import ChatmemError
+from chatmem.input import Encoder, MiniLMEncoder, Utterance, encode, make_utterance, parse
+from chatmem.memory import Memory, MemoryBase, new_session_id
+from chatmem.paths import assets_dir
+
+
+@dataclass(frozen=True)
+class Support:
+    memory: Memory
+    hop: int          # 1 for o1, 2 for o2, ...
+    score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    words: list[str]
+    score: float                       # R's margin of the best word over the runner-up
+    confident: bool
+    supports: list[Support]
+    trace: list[list[tuple[Memory | None, float]]] = field(default_factory=list)  # per hop: top candidates (None = STOP)
+
+    @property
+    def text(self) -> str:
+        if not self.supports:
+            return "I don't remember anything about that yet."
+        if not self.confident:
+            return f"I'm not sure. I remember: {self.supports[0].memory.text}"
+        return ", ".join(self.words)
+
+    def to_json(self) -> dict:
+        return {"question": self.question, "answer": self.text, "words": self.words, "score": round(self.score, 4),
+                "confident": self.confident,
+                "support": [{"id": s.memory.id, "text": s.memory.text, "hop": s.hop, "score": round(s.score, 4)}
+                            for s in self.supports]}
+
+
+@dataclass
+class Event:
+    """What happened to one utterance: a stored statement or an answered question."""
+
+    utterance: Utterance
+    stored: Memory | None = None
+    answer: Answer | None = None
+
+
+class Bot:
+    def __init__(self, memory: MemoryBase, model_dir: Path | None = None, encoder: Encoder | None = None,
+                 session: str | None = None):
+        self.memory = memory
+        self.model_dir = Path(model_dir) if model_dir else assets_dir()
+        self.encoder = encoder or MiniLMEncoder()
+        self.session = session or new_session_id()
+        self._loaded = None
+        self._lock = threading.RLock()
+        self._cache = None   # (memory version, n, StoryIndex)
+
+    # -- loading -------------------------------------------------------------------
+    def load(self) -> "Bot":
+        """Load the model and the encoder (slow: seconds). Safe to call again."""
+        with self._lock:
+            if self._loaded is None:
+                from chatmem import checkpoint
+
+                self._loaded = checkpoint.load(self.model_dir)
+                if hasattr(self.encoder, "load"):
+                    self.encoder.load()
+        return self
+
+    @property
+    def threshold(self) -> float:
+        return float(self.load()._loaded.config.get("confidence_threshold", 0.0))
+
+    # -- G -------------------------------------------------------------------------
+    def observe(self, text: str) -> list[Memory]:
+        """Store every statement in `text` (one memory per sentence); questions are ignored."""
+        utts = [u for u in parse(text) if not u.is_question]
+        return self.store(utts)
+
+    def store(self, utts: list[Utterance]) -> list[Memory]:
+        if not utts:
+            return []
+        with self._lock:
+            return self.memory.write(encode(utts, self.encoder), self.session)
+
+    # -- O and R --------------------------------------------------------------------
+    def ask(self, text: str) -> Answer:
+        return self.answer(make_utterance(text))
+
+    def handle(self, text: str) -> list[Event]:
+        """Split pasted text into sentences: store statements (in one batch per run), answer questions."""
+        events: list[Event] = []
+        pending: list[Utterance] = []
+
+        def flush():
+            for u, m in zip(pending, self.store(pending)):
+                events.append(Event(u, stored=m))
+            pending.clear()
+
+        for u in parse(text):
+            if u.is_question:
+                flush()
+                events.append(Event(u, answer=self.answer(u)))
+            else:
+                pending.append(u)
+        flush()
+        return events
+
+    def _story_index(self):
+        from chatmem.features import StoryIndex
+
+        mem = self.memory
+        cached = self._cache
+        if cached and cached[0] == mem.version and cached[1] == len(mem):
+            return cached[2]
+        vocab = self._loaded.vocab
+        if cached and cached[1] <= len(mem) and cached[3] == (int(mem.ids[cached[1] - 1]) if cached[1] else None):
+            idx = cached[2]
+            idx.extend(mem.tokens[cached[1]:])
+        else:
+            idx = StoryIndex(mem.tokens, vocab)
+        last = int(mem.ids[len(mem) - 1]) if len(mem) else None
+        self._cache = (mem.version, len(mem), idx, last)
+        return idx
+
+    def answer(self, utt: Utterance) -> Answer:
+        import torch
+
+        from chatmem.output import Query, run_hops
+        from chatmem.response import decode
+
+        self.load()
+        with self._lock:
+            self.memory.refresh()
+            mem = self.memory
+            n = len(mem)
+            if n == 0:
+                return Answer(utt.text, [], 0.0, False, [])
+            if utt.embedding is None:
+                utt = encode([utt], self.encoder)[0]
+            model, vocab = self._loaded.model, self._loaded.vocab
+            idx = self._story_index()
+            q_gid = vocab.ids(utt.tokens)
+            gid = torch.as_tensor(np.concatenate([idx.gid, q_gid[None]]))
+            mini = torch.as_tensor(np.concatenate([mem.embeddings, utt.embedding[None].astype(np.float32)]))
+            q = Query(idx, np.arange(n), n, utt.tokens, n)
+            run_hops(model, gid, mini, [q])
+            resp = decode(model, vocab, gid, mini, [q])[0] if q.chosen else None
+            supports = [Support(mem.memory_at(i), k + 1, s) for k, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
+            trace = [[(mem.memory_at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
+        if resp is None:
+            return Answer(utt.text, [], 0.0, False, [], trace)
+        known = any(vocab.index.get(w, 1) > 1 for w in utt.tokens)
+        confident = bool(resp.words) and resp.score >= self.threshold and known
+        return Answer(utt.text, resp.words, resp.score, confident, supports, trace)

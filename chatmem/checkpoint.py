@@ -1,0 +1,98 @@
+"""Saving and loading the trained model: safetensors weights, JSON config and vocabulary.
+
+Every file is written atomically (temporary file, then rename). config.json records the
+SHA-256 of the other files, and loading refuses a file whose checksum does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatmem import ChatmemError
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+VOCAB = "vocab.json"
+
+
+class AssetError(ChatmemError):
+    pass
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass
+class Loaded:
+    model: object       # MemNN
+    vocab: object       # Vocab
+    config: dict
+
+
+def save(directory: Path, model, vocab, extra: dict) -> None:
+    from safetensors.torch import save as st_save
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(directory / WEIGHTS, st_save(state))
+    atomic_write_text(directory / VOCAB, json.dumps(vocab.to_json()))
+    cfg = {"model": model.cfg.to_json(), **extra,
+           "sha256": {WEIGHTS: sha256(directory / WEIGHTS), VOCAB: sha256(directory / VOCAB)}}
+    atomic_write_text(directory / CONFIG, json.dumps(cfg, indent=2))
+
+
+def load(directory: Path) -> Loaded:
+    """Load and verify the model in `directory`; any problem is an AssetError naming the file."""
+    from chatmem.features import Vocab
+    from chatmem.model import MemNN, ModelConfig
+
+    directory = Path(directory)
+    cfg_path = directory / CONFIG
+    for name in (CONFIG, WEIGHTS, VOCAB):
+        if not (directory / name).is_file():
+            raise AssetError(f"model file {directory / name} is missing; train one with `chatmem train` "
+                             f"or point CHATMEM_ASSETS at a trained model")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        sums = cfg["sha256"]
+        mcfg = ModelConfig(**cfg["model"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AssetError(f"model file {cfg_path} is damaged ({exc.__class__.__name__}: {exc})") from None
+    for name in (WEIGHTS, VOCAB):
+        if sha256(directory / name) != sums.get(name):
+            raise AssetError(f"model file {directory / name} does not match its checksum in {cfg_path}: "
+                             f"it was changed or damaged; refusing to load it")
+    try:
+        from safetensors.torch import load_file
+
+        vocab = Vocab.from_json(json.loads((directory / VOCAB).read_text(encoding="utf-8")))
+        model = MemNN(mcfg)
+        model.load_state_dict(load_file(str(directory / WEIGHTS)))
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
+        raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
+    model.eval()
+    return Loaded(model, vocab, cfg)

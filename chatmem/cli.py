@@ -1,0 +1,195 @@
+"""The `chatmem` command. Heavy modules load inside the subcommands, so --help stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from chatmem import ChatmemError, __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chatmem",
+        description="A terminal chatbot built on Memory Networks. With no command, opens the chat app.",
+    )
+    p.add_argument("--version", action="version", version=f"chatmem {__version__}")
+    p.add_argument("--data-dir", metavar="DIR", help="where memory lives (default: $CHATMEM_HOME, else the user data dir)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    mem = sub.add_parser("memory", help="list, forget, clear, export or import memories")
+    msub = mem.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ml = msub.add_parser("list", help="list stored memories")
+    ml.add_argument("--json", action="store_true", help="one JSON object per line")
+    mf = msub.add_parser("forget", help="forget one memory")
+    mf.add_argument("id", type=int)
+    mc = msub.add_parser("clear", help="forget every memory")
+    mc.add_argument("--yes", action="store_true", help="really clear (required)")
+    me = msub.add_parser("export", help="export memories to JSON Lines")
+    me.add_argument("file")
+    mi = msub.add_parser("import", help="import memories from JSON Lines (embeddings are recomputed)")
+    mi.add_argument("file")
+    msub.add_parser("path", help="print the memory file's path")
+    msub.add_parser("recover", help="move a damaged memory file aside and salvage what can be read")
+
+    tr = sub.add_parser("train", help="train the O and R scorers on bAbI (writes assets/)")
+    tr.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
+    tr.add_argument("--tasks", default="1-20")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
+
+    ev = sub.add_parser("eval", help="evaluate the model on the bAbI test sets")
+    ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
+    ev.add_argument("--tasks", default="1-20")
+    ev.add_argument("--split", default="test", choices=["test", "train"])
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+    rp = sub.add_parser("replay", help="play a dialog script or a bAbI file through the bot")
+    rp.add_argument("file")
+    rp.add_argument("--fresh", action="store_true", help="use a temporary memory, not yours")
+    rp.add_argument("--json", action="store_true", help="JSON Lines, one object per question, then a summary")
+    rp.add_argument("--check", action="store_true", help="exit 1 if any expected answer is wrong")
+    return p
+
+
+def _babi_dir(arg: str | None) -> Path:
+    from chatmem.paths import default_babi_dir
+
+    d = Path(arg) if arg else default_babi_dir()
+    if d is None:
+        raise ChatmemError("no bAbI data: pass --babi-dir DIR or set CHATMEM_BABI_DIR")
+    if not d.is_dir():
+        raise ChatmemError(f"bAbI directory {d} does not exist")
+    return d
+
+
+def _memory(args):
+    from chatmem.memory import SQLiteMemory
+    from chatmem.paths import data_dir
+
+    return SQLiteMemory(data_dir(args.data_dir))
+
+
+def cmd_memory(args) -> int:
+    from chatmem.paths import data_dir
+
+    if args.action == "path":
+        from chatmem.memory import DB_NAME
+
+        print(data_dir(args.data_dir) / DB_NAME)
+        return 0
+    if args.action == "recover":
+        from chatmem.memory import recover
+
+        aside, n = recover(data_dir(args.data_dir))
+        if aside is None:
+            print("no memory file to recover")
+        else:
+            print(f"moved the damaged file to {aside}; salvaged {n} memories into a fresh memory")
+        return 0
+    mem = _memory(args)
+    try:
+        if args.action == "list":
+            for m in mem.all():
+                if args.json:
+                    print(json.dumps(m.to_json(), ensure_ascii=False))
+                else:
+                    print(f"{m.id:>6}  {m.created_iso}  {m.text}")
+            if not args.json:
+                print(f"{len(mem)} memories in {mem.path}", file=sys.stderr)
+        elif args.action == "forget":
+            if not mem.forget(args.id):
+                raise ChatmemError(f"no memory with id {args.id}")
+            print(f"forgot memory {args.id}")
+        elif args.action == "clear":
+            if not args.yes:
+                raise ChatmemError("clearing forgets every memory; run `chatmem memory clear --yes` to do it")
+            print(f"forgot {mem.clear()} memories")
+        elif args.action == "export":
+            n = mem.export_jsonl(args.file)
+            print(f"exported {n} memories to {args.file}")
+        elif args.action == "import":
+            from chatmem.bot import Bot
+            from chatmem.input import make_utterance
+            from chatmem.memory import parse_created, read_export
+
+            recs = read_export(args.file)
+            utts, created, sessions = [], [], []
+            for r in recs:
+                utts.append(make_utterance(r["text"]))
+                created.append(parse_created(r.get("created")))
+            bot = Bot(mem)
+            from chatmem.input import encode
+
+            enc = encode(utts, bot.encoder)
+            import time
+
+            ts = [c if c is not None else time.time() for c in created]
+            mem.write(enc, f"import:{Path(args.file).name}", created=ts)
+            print(f"imported {len(enc)} memories from {args.file}")
+    finally:
+        mem.close()
+    return 0
+
+
+def cmd_train(args) -> int:
+    from chatmem.babi import parse_tasks
+    from chatmem.paths import assets_dir
+    from chatmem.train import TrainConfig, train
+
+    cfg = TrainConfig(babi_dir=str(_babi_dir(args.babi_dir)), tasks=parse_tasks(args.tasks))
+    if args.epochs:
+        cfg.epochs = args.epochs
+    if args.seed is not None:
+        cfg.seed = args.seed
+    out = Path(args.out) if args.out else assets_dir()
+    train(cfg, out, log=lambda m: print(m, file=sys.stderr))
+    from chatmem.report import write_model_card
+
+    write_model_card(out, _babi_dir(args.babi_dir))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from chatmem.babi import parse_tasks
+    from chatmem.report import evaluate_dir
+
+    summary, table = evaluate_dir(_babi_dir(args.babi_dir), parse_tasks(args.tasks), args.split)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(table)
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from chatmem.replay import run_replay
+
+    return run_replay(args)
+
+
+def cmd_app(args) -> int:
+    from chatmem.app import make_app
+
+    make_app(data_dir=args.data_dir).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"memory": cmd_memory, "train": cmd_train, "eval": cmd_eval, "replay": cmd_replay, None: cmd_app}
+    try:
+        return handlers[args.command](args)
+    except ChatmemError as exc:
+        print(f"chatmem: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chatmem: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

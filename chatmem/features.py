@@ -1,0 +1,274 @@
+"""Feature maps Φ for the O and R scorers.
+
+Word identity enters through learned embeddings (bags, with position slots for word order).
+Match features (paper §3.6) compare words by identity only, so they work for words
+never seen in training. Write-time features (paper §3.4) are relative ages: for each
+reference (the question and the last two chosen memories) a candidate memory knows
+whether it is before or after it, how far, and whether it is the latest, or the latest
+before, or the first after the reference to share a word with it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+L = 12            # word positions kept per sentence
+N_REFS = 3        # references for O: question, last chosen memory, the one before
+N_PAIR = 15       # features per (candidate, reference)
+N_GLOBAL = 3      # already chosen, age, is-STOP
+F_O = N_REFS * N_PAIR + N_GLOBAL
+KR = 8            # supporting memories R looks at
+MAX_HOPS = 8
+MAX_ANSWER_WORDS = 3
+T_SEQ = 4 * L
+PAD, UNK = 0, 1
+STOP = "<stop>"
+
+# Function words never count as a match between sentences.
+STOP_WORDS = frozenset(
+    """a an the is are was were be been am to of in on at into there here where what who whom whose how
+    why which when did does do doing done you your i me my we us our it its this that these those and or
+    then than after afterwards following before as by for with from go went back up""".split()
+)
+
+
+@dataclass
+class Vocab:
+    words: list[str]             # index -> word; 0 is padding, 1 unknown
+    answers: list[str]           # R's dictionary; 0 is STOP
+    entities: list[str]          # words that may be swapped for UNK in training (names, places, objects)
+
+    def __post_init__(self):
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self.answer_index = {w: i for i, w in enumerate(self.answers)}
+
+    def id(self, w: str) -> int:
+        return self.index.get(w, UNK)
+
+    def ids(self, toks: Sequence[str]) -> np.ndarray:
+        out = np.zeros(L, dtype=np.int64)
+        for p, w in enumerate(toks[:L]):
+            out[p] = self.index.get(w, UNK)
+        return out
+
+    def to_json(self) -> dict:
+        return {"words": self.words, "answers": self.answers, "entities": self.entities}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "Vocab":
+        return cls(list(obj["words"]), list(obj["answers"]), list(obj["entities"]))
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=0), encoding="utf-8")
+
+    @classmethod
+    def build(cls, statements: list[Sequence[str]], questions: list[Sequence[str]], answers: list[Sequence[str]]) -> "Vocab":
+        words: dict[str, None] = {}
+        for toks in list(statements) + list(questions):
+            for w in toks:
+                words.setdefault(w, None)
+        ans: dict[str, None] = {}
+        for a in answers:
+            for w in a:
+                ans.setdefault(w, None)
+                words.setdefault(w, None)
+        in_stories = {w for toks in statements for w in toks}
+        entities = sorted(w for w in ans if w in in_stories and w not in STOP_WORDS
+                          and w not in ("yes", "no", "maybe", "nothing", "none"))
+        return cls(["<pad>", "<unk>"] + sorted(words), [STOP] + sorted(ans), entities)
+
+
+class StoryIndex:
+    """Per-story token tables: global ids (for embeddings) and story-local ids (for exact matches,
+    unseen words included)."""
+
+    def __init__(self, token_lists: Sequence[Sequence[str]], vocab: Vocab):
+        self.vocab = vocab
+        self.local: dict[str, int] = {}
+        self.gid = np.zeros((0, L), dtype=np.int64)
+        self.lid = np.full((0, L), -1, dtype=np.int64)
+        self.content: list[list[int]] = []
+        self.ngrams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.extend(token_lists)
+
+    def __len__(self) -> int:
+        return len(self.content)
+
+    def extend(self, token_lists: Sequence[Sequence[str]]) -> None:
+        """Add newer memories at the end (G only ever appends)."""
+        n = len(token_lists)
+        gid = np.zeros((n, L), dtype=np.int64)
+        lid = np.full((n, L), -1, dtype=np.int64)
+        for i, toks in enumerate(token_lists):
+            gid[i] = self.vocab.ids(toks)
+            lid[i, : min(L, len(toks))] = self.local_ids(toks[:L])
+            self.content.append(self.content_ids(toks))
+        self.gid = np.concatenate([self.gid, gid])
+        self.lid = np.concatenate([self.lid, lid])
+        self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
+
+    def local_ids(self, toks: Sequence[str]) -> list[int]:
+        return [self.local.setdefault(w, len(self.local)) for w in toks]
+
+    def content_ids(self, toks: Sequence[str]) -> list[int]:
+        return sorted({self.local.setdefault(w, len(self.local)) for w in toks if w not in STOP_WORDS})
+
+    def query(self, toks: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        lid = np.full(L, -1, dtype=np.int64)
+        lid[: min(L, len(toks))] = self.local_ids(toks[:L])
+        return self.vocab.ids(toks), lid, self.content_ids(toks)
+
+
+_B = 100_003  # base for packing n-grams of local ids into one integer
+
+
+def _ngrams(lid: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Packed n-grams of each row of a (rows, L) local-id matrix, and which are real."""
+    k = lid.shape[-1] - n + 1
+    code = np.zeros(lid.shape[:-1] + (k,), dtype=np.int64)
+    ok = np.ones_like(code, dtype=bool)
+    for j in range(n):
+        part = lid[..., j: j + k]
+        code = code * _B + part
+        ok &= part >= 0
+    return code, ok
+
+
+def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], ref_seq: np.ndarray,
+                out: np.ndarray, mask: np.ndarray) -> None:
+    """Fill the N_PAIR features of every memory 0..n-1 against one reference at time `ref_pos`.
+
+    0 present, 1-2 shared words, 3-5 latest / latest before / first after the reference to share a word,
+    6-10 relative time, 11-12 shared bigrams and trigrams, 13-14 shared words in the same / opposite order."""
+    pos = np.arange(n)
+    out[:n, 0] = 1.0
+    lid = idx.lid[:n]
+    shared = np.zeros(n, dtype=np.float32)
+    first_pos = []
+    for w in ref_content:
+        hit = lid == w
+        rows = hit.any(1)
+        occ = np.flatnonzero(rows)
+        if occ.size == 0:
+            continue
+        mask[:n] |= hit
+        shared += rows
+        out[occ[-1], 3] = 1.0
+        before = occ[occ < ref_pos]
+        if before.size:
+            out[before[-1], 4] = 1.0
+        after = occ[occ > ref_pos]
+        if after.size:
+            out[after[0], 5] = 1.0
+        where = np.flatnonzero(ref_seq == w)
+        if where.size:
+            first_pos.append((where[0], np.where(rows, hit.argmax(1), -1)))
+    out[:n, 1] = np.minimum(shared, 3) / 3
+    out[:n, 2] = shared > 0
+    out[:n, 6] = pos > ref_pos
+    out[:n, 7] = pos == ref_pos + 1
+    out[:n, 8] = pos == ref_pos - 1
+    out[:n, 9] = np.clip((pos - ref_pos) / 10.0, -3, 3)
+    out[:n, 10] = pos == ref_pos
+    for g, col in ((2, 11), (3, 12)):
+        code, ok = idx.ngrams[g][0][:n], idx.ngrams[g][1][:n]
+        rcode, rok = _ngrams(ref_seq, g)
+        rcode = rcode[rok]
+        if rcode.size:
+            out[:n, col] = np.minimum((np.isin(code, rcode) & ok).sum(1), 3) / 3
+    first_pos.sort(key=lambda t: t[0])
+    conc = np.zeros(n)
+    disc = np.zeros(n)
+    for a in range(len(first_pos)):
+        for b in range(a + 1, len(first_pos)):
+            pa, pb = first_pos[a][1], first_pos[b][1]
+            both = (pa >= 0) & (pb >= 0)
+            conc += both & (pa < pb)
+            disc += both & (pa > pb)
+    out[:n, 13] = np.minimum(conc, 3) / 3
+    out[:n, 14] = np.minimum(disc, 3) / 3
+
+
+def o_features(idx: StoryIndex, n: int, q_lid: np.ndarray, q_content: list[int], chosen: Sequence[int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the n memories plus STOP (row n) for the next hop, given the hops chosen so far.
+
+    Returns F (n+1, F_O) float32 and shared-word masks (n+1, N_REFS, L) bool."""
+    F = np.zeros((n + 1, F_O), dtype=np.float32)
+    M = np.zeros((n + 1, N_REFS, L), dtype=bool)
+    refs = [(n, q_content, q_lid)]
+    for c in list(chosen)[::-1][:2]:
+        refs.append((c, idx.content[c], idx.lid[c]))
+    for r, (rpos, rcontent, rseq) in enumerate(refs):
+        _pair_block(idx, n, rpos, rcontent, rseq, F[:, r * N_PAIR:(r + 1) * N_PAIR], M[:, r])
+    g = N_REFS * N_PAIR
+    if chosen:
+        F[list(chosen), g] = 1.0
+    F[:n, g + 1] = np.log1p(n - 1 - np.arange(n)) / 3.0
+    F[n, :] = 0.0
+    M[n] = False
+    F[n, g + 2] = 1.0
+    return F, M
+
+
+@dataclass
+class RInput:
+    """What R sees for one question: the question and its supporting memories in hop order."""
+
+    q_gid: np.ndarray         # (L,)
+    s_gid: np.ndarray         # (KR, L)
+    s_lid: np.ndarray         # (KR, L) story-local ids, -1 = empty
+    q_match: np.ndarray       # (3, L, L) content match of support k (rows) with question (cols)
+    s_match: np.ndarray       # (L, L) content match of support 1 with support 2
+    pos_feat: np.ndarray      # (KR, L, 4): in question, in a later support, in an earlier support, last word
+    n_support: int
+    seq_gid: np.ndarray       # (T_SEQ,) question then supports 1-3, words only, for R's recurrent reader
+    seq_seg: np.ndarray       # (T_SEQ,) 0 question, k support k
+    seq_flag: np.ndarray      # (T_SEQ, 4) the word also occurs in: question, support 1, 2, 3
+    seq_len: int
+
+
+def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> RInput:
+    q_gid, q_lid, _ = idx.query(q_toks)
+    sup = list(support)[:KR]
+    s_gid = np.zeros((KR, L), dtype=np.int64)
+    s_lid = np.full((KR, L), -1, dtype=np.int64)
+    for k, m in enumerate(sup):
+        s_gid[k] = idx.gid[m]
+        s_lid[k] = idx.lid[m]
+    content = np.zeros_like(s_lid, dtype=bool)
+    local_stop = {idx.local[w] for w in STOP_WORDS if w in idx.local}
+    content = (s_lid >= 0) & ~np.isin(s_lid, list(local_stop))
+    q_content = (q_lid >= 0) & ~np.isin(q_lid, list(local_stop))
+    q_match = np.zeros((3, L, L), dtype=np.float32)
+    for k in range(min(3, len(sup))):
+        q_match[k] = (s_lid[k][:, None] == q_lid[None, :]) & content[k][:, None] & q_content[None, :]
+    s_match = ((s_lid[0][:, None] == s_lid[1][None, :]) & content[0][:, None] & content[1][None, :]).astype(np.float32)
+    pos_feat = np.zeros((KR, L, 4), dtype=np.float32)
+    for k in range(len(sup)):
+        valid = s_lid[k] >= 0
+        pos_feat[k, :, 0] = np.isin(s_lid[k], q_lid[q_lid >= 0]) & valid
+        later = s_lid[k + 1: len(sup)].ravel()
+        earlier = s_lid[:k].ravel()
+        pos_feat[k, :, 1] = np.isin(s_lid[k], later[later >= 0]) & valid & content[k]
+        pos_feat[k, :, 2] = np.isin(s_lid[k], earlier[earlier >= 0]) & valid & content[k]
+        nv = int(valid.sum())
+        if nv:
+            pos_feat[k, nv - 1, 3] = 1.0
+    parts = [(q_gid, q_lid, q_content)] + [(s_gid[k], s_lid[k], content[k]) for k in range(min(3, len(sup)))]
+    sets = [set(lid[c].tolist()) for _, lid, c in parts] + [set()] * (4 - len(parts))
+    seq_gid = np.zeros(T_SEQ, dtype=np.int64)
+    seq_seg = np.zeros(T_SEQ, dtype=np.int64)
+    seq_flag = np.zeros((T_SEQ, 4), dtype=np.float32)
+    t = 0
+    for seg, (g, lid, _) in enumerate(parts):
+        for p in np.flatnonzero(lid >= 0):
+            seq_gid[t], seq_seg[t] = g[p], seg
+            seq_flag[t] = [lid[p] in st for st in sets]
+            t += 1
+    return RInput(q_gid, s_gid, s_lid, q_match, s_match, pos_feat, len(sup), seq_gid, seq_seg, seq_flag, max(t, 1))

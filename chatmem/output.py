@@ -1,0 +1,102 @@
+"""O: choose supporting memories hop by hop until the learned STOP wins.
+
+o1 = argmax_i s_O(x, m_i); o2 = argmax_i s_O([x, m_o1], m_i); ... With beam > 1 the argmax is
+taken over whole chains (the sum of hop scores), so a first hop is judged by where it leads:
+path finding needs that. Questions are batched, so evaluation and replays score many at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from chatmem.features import F_O, L, MAX_HOPS, N_REFS, StoryIndex, o_features
+from chatmem.model import NEG, MemNN
+
+BEAM = 3
+
+
+@dataclass
+class Query:
+    idx: StoryIndex                 # the memories' token tables
+    mem_rows: np.ndarray            # sentence-table row of each memory, oldest first
+    q_row: int
+    q_toks: tuple[str, ...]
+    n: int                          # memories visible to this question
+    chosen: list[int] = field(default_factory=list)
+    hop_scores: list[float] = field(default_factory=list)
+    trace: list[list[tuple[int, float]]] = field(default_factory=list)   # per hop: top (memory index or -1 STOP, score)
+
+
+@dataclass
+class _Hyp:
+    q: Query
+    chosen: list[int]
+    scores: list[float]
+    trace: list
+    total: float = 0.0
+
+
+def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query], top: int = 5,
+             max_hops: int = MAX_HOPS, beam: int = BEAM) -> None:
+    """Fill `chosen`, `hop_scores` and `trace` of every query."""
+    qinfo = {}
+    for q in queries:
+        _, q_lid, q_content = q.idx.query(q.q_toks)
+        qinfo[id(q)] = (q_lid, q_content)
+    active = [_Hyp(q, [], [], []) for q in queries if q.n > 0]
+    finished: dict[int, list[_Hyp]] = {id(q): [] for q in queries}
+    for hop in range(max_hops + 1):
+        if not active:
+            break
+        C = max(h.q.n for h in active) + 1
+        H = len(active)
+        rows = np.full((H, C), -1, dtype=np.int64)
+        F = np.zeros((H, C, F_O), dtype=np.float32)
+        M = np.zeros((H, C, N_REFS, L), dtype=bool)
+        valid = np.zeros((H, C), dtype=bool)
+        prev = np.full((H, 2), -1, dtype=np.int64)
+        chosen = np.full((H, MAX_HOPS), -1, dtype=np.int64)
+        for i, hy in enumerate(active):
+            q = hy.q
+            q_lid, q_content = qinfo[id(q)]
+            f, m = o_features(q.idx, q.n, q_lid, q_content, hy.chosen)
+            rows[i, : q.n] = q.mem_rows[: q.n]
+            F[i, : q.n + 1] = f
+            M[i, : q.n + 1] = m
+            valid[i, : q.n] = hop < max_hops
+            valid[i, hy.chosen] = False
+            valid[i, q.n] = True                      # STOP (its row is -1)
+            p = [q.mem_rows[c] for c in hy.chosen[::-1][:2]] + [-1, -1]
+            prev[i] = p[:2]
+            chosen[i, : len(hy.chosen)] = q.mem_rows[hy.chosen[:MAX_HOPS]]
+        with torch.no_grad():
+            s = model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
+                              torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows),
+                              torch.as_tensor(F), torch.as_tensor(M))
+        s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG)).numpy()
+        expanded: dict[int, list[_Hyp]] = {}
+        for i, hy in enumerate(active):
+            q = hy.q
+            order = np.argsort(-s[i])
+            order = order[valid[i, order]]
+            trace = hy.trace + [[(int(c) if c < q.n else -1, float(s[i, c])) for c in order[:top]]]
+            for c in order[:beam]:
+                c = int(c)
+                sc = float(s[i, c])
+                if c >= q.n:
+                    finished[id(q)].append(_Hyp(q, hy.chosen, hy.scores, trace, hy.total + sc))
+                else:
+                    expanded.setdefault(id(q), []).append(
+                        _Hyp(q, hy.chosen + [c], hy.scores + [sc], trace, hy.total + sc))
+        active = []
+        for hyps in expanded.values():
+            hyps.sort(key=lambda h: -h.total)
+            active += hyps[:beam]
+    for q in queries:
+        done = finished[id(q)]
+        if done:
+            best = max(done, key=lambda h: h.total)
+            q.chosen, q.hop_scores, q.trace = list(best.chosen), list(best.scores), best.trace

@@ -1,0 +1,44 @@
+"""Where chatmem keeps its files: the data directory and the shipped model assets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "chatmem"
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path:
+    """`--data-dir` wins, then CHATMEM_HOME, then platformdirs' user data directory."""
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get("CHATMEM_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def assets_dir() -> Path:
+    """The trained model. CHATMEM_ASSETS overrides the repository's `assets/`."""
+    env = os.environ.get("CHATMEM_ASSETS")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+def default_babi_dir() -> Path | None:
+    """CHATMEM_BABI_DIR, else ../shared/babi/tasks_1-20_v1-2/en beside the repository."""
+    env = os.environ.get("CHATMEM_BABI_DIR")
+    if env:
+        return Path(env).expanduser()
+    guess = Path(__file__).resolve().parent.parent.parent / "shared" / "babi" / "tasks_1-20_v1-2" / "en"
+    return guess if guess.is_dir() else None

@@ -1,0 +1,262 @@
+"""Scripted dialog replays: a chat script or a bAbI file played through I -> G -> O -> R.
+
+Chat script syntax (one utterance per line):
+
+    # a comment line; text after " #" is a comment too
+    Mary went to the kitchen.
+    Where is Mary? => kitchen        # expected answer after " => "
+    What is John carrying? => apple,football
+
+The whole file is read and checked before anything is written, so a bad line never leaves
+a half-replayed memory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chatmem import ChatmemError
+from chatmem.babi import BabiFormatError, MAX_LINE_CHARS, looks_like_babi, parse_lines
+from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse
+
+EXPECT = " => "
+
+
+@dataclass
+class Turn:
+    line: int
+    utterances: list[Utterance]
+    expected: list[str] | None = None
+
+
+@dataclass
+class Result:
+    question: str
+    answer: str
+    words: list[str]
+    expected: list[str] | None
+    support: list[str]
+    scores: list[float]
+    expected_support: list[str] | None = None
+    support_ok: bool | None = None
+    confident: bool = True
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.expected is None else self.words == self.expected
+
+    def to_json(self) -> dict:
+        d = {"question": self.question, "answer": ",".join(self.words) if self.words else self.answer,
+             "expected": ",".join(self.expected) if self.expected is not None else None,
+             "correct": self.correct, "support": self.support}
+        if self.expected_support is not None:
+            d["expected_support"] = self.expected_support
+        return d
+
+
+def normalize_answer(text: str) -> list[str]:
+    return [w for w in (p.strip().lower() for p in text.replace(" ", ",").split(",")) if w]
+
+
+def read_text(path: Path) -> list[str]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ChatmemError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ChatmemError(f"{path} is a directory, not a dialog file") from None
+    except OSError as exc:
+        raise ChatmemError(f"{path}: cannot read it ({exc.strerror})") from None
+    if b"\x00" in data:
+        raise ChatmemError(f"{path} is a binary file, not a dialog script or bAbI file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ChatmemError(f"{path}:{line}: not UTF-8 text") from None
+    lines = text.splitlines()
+    if not any(l.strip() and not l.lstrip().startswith("#") for l in lines):
+        raise ChatmemError(f"{path} is empty: nothing to replay")
+    return lines
+
+
+def parse_script(lines: list[str], source: str) -> list[Turn]:
+    turns = []
+    for n, raw in enumerate(lines, 1):
+        if len(raw) > MAX_UTTERANCE_CHARS:
+            raise ChatmemError(f"{source}:{n}: line is {len(raw):,} characters; the limit is {MAX_UTTERANCE_CHARS:,}")
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if " #" in line:
+            line = line.split(" #", 1)[0].rstrip()
+        expected = None
+        if EXPECT in line or line.endswith(" =>"):
+            line, _, exp = line.partition(" =>")
+            expected = normalize_answer(exp)
+            line = line.strip()
+            if not expected:
+                raise ChatmemError(f"{source}:{n}: nothing after '=>': write the expected answer, e.g. 'Where is Mary? => kitchen'")
+        try:
+            utts = parse(line)
+        except InputError as exc:
+            raise ChatmemError(f"{source}:{n}: {exc}") from None
+        if expected is not None and not utts[-1].is_question:
+            raise ChatmemError(f"{source}:{n}: an expected answer ('=> ...') must follow a question")
+        turns.append(Turn(n, utts, expected))
+    return turns
+
+
+class Printer:
+    """Human transcript or JSON Lines on stdout; a progress bar on stderr when it is a terminal."""
+
+    def __init__(self, as_json: bool, total: int):
+        from chatmem.train import progress_bar
+
+        self.as_json = as_json
+        self.bar = progress_bar(total, "replaying", "utt")
+
+    def out(self, text: str) -> None:
+        if self.bar.disable:
+            print(text, flush=True)
+        else:
+            self.bar.write(text)
+            sys.stdout.flush()
+
+    def stored(self, memories) -> None:
+        if not self.as_json:
+            for m in memories:
+                self.out(f"  stored [{m.id}] {m.text}")
+        self.bar.update(len(memories))
+
+    def answered(self, r: Result) -> None:
+        self.bar.update(1)
+        if self.as_json:
+            self.out(json.dumps(r.to_json(), ensure_ascii=False))
+            return
+        mark = "" if r.correct is None else ("  ✓" if r.correct else f"  ✗ expected {','.join(r.expected)}")
+        self.out(f"> {r.question}\n  {r.answer}{mark}")
+        for k, (t, s) in enumerate(zip(r.support, r.scores), 1):
+            self.out(f"    ▶{k} {t}  (score {s:.2f})")
+
+    def summary(self, results: list[Result]) -> None:
+        self.bar.close()
+        checked = [r for r in results if r.correct is not None]
+        correct = sum(bool(r.correct) for r in checked)
+        sup = [r.support_ok for r in results if r.support_ok is not None]
+        s = {"questions": len(results), "correct": correct,
+             "accuracy": round(correct / len(checked), 4) if checked else None,
+             "support_accuracy": round(sum(sup) / len(sup), 4) if sup else None}
+        if self.as_json:
+            print(json.dumps({"summary": s}), flush=True)
+        else:
+            acc = f", {100 * s['accuracy']:.1f}% correct ({correct}/{len(checked)})" if checked else ""
+            sa = f", supporting facts {100 * s['support_accuracy']:.1f}%" if sup else ""
+            print(f"replayed {len(results)} questions{acc}{sa}", flush=True)
+
+
+def _result(u: Utterance, ans, expected) -> Result:
+    return Result(u.text, ans.text, list(ans.words), expected, [s.memory.text for s in ans.supports],
+                  [s.score for s in ans.supports], confident=ans.confident)
+
+
+def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
+    from chatmem.input import encode
+
+    results = []
+    pending: list[Utterance] = []
+
+    def flush():
+        if pending:
+            printer.stored(bot.store(pending))
+            pending.clear()
+
+    # Encode everything in batches up front; statements are written in batches between questions.
+    flat = [u for t in turns for u in t.utterances]
+    enc = iter(encode(flat, bot.encoder))
+    for t in turns:
+        for k, _ in enumerate(t.utterances):
+            u = next(enc)
+            if u.is_question:
+                flush()
+                exp = t.expected if k == len(t.utterances) - 1 else None
+                r = _result(u, bot.answer(u), exp)
+                results.append(r)
+                printer.answered(r)
+            else:
+                pending.append(u)
+    flush()
+    return results
+
+
+def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
+    from chatmem.data import story_groups
+    from chatmem.input import encode
+
+    results = []
+    groups = story_groups(samples)
+    texts = list(dict.fromkeys([t for g in groups for s in g for t in s.story] + [s.question for g in groups for s in g]))
+    first = bot_factory()
+    utt = {t: u for t, u in zip(texts, encode([make_utterance(t) for t in texts], first.encoder))}
+    for g in groups:
+        bot = bot_factory()             # each story starts with an empty memory
+        written = 0
+        for s in g:
+            new = [utt[t] for t in s.story[written:]]
+            printer.stored(bot.store(new))
+            written = len(s.story)
+            ans = bot.answer(utt[s.question])
+            r = _result(utt[s.question], ans, list(s.answer))
+            r.expected_support = [s.story[i] for i in s.support]
+            gold_ids = {int(bot.memory.ids[i]) for i in s.support}
+            r.support_ok = {sp.memory.id for sp in ans.supports} == gold_ids
+            results.append(r)
+            printer.answered(r)
+    return results
+
+
+def run_replay(args) -> int:
+    from chatmem.bot import Bot
+    from chatmem.memory import EphemeralMemory, SQLiteMemory
+    from chatmem.paths import data_dir
+
+    path = Path(args.file)
+    lines = read_text(path)
+    if looks_like_babi(lines):
+        try:
+            samples = parse_lines(lines, str(path))
+        except BabiFormatError as exc:
+            raise ChatmemError(str(exc)) from None
+        if not samples:
+            raise ChatmemError(f"{path}: a bAbI file with no questions")
+        proto = Bot(EphemeralMemory()).load()
+        factory = lambda: _share(Bot(EphemeralMemory(), session="babi"), proto)  # noqa: E731
+        printer = Printer(args.json, sum(len(s.story) for s in samples) + len(samples))
+        results = replay_babi(samples, factory, printer)
+    else:
+        turns = parse_script(lines, str(path))
+        if args.fresh:
+            memory = EphemeralMemory()
+        else:
+            memory = SQLiteMemory(data_dir(args.data_dir))
+        try:
+            bot = Bot(memory, session=f"replay:{path.name}").load()
+            printer = Printer(args.json, sum(len(t.utterances) for t in turns))
+            results = replay_script(turns, bot, printer)
+        finally:
+            memory.close()
+    printer.summary(results)
+    if args.check and any(r.correct is False for r in results):
+        return 1
+    return 0
+
+
+def _share(bot, proto):
+    """Reuse one loaded model and encoder across many per-story bots."""
+    bot._loaded = proto._loaded
+    bot.encoder = proto.encoder
+    return bot

@@ -1,0 +1,103 @@
+"""R: answer words from the question and the supporting memories.
+
+r = argmax_w s_R([x, m_o1, m_o2, ...], w) over R's dictionary and the words of the supporting
+memories; multi-word answers (lists, paths) go on until the STOP word wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from chatmem.features import KR, L, MAX_ANSWER_WORDS, Vocab, r_input
+from chatmem.model import NEG, MemNN
+from chatmem.output import Query
+
+
+@dataclass
+class Response:
+    words: list[str]
+    score: float       # score margin of the first word over the runner-up: the answer's confidence
+
+
+def answer_tables(vocab: Vocab) -> np.ndarray:
+    """Global word id -> R dictionary index (-1 if the word is not in the dictionary)."""
+    t = np.full(len(vocab.words), -1, dtype=np.int64)
+    for w, a in vocab.answer_index.items():
+        if w in vocab.index:
+            t[vocab.index[w]] = a
+    return t
+
+
+def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query]) -> list[Response]:
+    if not queries:
+        return []
+    H = len(queries)
+    A = len(vocab.answers)
+    ans_of = answer_tables(vocab)
+    ris = [r_input(q.idx, q.q_toks, q.chosen) for q in queries]
+    s_rows = np.full((H, KR), -1, dtype=np.int64)
+    for h, q in enumerate(queries):
+        sup = q.chosen[:KR]
+        s_rows[h, : len(sup)] = q.mem_rows[sup]
+    s_gid = np.stack([r.s_gid for r in ris])
+    s_lid = np.stack([r.s_lid for r in ris])
+    pos2ans = np.where(s_gid.reshape(H, -1) > 1, ans_of[s_gid.reshape(H, -1)], -1)
+    pos2ans[s_lid.reshape(H, -1) < 0] = -1
+    base = dict(
+        sent_gid=gid, sent_mini=mini, q_row=torch.as_tensor([q.q_row for q in queries]),
+        s_rows=torch.as_tensor(s_rows), s_gid=torch.as_tensor(s_gid), s_lid=torch.as_tensor(s_lid),
+        q_match=torch.as_tensor(np.stack([r.q_match for r in ris])),
+        s_match=torch.as_tensor(np.stack([r.s_match for r in ris])),
+        pos_feat=torch.as_tensor(np.stack([r.pos_feat for r in ris])),
+        n_sup=torch.as_tensor([r.n_support for r in ris]), pos2ans=torch.as_tensor(pos2ans),
+        seq_gid=torch.as_tensor(np.stack([r.seq_gid for r in ris])),
+        seq_seg=torch.as_tensor(np.stack([r.seq_seg for r in ris])),
+        seq_flag=torch.as_tensor(np.stack([r.seq_flag for r in ris])),
+        seq_len=torch.as_tensor([r.seq_len for r in ris]),
+        ans_mask=torch.ones(H, A, dtype=torch.bool),
+    )
+    prev_gid = np.full((H, MAX_ANSWER_WORDS), -1, dtype=np.int64)
+    prev_ans = np.full((H, MAX_ANSWER_WORDS), -1, dtype=np.int64)
+    prev_lid = np.full((H, MAX_ANSWER_WORDS), -1, dtype=np.int64)
+    words: list[list[str]] = [[] for _ in queries]
+    margins = np.zeros(H)
+    done = np.zeros(H, dtype=bool)
+    flat_lid = s_lid.reshape(H, -1)
+    inv_local = [{v: k for k, v in q.idx.local.items()} for q in queries]
+    for t in range(MAX_ANSWER_WORDS + 1):
+        with torch.no_grad():
+            scores, mask = model.score_r(**base, step=torch.full((H,), t), prev_gid=torch.as_tensor(prev_gid),
+                                         prev_ans=torch.as_tensor(prev_ans), prev_lid=torch.as_tensor(prev_lid))
+        if t == 0:
+            mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
+        if t == MAX_ANSWER_WORDS:
+            mask[:, 1:] = False
+            mask[:, 0] = True
+        s = torch.where(mask, scores, torch.full_like(scores, NEG)).numpy()
+        for h in range(H):
+            if done[h]:
+                continue
+            order = np.argsort(-s[h])[:2]
+            best = int(order[0])
+            if t == 0:
+                margins[h] = s[h, best] - s[h, order[1]] if s[h, order[1]] > NEG / 2 else s[h, best]
+            if best == 0:
+                done[h] = True
+                continue
+            if best < A:
+                w = vocab.answers[best]
+                prev_ans[h, t] = best
+                prev_gid[h, t] = vocab.id(w)
+                prev_lid[h, t] = queries[h].idx.local.get(w, -1)
+            else:
+                lid = int(flat_lid[h, best - A])
+                w = inv_local[h][lid]
+                prev_lid[h, t] = lid
+                prev_gid[h, t] = vocab.id(w)
+            words[h].append(w)
+        if done.all():
+            break
+    return [Response(w, float(m)) for w, m in zip(words, margins)]

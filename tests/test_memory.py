@@ -1,0 +1,173 @@
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from chatmem.input import encode, parse
+from chatmem.memory import DB_NAME, EphemeralMemory, SQLiteMemory, StoreError, read_export, recover
+
+
+def _utts(enc, text):
+    return encode(parse(text), enc)
+
+
+def test_write_appends_to_next_slot_and_survives_reopen(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    a = m.write(_utts(hash_encoder, "Mary went to the kitchen. John got the apple."), "s1")
+    assert [x.id for x in a] == [1, 2]
+    m.forget(2)
+    b = m.write(_utts(hash_encoder, "Sandra went home."), "s1")
+    assert b[0].id == 3                               # ids are never reused
+    m.close()
+    m2 = SQLiteMemory(tmp_path)
+    assert [x.text for x in m2.all()] == ["Mary went to the kitchen.", "Sandra went home."]
+    assert m2.embeddings.shape == (2, 384) and m2.embeddings.dtype == np.float32
+    assert m2.all()[0].tokens == ("mary", "went", "to", "the", "kitchen")
+    assert m2.all()[0].session == "s1"
+    assert m2.ids.tolist() == [1, 3]
+
+
+def test_another_process_reads_the_write(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen."), "s1")
+    code = ("import sys; from chatmem.memory import SQLiteMemory; m = SQLiteMemory(sys.argv[1]); "
+            "print(len(m), m.all()[0].text)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1 Mary went to the kitchen."
+    # and the other way round: a write by another process is seen without reopening
+    code = ("import sys; sys.path.insert(0, 'tests'); from conftest import HashEncoder; from chatmem.input import encode, parse; "
+            "from chatmem.memory import SQLiteMemory; m = SQLiteMemory(sys.argv[1]); "
+            "m.write(encode(parse('John went to the garden.'), HashEncoder()), 'other')")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert m.refresh() is True
+    assert [x.text for x in m.all()] == ["Mary went to the kitchen.", "John went to the garden."]
+
+
+def test_permissions(tmp_path, hash_encoder):
+    d = tmp_path / "private"
+    m = SQLiteMemory(d)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen."), "s")
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    for name in os.listdir(d):
+        assert stat.S_IMODE(os.stat(d / name).st_mode) == 0o600, name
+    assert (d / (DB_NAME + "-wal")).exists()
+    out = tmp_path / "export.jsonl"
+    m.export_jsonl(out)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+def test_wal_mode_and_float32_blobs(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen."), "s")
+    con = sqlite3.connect(tmp_path / DB_NAME)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    blob = con.execute("SELECT embedding FROM memories").fetchone()[0]
+    assert len(blob) == 384 * 4
+
+
+def test_schema_and_encoder_mismatch_are_clear_errors(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen."), "s")
+    m.close()
+    con = sqlite3.connect(tmp_path / DB_NAME)
+    con.execute("UPDATE meta SET value='other-encoder' WHERE key='encoder_name'")
+    con.commit()
+    with pytest.raises(StoreError, match="encoder other-encoder.*nothing was re-encoded"):
+        SQLiteMemory(tmp_path)
+    con.execute("UPDATE meta SET value='all-MiniLM-L6-v2' WHERE key='encoder_name'")
+    con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SQLiteMemory(tmp_path)
+    con.close()
+    # nothing was dropped
+    rows = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT COUNT(*) FROM memories").fetchone()[0]
+    assert rows == 1
+
+
+def test_export_import_round_trip(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path / "a")
+    m.write(_utts(hash_encoder, "Mary went to the kitchen. John got the apple."), "s1")
+    m.export_jsonl(tmp_path / "out.jsonl")
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["format"] == "chatmem-memories" and "contains" in header
+    recs = read_export(tmp_path / "out.jsonl")
+    assert [r["text"] for r in recs] == ["Mary went to the kitchen.", "John got the apple."]
+    assert all({"text", "created", "session"} <= set(r) for r in recs)
+    m2 = SQLiteMemory(tmp_path / "b")
+    from chatmem.input import make_utterance
+    from chatmem.memory import parse_created
+
+    m2.write(encode([make_utterance(r["text"]) for r in recs], hash_encoder), "import",
+             created=[parse_created(r["created"]) for r in recs])
+    assert [x.text for x in m2.all()] == [x.text for x in m.all()]
+    assert np.allclose(m2.embeddings, m.embeddings)
+    assert [round(x.created) for x in m2.all()] == [round(x.created) for x in m.all()]
+
+
+def test_forget_and_clear(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "A went home. B went home. C went home."), "s")
+    assert m.forget(2) is True
+    assert m.forget(2) is False
+    assert [x.id for x in m.all()] == [1, 3]
+    assert m.embeddings.shape[0] == 2
+    assert SQLiteMemory(tmp_path).ids.tolist() == [1, 3]
+    assert m.clear() == 2
+    assert len(m) == 0 and len(SQLiteMemory(tmp_path)) == 0
+
+
+def test_ephemeral_memory_has_the_same_interface(hash_encoder):
+    m = EphemeralMemory()
+    a = m.write(_utts(hash_encoder, "Mary went to the kitchen. John got the apple."), "s")
+    assert [x.id for x in a] == [1, 2] and len(m) == 2
+    assert m.forget(1) and m.all()[0].text == "John got the apple."
+    assert m.clear() == 1 and len(m) == 0
+
+
+def test_corrupt_file_is_named_and_left_alone_then_recovered(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen."), "s")
+    m.close()
+    path = tmp_path / DB_NAME
+    for side in ("-wal", "-shm"):
+        p = tmp_path / (DB_NAME + side)
+        if p.exists():
+            p.unlink()
+    path.write_bytes(b"this is not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=str(path)):
+        SQLiteMemory(tmp_path)
+    assert path.read_bytes() == before
+    aside, n = recover(tmp_path)
+    assert aside.exists() and aside.read_bytes() == before and n == 0
+    assert len(SQLiteMemory(tmp_path)) == 0
+
+
+def test_recover_salvages_rows(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen. John went home."), "s")
+    m.close()
+    con = sqlite3.connect(tmp_path / DB_NAME)
+    con.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    aside, n = recover(tmp_path)
+    assert n == 2
+    assert [x.text for x in SQLiteMemory(tmp_path).all()] == ["Mary went to the kitchen.", "John went home."]
+
+
+def test_large_memory_loads_into_one_matrix(tmp_path):
+    m = SQLiteMemory(tmp_path)
+    rows = [(f"fact {i}", f"fact {i}", np.full(384, i, np.float32).tobytes(), float(i), "s") for i in range(5000)]
+    with m._conn:
+        m._conn.executemany("INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?,?,?,?,?)", rows)
+    m2 = SQLiteMemory(tmp_path)
+    assert m2.embeddings.shape == (5000, 384)
+    assert m2.embeddings[4999, 0] == 4999.0

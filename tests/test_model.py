@@ -1,0 +1,146 @@
+"""O and R: training on fixture stories, the shipped model, and its failure modes."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fixtures.stories import write_fixture  # noqa: E402
+
+from chatmem import checkpoint  # noqa: E402
+from chatmem.bot import Bot  # noqa: E402
+from chatmem.memory import EphemeralMemory  # noqa: E402
+from chatmem.paths import assets_dir  # noqa: E402
+
+HAVE_ASSETS = (assets_dir() / checkpoint.WEIGHTS).exists()
+needs_assets = pytest.mark.skipif(not HAVE_ASSETS, reason="no trained model in assets/ (run `chatmem train`)")
+
+
+@pytest.fixture(scope="module")
+def fixture_model(tmp_path_factory):
+    """A model trained for a few seconds on our own small stories."""
+    from conftest import HashEncoder
+
+    from chatmem.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("fx")
+    data = write_fixture(root / "babi")
+    import os
+
+    os.environ["CHATMEM_CACHE"] = str(root / "cache")
+    cfg = TrainConfig(babi_dir=str(data), tasks=[1, 2], epochs=12, eval_every=4, batch=32, val_fraction=0.1)
+    train(cfg, root / "model", log=lambda m: None, encoder=HashEncoder())
+    return root
+
+
+def test_fixture_model_reaches_100_percent(fixture_model):
+    from conftest import HashEncoder
+
+    from chatmem.babi import load_task
+    from chatmem.data import build_table
+    from chatmem.evaluate import predict, summarize
+    from chatmem.input import tokenize
+    from chatmem.train import all_texts, minilm_cached
+
+    loaded = checkpoint.load(fixture_model / "model")
+    samples = [s for t in (1, 2) for s in load_task(fixture_model / "babi", t, "test")]
+    texts = all_texts(samples)
+    tok = {t: tokenize(t) for t in texts}
+    table = build_table(texts, loaded.vocab, tok.__getitem__, lambda t: minilm_cached(t, HashEncoder()))
+    summary = summarize(predict(loaded.model, loaded.vocab, samples, table))
+    assert summary["tasks"]["1"]["accuracy"] == 1.0, summary
+    assert summary["tasks"]["2"]["accuracy"] == 1.0, summary
+    assert summary["tasks"]["1"]["support_accuracy"] == 1.0, summary
+
+
+def test_checkpoint_is_safetensors_and_json(fixture_model):
+    d = fixture_model / "model"
+    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors", "vocab.json"]
+    cfg = json.loads((d / "config.json").read_text())
+    assert set(cfg["sha256"]) == {"model.safetensors", "vocab.json"}
+    assert cfg["train"]["seed"] == 1234
+
+
+def test_tampered_weights_are_refused(fixture_model, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(fixture_model / "model", d)
+    data = bytearray((d / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (d / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(checkpoint.AssetError, match="checksum"):
+        checkpoint.load(d)
+
+
+def test_missing_and_corrupt_assets_give_clear_errors(fixture_model, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(fixture_model / "model", d)
+    (d / "vocab.json").unlink()
+    with pytest.raises(checkpoint.AssetError, match="vocab.json is missing"):
+        checkpoint.load(d)
+    shutil.copy(fixture_model / "model" / "vocab.json", d / "vocab.json")
+    (d / "config.json").write_text("{not json")
+    with pytest.raises(checkpoint.AssetError, match="config.json is damaged"):
+        checkpoint.load(d)
+
+
+# -- the shipped model -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped(real_encoder):
+    proto = Bot(EphemeralMemory(), encoder=real_encoder).load()
+
+    def fresh():
+        b = Bot(EphemeralMemory(), encoder=real_encoder)
+        b._loaded = proto._loaded
+        return b
+    return fresh
+
+
+def _tell(bot, text):
+    bot.observe(text)
+
+
+@needs_assets
+def test_shipped_model_answers_a_babi_style_story(shipped):
+    bot = shipped()
+    _tell(bot, "Mary moved to the bathroom. John went to the hallway. Daniel went back to the office.")
+    a = bot.ask("Where is John?")
+    assert a.words == ["hallway"]
+    assert [s.memory.text for s in a.supports] == ["John went to the hallway."]
+    assert a.supports[0].hop == 1 and a.confident
+
+
+@needs_assets
+def test_time_awareness_uses_the_latest_move(shipped):
+    bot = shipped()
+    _tell(bot, "Mary went to the kitchen. John went to the garden. Mary journeyed to the office. "
+               "Sandra moved to the hallway.")
+    a = bot.ask("Where is Mary?")
+    assert a.words == ["office"]
+    assert a.supports[0].memory.text == "Mary journeyed to the office."
+
+
+@needs_assets
+def test_unseen_names_and_places(shipped):
+    bot = shipped()
+    _tell(bot, "Zoltan went to the observatory. Priya travelled to the greenhouse.")
+    assert bot.ask("Where is Zoltan?").words == ["observatory"]
+    assert bot.ask("Where is Priya?").words == ["greenhouse"]
+
+
+@needs_assets
+def test_unseen_objects_two_supporting_facts(shipped):
+    bot = shipped()
+    _tell(bot, "Zoltan picked up the telescope. Zoltan went to the observatory. Priya went to the kitchen.")
+    a = bot.ask("Where is the telescope?")
+    assert a.words == ["observatory"]
+    assert {s.memory.text for s in a.supports} == {"Zoltan picked up the telescope.", "Zoltan went to the observatory."}
+
+
+@needs_assets
+def test_empty_memory_says_so(shipped):
+    a = shipped().ask("Where is Mary?")
+    assert a.supports == [] and "don't remember" in a.text

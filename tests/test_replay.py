@@ -1,0 +1,131 @@
+"""`chatmem replay`: example dialogs, the JSON contract, exit codes, persistence and bad input."""
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, babi_dir, run_cli
+
+from chatmem import checkpoint
+from chatmem.paths import assets_dir
+
+DIALOGS = sorted((ROOT / "assets" / "dialogs").glob("*.chat"))
+pytestmark = pytest.mark.skipif(not (assets_dir() / checkpoint.WEIGHTS).exists(), reason="no trained model in assets/")
+
+
+@pytest.mark.parametrize("dialog", DIALOGS, ids=[d.stem for d in DIALOGS])
+def test_example_dialog_passes(dialog, tmp_path):
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--check", str(dialog))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✗" not in r.stdout
+
+
+def test_at_least_six_example_dialogs():
+    assert len(DIALOGS) >= 6
+
+
+def test_json_contract_and_fresh_leaves_memory_alone(tmp_path):
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--json", str(ROOT / "assets/dialogs/moving.chat"))
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    *rows, last = lines
+    assert rows and all(set(x) == {"question", "answer", "expected", "correct", "support"} for x in rows)
+    for x in rows:
+        assert isinstance(x["question"], str) and isinstance(x["answer"], str)
+        assert isinstance(x["support"], list) and all(isinstance(s, str) for s in x["support"])
+        assert x["correct"] is True
+    assert set(last) == {"summary"}
+    s = last["summary"]
+    assert s == {"questions": len(rows), "correct": len(rows), "accuracy": 1.0, "support_accuracy": None}
+    assert not (tmp_path / "memory.sqlite3").exists()
+
+
+def test_check_exits_1_on_a_wrong_answer(tmp_path):
+    f = tmp_path / "wrong.chat"
+    f.write_text("Mary went to the kitchen.\nWhere is Mary? => garden\n")
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--check", str(f))
+    assert r.returncode == 1
+    assert "✗ expected garden" in r.stdout
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", str(f))
+    assert r.returncode == 0          # without --check a wrong answer is reported, not an error
+
+
+def test_two_part_dialog_across_processes(tmp_path):
+    d = str(tmp_path / "home")
+    r1 = run_cli("--data-dir", d, "replay", "--check", str(ROOT / "assets/dialogs/two-part/part1.chat"))
+    assert r1.returncode == 0, r1.stdout + r1.stderr
+    assert "stored [1] Bill went to the cinema." in r1.stdout
+    r2 = run_cli("--data-dir", d, "replay", "--check", str(ROOT / "assets/dialogs/two-part/part2.chat"))
+    assert r2.returncode == 0, r2.stdout + r2.stderr
+    texts = [row[0] for row in sqlite3.connect(Path(d) / "memory.sqlite3").execute("SELECT text FROM memories ORDER BY id")]
+    assert texts == ["Bill went to the cinema.", "Fred travelled to the park.", "Fred moved to the school."]
+
+
+def test_babi_file_replay_never_touches_memory(tmp_path):
+    f = tmp_path / "story.txt"
+    f.write_text("1 Mary moved to the bathroom.\n2 John went to the hallway.\n3 Where is Mary? \tbathroom\t1\n"
+                 "1 Sandra went to the garden.\n2 Where is Sandra? \tgarden\t1\n")
+    r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert rows[0]["expected_support"] == ["Mary moved to the bathroom."]
+    assert rows[1]["support"] == ["Sandra went to the garden."]      # the second story started empty
+    assert rows[-1]["summary"]["support_accuracy"] == 1.0
+    assert not (tmp_path / "home" / "memory.sqlite3").exists()
+
+
+BAD = {
+    "missing": (None, "no such file"),
+    "empty": (b"# only a comment\n\n", "empty"),
+    "binary": (b"\x00\x01\x02PK\x03\x04" * 50, "binary"),
+    "not-utf8": (b"Mary went to the caf\xe9.\n", "not UTF-8"),
+    "babi-no-answer": (b"1 Mary went home.\n2 Where is Mary?\t\t1\n", ":2:"),
+    "babi-bad-support": (b"1 Mary went home.\n2 Where is Mary?\thome\t7\n", "supporting id 7"),
+    "long-line": (b"Mary went " + b"very " * 1000 + b"far.\n", "limit"),
+    "answer-without-question": (b"Mary went home. => home\n", "must follow a question"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_a_clear_error_and_keeps_memory(case, tmp_path):
+    home = tmp_path / "home"
+    seed = tmp_path / "seed.chat"
+    seed.write_text("Mary went to the kitchen.\n")
+    assert run_cli("--data-dir", str(home), "replay", str(seed)).returncode == 0
+    content, message = BAD[case]
+    f = tmp_path / f"{case}.txt"
+    if content is not None:
+        f.write_bytes(b"John went to the garden.\n" + content if case in ("long-line", "not-utf8") else content)
+    r = run_cli("--data-dir", str(home), "replay", str(f))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    texts = [row[0] for row in sqlite3.connect(home / "memory.sqlite3").execute("SELECT text FROM memories")]
+    assert texts == ["Mary went to the kitchen."]     # nothing lost, nothing half-written
+
+
+def test_unreadable_file(tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can read any file")
+    f = tmp_path / "secret.chat"
+    f.write_text("Mary went home.\n")
+    f.chmod(0)
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", str(f))
+    assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+@pytest.mark.skipif(babi_dir() is None, reason="bAbI data not found (set CHATMEM_BABI_DIR)")
+def test_replay_of_a_real_babi_test_file_agrees_with_eval(tmp_path):
+    from chatmem.babi import task_file
+
+    f = task_file(babi_dir(), 1, "test")
+    r = run_cli("replay", "--json", str(f), env={"CHATMEM_HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.splitlines()[-1])["summary"]
+    assert summary["questions"] == 1000
+    assert summary["accuracy"] >= 0.95
