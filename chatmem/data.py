@@ -68,7 +68,7 @@ def encode_samples(samples: Sequence[Sample], vocab: Vocab, table: SentenceTable
     rows_l, F_l, M_l = [], [], []
     R: dict[str, list] = {k: [] for k in ("q", "s_rows", "s_gid", "s_lid", "q_match", "s_match", "pos_feat", "n_sup",
                                           "step", "prev_gid", "prev_lid", "gold_ans", "gold_gid", "gold_lid", "task",
-                                          "seq_gid", "seq_seg", "seq_flag", "seq_len")}
+                                          "seq_gid", "seq_seg", "seq_flag", "seq_len", "seq_index")}
     for group in story_groups(samples):
         story = group[-1].story
         mem_rows = np.array([table.row[t] for t in story], dtype=np.int64)
@@ -112,6 +112,7 @@ def encode_samples(samples: Sequence[Sample], vocab: Vocab, table: SentenceTable
                 R["seq_seg"].append(ri.seq_seg)
                 R["seq_flag"].append(ri.seq_flag)
                 R["seq_len"].append(ri.seq_len)
+                R["seq_index"].append(ri.seq_index)
                 R["step"].append(t)
                 prev = [vocab.id(w) for w in words[:t]] + [-1] * (MAX_ANSWER_WORDS - t)
                 R["prev_gid"].append(prev)

@@ -13,7 +13,7 @@ from chatmem.babi import Sample
 from chatmem.data import SentenceTable, story_groups
 from chatmem.features import StoryIndex, Vocab
 from chatmem.model import MemNN
-from chatmem.output import Query, run_hops
+from chatmem.output import BEAM, Query, run_hops
 from chatmem.response import decode
 
 # Published results on the 1k training sets, test accuracy in percent.
@@ -46,7 +46,7 @@ class Prediction:
 
 
 def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 1024,
-            progress=None) -> list[Prediction]:
+            progress=None, beam: int = BEAM) -> list[Prediction]:
     model.eval()
     gid = torch.as_tensor(table.gid)
     mini = torch.as_tensor(table.mini)
@@ -61,7 +61,7 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
     out: list[Prediction] = []
     for i in range(0, len(queries), batch):
         chunk = [q for _, q in queries[i: i + batch]]
-        run_hops(model, gid, mini, chunk)
+        run_hops(model, gid, mini, chunk, beam=beam)
         responses = decode(model, vocab, gid, mini, chunk)
         for (s, q), r in zip(queries[i: i + batch], responses):
             out.append(Prediction(s, r.words, list(q.chosen), r.score))

@@ -19,7 +19,7 @@ import numpy as np
 
 L = 12            # word positions kept per sentence
 N_REFS = 3        # references for O: question, last chosen memory, the one before
-N_PAIR = 15       # features per (candidate, reference)
+N_PAIR = 18       # features per (candidate, reference)
 N_GLOBAL = 3      # already chosen, age, is-STOP
 F_O = N_REFS * N_PAIR + N_GLOBAL
 KR = 8            # supporting memories R looks at
@@ -94,6 +94,8 @@ class StoryIndex:
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
         self.ngrams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.blocks: dict = {}
+        self.block_n = -1
         self.extend(token_lists)
 
     def __len__(self) -> int:
@@ -111,6 +113,7 @@ class StoryIndex:
         self.gid = np.concatenate([self.gid, gid])
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
+        self.block_n = -1
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
         return [self.local.setdefault(w, len(self.local)) for w in toks]
@@ -144,12 +147,19 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
     """Fill the N_PAIR features of every memory 0..n-1 against one reference at time `ref_pos`.
 
     0 present, 1-2 shared words, 3-5 latest / latest before / first after the reference to share a word,
-    6-10 relative time, 11-12 shared bigrams and trigrams, 13-14 shared words in the same / opposite order."""
+    6-10 relative time, 11-12 shared bigrams and trigrams, 13-14 shared words in the same / opposite order,
+    15 bridges: other memories that share a word with this one and another word with the reference
+    (a lookahead, so a first hop can be judged by where it leads), 16-17 where the shared words sit in the
+    reference and in the memory (0 start .. 1 end): "from the kitchen to the garden" tells from and to apart."""
     pos = np.arange(n)
     out[:n, 0] = 1.0
     lid = idx.lid[:n]
     shared = np.zeros(n, dtype=np.float32)
     first_pos = []
+    rel_ref = np.zeros(n)
+    rel_mem = np.zeros(n)
+    ref_len = int((ref_seq >= 0).sum())
+    lens = (lid >= 0).sum(1)
     for w in ref_content:
         hit = lid == w
         rows = hit.any(1)
@@ -167,7 +177,12 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
             out[after[0], 5] = 1.0
         where = np.flatnonzero(ref_seq == w)
         if where.size:
-            first_pos.append((where[0], np.where(rows, hit.argmax(1), -1)))
+            cpos = np.where(rows, hit.argmax(1), -1)
+            first_pos.append((where[0], cpos))
+            rel_ref[rows] += where[0] / max(1, ref_len - 1)
+            rel_mem[rows] += cpos[rows] / np.maximum(1, lens[rows] - 1)
+    out[:n, 16] = rel_ref / np.maximum(shared, 1)
+    out[:n, 17] = rel_mem / np.maximum(shared, 1)
     out[:n, 1] = np.minimum(shared, 3) / 3
     out[:n, 2] = shared > 0
     out[:n, 6] = pos > ref_pos
@@ -180,7 +195,16 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
         rcode, rok = _ngrams(ref_seq, g)
         rcode = rcode[rok]
         if rcode.size:
-            out[:n, col] = np.minimum((np.isin(code, rcode) & ok).sum(1), 3) / 3
+            out[:n, col] = np.minimum(((code[..., None] == rcode).any(-1) & ok).sum(1), 3) / 3
+    if ref_content and n > 1:
+        W = np.zeros((n, len(idx.local)), dtype=np.float32)
+        for i in range(n):
+            W[i, idx.content[i]] = 1.0
+        r = np.zeros(W.shape[1], dtype=np.float32)
+        r[ref_content] = 1.0
+        via_other = (W * (1 - r)) @ W.T > 0          # i and j share a word the reference lacks
+        reaches_ref = (1 - W) @ (W * r).T > 0        # j shares a reference word that i lacks
+        out[:n, 15] = np.minimum((via_other & reaches_ref).sum(1), 3) / 3
     first_pos.sort(key=lambda t: t[0])
     conc = np.zeros(n)
     disc = np.zeros(n)
@@ -201,11 +225,20 @@ def o_features(idx: StoryIndex, n: int, q_lid: np.ndarray, q_content: list[int],
     Returns F (n+1, F_O) float32 and shared-word masks (n+1, N_REFS, L) bool."""
     F = np.zeros((n + 1, F_O), dtype=np.float32)
     M = np.zeros((n + 1, N_REFS, L), dtype=bool)
-    refs = [(n, q_content, q_lid)]
+    refs = [(("q", tuple(q_lid)), n, q_content, q_lid)]
     for c in list(chosen)[::-1][:2]:
-        refs.append((c, idx.content[c], idx.lid[c]))
-    for r, (rpos, rcontent, rseq) in enumerate(refs):
-        _pair_block(idx, n, rpos, rcontent, rseq, F[:, r * N_PAIR:(r + 1) * N_PAIR], M[:, r])
+        refs.append((("m", c), c, idx.content[c], idx.lid[c]))
+    if idx.block_n != n:             # blocks depend only on (n, reference): reuse them across hops and beams
+        idx.blocks, idx.block_n = {}, n
+    for r, (key, rpos, rcontent, rseq) in enumerate(refs):
+        if key not in idx.blocks:
+            fb = np.zeros((n + 1, N_PAIR), dtype=np.float32)
+            mb = np.zeros((n + 1, L), dtype=bool)
+            _pair_block(idx, n, rpos, rcontent, rseq, fb, mb)
+            idx.blocks[key] = (fb, mb)
+        fb, mb = idx.blocks[key]
+        F[:, r * N_PAIR:(r + 1) * N_PAIR] = fb
+        M[:, r] = mb
     g = N_REFS * N_PAIR
     if chosen:
         F[list(chosen), g] = 1.0
@@ -231,6 +264,7 @@ class RInput:
     seq_seg: np.ndarray       # (T_SEQ,) 0 question, k support k
     seq_flag: np.ndarray      # (T_SEQ, 4) the word also occurs in: question, support 1, 2, 3
     seq_len: int
+    seq_index: np.ndarray     # (KR, L) where each support word sits in the sequence (-1: not in it)
 
 
 def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> RInput:
@@ -265,10 +299,14 @@ def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> R
     seq_gid = np.zeros(T_SEQ, dtype=np.int64)
     seq_seg = np.zeros(T_SEQ, dtype=np.int64)
     seq_flag = np.zeros((T_SEQ, 4), dtype=np.float32)
+    seq_index = np.full((KR, L), -1, dtype=np.int64)
     t = 0
     for seg, (g, lid, _) in enumerate(parts):
         for p in np.flatnonzero(lid >= 0):
             seq_gid[t], seq_seg[t] = g[p], seg
             seq_flag[t] = [lid[p] in st for st in sets]
+            if seg:
+                seq_index[seg - 1, p] = t
             t += 1
-    return RInput(q_gid, s_gid, s_lid, q_match, s_match, pos_feat, len(sup), seq_gid, seq_seg, seq_flag, max(t, 1))
+    return RInput(q_gid, s_gid, s_lid, q_match, s_match, pos_feat, len(sup), seq_gid, seq_seg, seq_flag, max(t, 1),
+                  seq_index)

@@ -315,13 +315,14 @@ class SQLiteMemory(MemoryBase):
         if not utts:
             return []
         emb = self._check(utts, self.dim)
-        now = time.time()
-        ts = list(created) if created is not None else [now] * len(utts)
-        rows = [(u.text, " ".join(u.tokens), emb[k].tobytes(), ts[k], session) for k, u in enumerate(utts)]
         ids = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                # The clock is read under the write lock, so wall-clock times follow id order across processes.
+                now = time.time()
+                ts = list(created) if created is not None else [now] * len(utts)
+                rows = [(u.text, " ".join(u.tokens), emb[k].tobytes(), ts[k], session) for k, u in enumerate(utts)]
                 for r in rows:
                     cur = self._conn.execute(
                         "INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?)", r)

@@ -72,7 +72,7 @@ class MemNN(nn.Module):
         self.ptr_ctx = nn.Linear(h, 64)
         self.ptr_k = nn.Embedding(KR, 8)
         self.ptr_p = nn.Embedding(L, 8)
-        self.ptr_mlp = nn.Sequential(nn.Linear(64 + 2 * dr + 16 + 4, 128), nn.ReLU(), nn.Linear(128, 1))
+        self.ptr_mlp = nn.Sequential(nn.Linear(64 + 2 * dr + 16 + 4 + 2 * cfg.gru, 128), nn.ReLU(), nn.Linear(128, 1))
         nn.init.normal_(self.E_o.weight, std=0.3)
         nn.init.normal_(self.E_r.weight, std=0.3)
 
@@ -108,14 +108,16 @@ class MemNN(nn.Module):
         return bilinear + self.o_out(z).squeeze(-1)
 
     # -- R ---------------------------------------------------------------------------
-    def read(self, seq_gid, seq_seg, seq_flag, seq_len) -> torch.Tensor:
+    def read(self, seq_gid, seq_seg, seq_flag, seq_len) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recurrent reader: a summary (H, 2g) and each word in context (H, T_SEQ, 2g)."""
         x = torch.cat([self.E_r(seq_gid), self.r_seg(seq_seg), seq_flag], -1)
         packed = nn.utils.rnn.pack_padded_sequence(x, seq_len.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        _, h = self.r_gru(packed)
-        return torch.cat([h[0], h[1]], -1)
+        out, h = self.r_gru(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T_SEQ)
+        return torch.cat([h[0], h[1]], -1), out
 
     def score_r(self, sent_gid, sent_mini, q_row, s_rows, s_gid, s_lid, q_match, s_match, pos_feat, n_sup,
-                seq_gid, seq_seg, seq_flag, seq_len, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid):
+                seq_gid, seq_seg, seq_flag, seq_len, seq_index, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid):
         """Scores over [dictionary (A) + support word positions (KR*L)] and the candidate mask.
 
         s_gid/s_lid (H, KR, L) global/story-local ids of the supports in hop order; pos2ans (H, KR*L)
@@ -123,6 +125,7 @@ class MemNN(nn.Module):
         words; prev_gid/prev_ans/prev_lid (H, MAX_ANSWER_WORDS) words already emitted (-1/0 none)."""
         H = q_row.shape[0]
         Er = self.E_r
+        summary, words = self.read(seq_gid, seq_seg, seq_flag, seq_len)
         mini = torch.cat([sent_mini, torch.zeros(1, sent_mini.shape[1])], 0)
         q_tok = Er(sent_gid[q_row])                                   # (H, L, dr)
         s_tok = Er(s_gid)                                             # (H, KR, L, dr)
@@ -134,7 +137,7 @@ class MemNN(nn.Module):
             Fn.one_hot(n_sup.clamp(max=KR), KR + 1).float(),
             Fn.one_hot(step.clamp(max=MAX_ANSWER_WORDS), MAX_ANSWER_WORDS + 1).float(),
             Er(prev_gid.clamp(min=0)).mul((prev_gid >= 0).float()[..., None]).sum(1),
-            self.read(seq_gid, seq_seg, seq_flag, seq_len),
+            summary,
         ], -1)
         hr = self.r_mlp(feats)
         dict_logits = self.U_r(hr)                                    # (H, A)
@@ -148,6 +151,7 @@ class MemNN(nn.Module):
             s_tok.reshape(H, P, -1), s_bag[:, k_idx],
             self.ptr_k(k_idx).expand(H, P, 8), self.ptr_p(p_idx).expand(H, P, 8),
             pos_feat.reshape(H, P, 4),
+            torch.cat([words, torch.zeros(H, 1, words.shape[-1])], 1)[torch.arange(H)[:, None], seq_index.reshape(H, P)],
         ], -1)
         ptr = self.ptr_mlp(pin).squeeze(-1)                           # (H, P)
         lid = s_lid.reshape(H, P)

@@ -76,7 +76,9 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             s = model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
                               torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows),
                               torch.as_tensor(F), torch.as_tensor(M))
-        s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG)).numpy()
+        s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG))
+        logp = torch.log_softmax(s, -1).numpy()   # chains are ranked by the sum of per-hop log-probabilities
+        s = s.numpy()
         expanded: dict[int, list[_Hyp]] = {}
         for i, hy in enumerate(active):
             q = hy.q
@@ -85,12 +87,12 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             trace = hy.trace + [[(int(c) if c < q.n else -1, float(s[i, c])) for c in order[:top]]]
             for c in order[:beam]:
                 c = int(c)
-                sc = float(s[i, c])
+                sc, lp = float(s[i, c]), float(logp[i, c])
                 if c >= q.n:
-                    finished[id(q)].append(_Hyp(q, hy.chosen, hy.scores, trace, hy.total + sc))
+                    finished[id(q)].append(_Hyp(q, hy.chosen, hy.scores, trace, hy.total + lp))
                 else:
                     expanded.setdefault(id(q), []).append(
-                        _Hyp(q, hy.chosen + [c], hy.scores + [sc], trace, hy.total + sc))
+                        _Hyp(q, hy.chosen + [c], hy.scores + [sc], trace, hy.total + lp))
         active = []
         for hyps in expanded.values():
             hyps.sort(key=lambda h: -h.total)

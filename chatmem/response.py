@@ -57,6 +57,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         seq_seg=torch.as_tensor(np.stack([r.seq_seg for r in ris])),
         seq_flag=torch.as_tensor(np.stack([r.seq_flag for r in ris])),
         seq_len=torch.as_tensor([r.seq_len for r in ris]),
+        seq_index=torch.as_tensor(np.stack([r.seq_index for r in ris])),
         ans_mask=torch.ones(H, A, dtype=torch.bool),
     )
     prev_gid = np.full((H, MAX_ANSWER_WORDS), -1, dtype=np.int64)

@@ -205,6 +205,7 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
             scores, mask = model.score_r(gid, mini, R["q"][ri], R["s_rows"][ri], s_gid, R["s_lid"][ri],
                                          R["q_match"][ri], R["s_match"][ri], R["pos_feat"][ri], R["n_sup"][ri],
                                          remap[R["seq_gid"][ri]], R["seq_seg"][ri], R["seq_flag"][ri], R["seq_len"][ri],
+                                         R["seq_index"][ri],
                                          R["step"][ri], prev_gid, pos2ans, ans_mask, prev_ans, R["prev_lid"][ri])
             gold_ans, gold_gid, gold_lid = R["gold_ans"][ri], R["gold_gid"][ri], R["gold_lid"][ri]
             use_dict = (gold_ans >= 0) & ~drop[gold_gid]

@@ -1,0 +1,79 @@
+"""The command line: memory operations and clear one-line errors."""
+
+import json
+
+from conftest import HashEncoder, run_cli
+
+from chatmem.input import encode, parse
+from chatmem.memory import SQLiteMemory
+
+
+def seed(home, text="Mary went to the kitchen. John went to the garden."):
+    m = SQLiteMemory(home)
+    m.write(encode(parse(text), HashEncoder()), "seed")
+    m.close()
+
+
+def one_line_error(r, needle):
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith("chatmem: error:") and r.stderr.count("\n") == 1, r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_lists_the_commands():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for cmd in ("memory", "train", "eval", "replay", "--data-dir"):
+        assert cmd in r.stdout
+
+
+def test_memory_path_honours_data_dir_and_env(tmp_path):
+    assert run_cli("--data-dir", str(tmp_path / "a"), "memory", "path").stdout.strip() == str(tmp_path / "a" / "memory.sqlite3")
+    r = run_cli("memory", "path", env={"CHATMEM_HOME": str(tmp_path / "b")})
+    assert r.stdout.strip() == str(tmp_path / "b" / "memory.sqlite3")
+
+
+def test_list_forget_clear(tmp_path):
+    seed(tmp_path)
+    rows = [json.loads(l) for l in run_cli("--data-dir", str(tmp_path), "memory", "list", "--json").stdout.splitlines()]
+    assert [(r["id"], r["text"]) for r in rows] == [(1, "Mary went to the kitchen."), (2, "John went to the garden.")]
+    assert set(rows[0]) == {"id", "text", "created", "session"}
+    assert run_cli("--data-dir", str(tmp_path), "memory", "forget", "1").returncode == 0
+    one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "forget", "1"), "no memory with id 1")
+    one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "clear"), "--yes")
+    assert len(SQLiteMemory(tmp_path)) == 1
+    assert run_cli("--data-dir", str(tmp_path), "memory", "clear", "--yes").returncode == 0
+    assert len(SQLiteMemory(tmp_path)) == 0
+
+
+def test_export_then_import_recomputes_embeddings(tmp_path):
+    seed(tmp_path / "a")
+    out = tmp_path / "mem.jsonl"
+    assert run_cli("--data-dir", str(tmp_path / "a"), "memory", "export", str(out)).returncode == 0
+    r = run_cli("--data-dir", str(tmp_path / "b"), "memory", "import", str(out))
+    assert r.returncode == 0, r.stderr
+    b = SQLiteMemory(tmp_path / "b")
+    assert [m.text for m in b.all()] == ["Mary went to the kitchen.", "John went to the garden."]
+    assert abs(float(b.embeddings[0] @ b.embeddings[0]) - 1.0) < 1e-4      # real MiniLM vectors, normalised
+
+
+def test_import_of_a_bad_file(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\nnot json\n')
+    one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "import", str(bad)), "bad.jsonl:2")
+    one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "import", str(tmp_path / "nope.jsonl")), "cannot read")
+
+
+def test_corrupt_memory_is_named_then_recovered(tmp_path):
+    (tmp_path / "memory.sqlite3").write_bytes(b"garbage" * 1000)
+    r = run_cli("--data-dir", str(tmp_path), "memory", "list")
+    one_line_error(r, str(tmp_path / "memory.sqlite3"))
+    assert (tmp_path / "memory.sqlite3").read_bytes() == b"garbage" * 1000
+    r = run_cli("--data-dir", str(tmp_path), "memory", "recover")
+    assert r.returncode == 0 and "moved the damaged file" in r.stdout
+    assert run_cli("--data-dir", str(tmp_path), "memory", "list").returncode == 0
+
+
+def test_eval_without_data_is_a_clear_error(tmp_path):
+    one_line_error(run_cli("eval", "--babi-dir", str(tmp_path / "none")), "does not exist")
+    one_line_error(run_cli("eval", "--babi-dir", str(tmp_path), "--tasks", "0-30"), "tasks are numbered 1 to 20")
