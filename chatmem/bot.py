@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from chatmem import ChatmemError
+from chatmem.features import STOP_WORDS
 from chatmem.input import Encoder, MiniLMEncoder, Utterance, encode, make_utterance, parse
 from chatmem.memory import Memory, MemoryBase, new_session_id
 from chatmem.paths import assets_dir
@@ -163,6 +164,8 @@ class Bot:
             trace = [[(mem.memory_at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
         if resp is None:
             return Answer(utt.text, [], 0.0, False, [], trace)
-        known = any(vocab.index.get(w, 1) > 1 for w in utt.tokens)
-        confident = bool(resp.words) and resp.score >= self.threshold and known
+        # Unlike anything trained: a content word the model never saw that no supporting memory mentions either.
+        cited = {w for s in supports for w in s.memory.tokens}
+        strange = [w for w in utt.tokens if w not in STOP_WORDS and w not in vocab.index and w not in cited]
+        confident = bool(resp.words) and resp.score >= self.threshold and not strange
         return Answer(utt.text, resp.words, resp.score, confident, supports, trace)

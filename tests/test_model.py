@@ -144,3 +144,14 @@ def test_unseen_objects_two_supporting_facts(shipped):
 def test_empty_memory_says_so(shipped):
     a = shipped().ask("Where is Mary?")
     assert a.supports == [] and "don't remember" in a.text
+
+
+@needs_assets
+def test_unfamiliar_question_answers_with_a_memory_not_a_guess(shipped):
+    bot = shipped()
+    _tell(bot, "Mary went to the kitchen. John went to the garden.")
+    a = bot.ask("What is the capital of France?")
+    assert not a.confident
+    assert a.text.startswith("I'm not sure. I remember: ")
+    assert a.text.endswith(a.supports[0].memory.text)
+    assert isinstance(a.score, float)
