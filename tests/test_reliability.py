@@ -52,10 +52,11 @@ def test_sigkill_never_loses_an_acknowledged_memory(tmp_path):
     acked: list[tuple[int, str]] = []
     for kill in range(20):
         p = _writer(home, f"w{kill}", 100_000)
-        time.sleep(0.3 + rng.random() * 0.5)          # includes start-up; kills land mid-write
+        first = p.stdout.readline()                   # wait until it is writing, then kill at a random moment
+        time.sleep(rng.random() * 0.3)
         p.send_signal(signal.SIGKILL)
         out, _ = p.communicate()
-        for line in out.splitlines():
+        for line in (first + out).splitlines():
             mid, text = line.split(" ", 1)
             acked.append((int(mid), text))
         rows = _rows(home)
