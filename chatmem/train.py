@@ -27,14 +27,14 @@ class TrainConfig:
     babi_dir: str
     tasks: list[int] = field(default_factory=lambda: list(range(1, 21)))
     seed: int = 1234
-    epochs: int = 40
+    epochs: int = 15
     batch: int = 128
     lr: float = 2e-3
     val_fraction: float = 0.1
     word_dropout: float = 0.2
     mini_dropout: float = 0.2
     negatives: int = 48
-    eval_every: int = 2
+    eval_every: int = 3
     threads: int = 2
 
 
