@@ -45,7 +45,7 @@ class Prediction:
         return set(self.support) == set(self.sample.support)
 
 
-def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 1024,
+def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 256,
             progress=None, beam: int = BEAM) -> list[Prediction]:
     model.eval()
     gid = torch.as_tensor(table.gid)
@@ -58,13 +58,16 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
         for s in group:
             q_row = table.row[s.question]
             queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], len(s.story))))
-    out: list[Prediction] = []
-    for i in range(0, len(queries), batch):
-        chunk = [q for _, q in queries[i: i + batch]]
+    # Batches pad every question to the longest story in them: batch similar lengths together.
+    order = sorted(range(len(queries)), key=lambda k: queries[k][1].n)
+    out: list[Prediction | None] = [None] * len(queries)
+    for i in range(0, len(order), batch):
+        ks = order[i: i + batch]
+        chunk = [queries[k][1] for k in ks]
         run_hops(model, gid, mini, chunk, beam=beam)
         responses = decode(model, vocab, gid, mini, chunk)
-        for (s, q), r in zip(queries[i: i + batch], responses):
-            out.append(Prediction(s, r.words, list(q.chosen), r.score))
+        for k, q, r in zip(ks, chunk, responses):
+            out[k] = Prediction(queries[k][0], r.words, list(q.chosen), r.score)
         if progress is not None:
             progress(len(chunk))
     return out

@@ -94,8 +94,7 @@ class StoryIndex:
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
         self.ngrams: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self.blocks: dict = {}
-        self.block_n = -1
+        self.blocks: dict = {}     # feature blocks keyed by (memories visible, reference)
         self.extend(token_lists)
 
     def __len__(self) -> int:
@@ -113,7 +112,7 @@ class StoryIndex:
         self.gid = np.concatenate([self.gid, gid])
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
-        self.block_n = -1
+        self.blocks = {}
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
         return [self.local.setdefault(w, len(self.local)) for w in toks]
@@ -140,6 +139,18 @@ def _ngrams(lid: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         code = code * _B + part
         ok &= part >= 0
     return code, ok
+
+
+def _content_matrix(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which content words (columns: local ids) each of the first n memories holds; cached per n."""
+    key = (n, "W")
+    if key not in idx.blocks:
+        cols = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in idx.content[:n]] + [np.zeros(0, np.int64)]))
+        W = np.zeros((n, cols.size), dtype=np.float32)
+        for i in range(n):
+            W[i, np.searchsorted(cols, idx.content[i])] = 1.0
+        idx.blocks[key] = (W, cols)
+    return idx.blocks[key]
 
 
 def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], ref_seq: np.ndarray,
@@ -197,13 +208,15 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
         if rcode.size:
             out[:n, col] = np.minimum(((code[..., None] == rcode).any(-1) & ok).sum(1), 3) / 3
     if ref_content and n > 1:
-        W = np.zeros((n, len(idx.local)), dtype=np.float32)
-        for i in range(n):
-            W[i, idx.content[i]] = 1.0
-        r = np.zeros(W.shape[1], dtype=np.float32)
-        r[ref_content] = 1.0
-        via_other = (W * (1 - r)) @ W.T > 0          # i and j share a word the reference lacks
-        reaches_ref = (1 - W) @ (W * r).T > 0        # j shares a reference word that i lacks
+        W, cols = _content_matrix(idx, n)
+        ref = np.asarray(ref_content, dtype=np.int64)
+        at = np.searchsorted(cols, ref).clip(max=max(cols.size - 1, 0))
+        in_ref = np.zeros(cols.size, dtype=bool)
+        if cols.size:
+            in_ref[at[cols[at] == ref]] = True
+        A, B = W[:, ~in_ref], W[:, in_ref]
+        via_other = A @ A.T > 0                      # i and j share a word the reference lacks
+        reaches_ref = (1 - B) @ B.T > 0              # j shares a reference word that i lacks
         out[:n, 15] = np.minimum((via_other & reaches_ref).sum(1), 3) / 3
     first_pos.sort(key=lambda t: t[0])
     conc = np.zeros(n)
@@ -228,9 +241,10 @@ def o_features(idx: StoryIndex, n: int, q_lid: np.ndarray, q_content: list[int],
     refs = [(("q", tuple(q_lid)), n, q_content, q_lid)]
     for c in list(chosen)[::-1][:2]:
         refs.append((("m", c), c, idx.content[c], idx.lid[c]))
-    if idx.block_n != n:             # blocks depend only on (n, reference): reuse them across hops and beams
-        idx.blocks, idx.block_n = {}, n
+    if len(idx.blocks) > 4096:
+        idx.blocks = {}
     for r, (key, rpos, rcontent, rseq) in enumerate(refs):
+        key = (n, key)               # blocks depend only on (n, reference): reuse them across hops, beams, questions
         if key not in idx.blocks:
             fb = np.zeros((n + 1, N_PAIR), dtype=np.float32)
             mb = np.zeros((n + 1, L), dtype=bool)

@@ -96,14 +96,18 @@ class MemNN(nn.Module):
             Fn.one_hot(hop.clamp(max=MAX_HOPS), MAX_HOPS + 1).float(),
         ], -1)
         u = self.U_ox(x)                                              # (H, h)
-        V = self.U_oy(torch.cat([enc[:-1], self.stop[None]], 0))     # (S+1, h) once per sentence; row -1 is STOP
-        v = V[cand_rows]                                              # (H, C, h)
-        uv = u[:, None, :] * v
-        bilinear = uv.sum(-1)                                         # Φx(x)ᵀ UᵀU Φy(m)
+        Y = torch.cat([enc[:-1], self.stop[None]], 0)                 # (S+1, d) row -1 is STOP
+        V = self.U_oy(Y)                                              # (S+1, h) once per sentence
+        y = Y[cand_rows]                                              # (H, C, d)
+        # v = U_oy y is linear, so u·v and W_uv(u*v) are folded into per-question (d)-sized maps:
+        # the same numbers as scoring in the h-dimensional space, for a fraction of the work per memory.
+        Uy = self.U_oy.weight                                         # (h, d)
+        bilinear = torch.bmm(y, (u @ Uy)[:, :, None]).squeeze(-1)     # Φx(x)ᵀ UᵀU Φy(m)
+        uv = torch.bmm(y, ((self.o_in_uv.weight * u[:, None, :]) @ Uy).transpose(1, 2))   # o_in_uv(u * v)
         ctok = tok[cand_rows]                                         # (H, C, L, d)
         m = shared_mask.float()
         shared = torch.einsum("hcrl,hcld->hcrd", m, ctok) / m.sum(-1, keepdim=True).clamp(min=1)
-        z = (self.o_in_u(u)[:, None, :] + self.o_in_v(V)[cand_rows] + self.o_in_uv(uv)
+        z = (self.o_in_u(u)[:, None, :] + self.o_in_v(V)[cand_rows] + uv
              + self.o_in_f(torch.cat([feats, shared.flatten(2)], -1)))
         return bilinear + self.o_out(z).squeeze(-1)
 
