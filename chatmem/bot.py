@@ -68,6 +68,7 @@ class Bot:
         self._loaded = None
         self._lock = threading.RLock()
         self._cache = None   # (memory version, n, StoryIndex)
+        self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
 
     # -- loading -------------------------------------------------------------------
     def load(self) -> "Bot":
@@ -137,9 +138,21 @@ class Bot:
         self._cache = (mem.version, len(mem), idx, last)
         return idx
 
+    def _candidates(self, utt: Utterance):
+        """Rows of memory that O scores for this question, oldest first; None means all of them.
+
+        Above a few hundred memories a word-hashing retriever (chatmem.retrieval, paper §3.3) picks the
+        candidates; `bot.retriever` may be replaced (e.g. by `retrieval.AllMemories()` for brute force)."""
+        if self.retriever is None:
+            from chatmem.retrieval import WordHashRetriever
+
+            self.retriever = WordHashRetriever()
+        return self.retriever.candidates(self.memory, utt.tokens, utt.embedding)
+
     def answer(self, utt: Utterance) -> Answer:
         import torch
 
+        from chatmem.features import StoryIndex
         from chatmem.output import Query, run_hops
         from chatmem.response import decode
 
@@ -153,15 +166,24 @@ class Bot:
             if utt.embedding is None:
                 utt = encode([utt], self.encoder)[0]
             model, vocab = self._loaded.model, self._loaded.vocab
-            idx = self._story_index()
+            rows = self._candidates(utt)
+            if rows is None:                       # score every memory
+                idx, emb, k = self._story_index(), mem.embeddings, n
+                at = mem.memory_at
+            else:                                  # score the candidates only, in write order
+                idx = StoryIndex([mem.tokens[i] for i in rows.tolist()], vocab)
+                emb, k = mem.embeddings[rows], len(rows)
+
+                def at(i: int) -> Memory:
+                    return mem.memory_at(int(rows[i]))
             q_gid = vocab.ids(utt.tokens)
-            gid = torch.as_tensor(np.concatenate([idx.gid, q_gid[None]]))
-            mini = torch.as_tensor(np.concatenate([mem.embeddings, utt.embedding[None].astype(np.float32)]))
-            q = Query(idx, np.arange(n), n, utt.tokens, n)
+            gid = torch.as_tensor(np.concatenate([idx.gid[:k], q_gid[None]]))
+            mini = torch.as_tensor(np.concatenate([emb, utt.embedding[None].astype(np.float32)]))
+            q = Query(idx, np.arange(k), k, utt.tokens, k)
             run_hops(model, gid, mini, [q])
             resp = decode(model, vocab, gid, mini, [q])[0] if q.chosen else None
-            supports = [Support(mem.memory_at(i), k + 1, s) for k, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
-            trace = [[(mem.memory_at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
+            supports = [Support(at(i), j + 1, s) for j, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
+            trace = [[(at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
         if resp is None:
             return Answer(utt.text, [], 0.0, False, [], trace)
         # Unlike anything trained: a content word the model never saw that no supporting memory mentions either.

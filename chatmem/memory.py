@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import os
 import sqlite3
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ class MemoryBase:
         need = self._n + k
         if need > self._emb.shape[0]:
             cap = max(need, int(self._emb.shape[0] * 1.5) + 64)
-            grown = np.zeros((cap, self.dim), dtype=np.float32)
+            grown = np.empty((cap, self.dim), dtype=np.float32)   # rows past _n are never read
             grown[: self._n] = self._emb[: self._n]
             self._emb = grown
         self._emb[self._n : need] = emb
@@ -239,6 +240,7 @@ class SQLiteMemory(MemoryBase):
         super().__init__()
         self.directory = ensure_private_dir(Path(directory))
         self.path = self.directory / DB_NAME
+        self._data_version = None
         self._conn = self._connect()
         self._load()
 
@@ -297,18 +299,34 @@ class SQLiteMemory(MemoryBase):
             return
         ids, texts, toks, blobs, created, sessions = zip(*rows)
         emb = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.dim)
-        self._append_rows(ids, list(texts), [tuple(t.split(" ")) if t else () for t in toks], list(created), list(sessions), emb)
+        intern = sys.intern     # words and sessions repeat: one string object each, not one per memory
+        self._append_rows(ids, list(texts), [tuple(map(intern, t.split(" "))) if t else () for t in toks],
+                          list(created), [intern(x) for x in sessions], emb)
 
     def _load(self) -> None:
+        """Read every row into RAM in chunks, straight into a matrix sized once: a million memories open
+        in seconds without holding the rows and the matrix twice."""
         try:
-            rows = self._conn.execute(
-                "SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id").fetchall()
+            # Ids only grow, so max - min + 1 bounds the row count without reading the table. Room for a
+            # quarter more is reserved so that new writes do not copy the matrix; np.empty, not np.zeros:
+            # pages never filled are never touched (no RAM), and filling fresh zeroed pages is 10x slower.
+            lo, hi = self._conn.execute("SELECT MIN(id), MAX(id) FROM memories").fetchone()
+            rows = hi - lo + 1 if hi is not None else 0
+            self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
+            cur = self._conn.execute("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id")
+            while True:
+                rows = cur.fetchmany(50_000)
+                if not rows:
+                    break
+                bad = [r[0] for r in rows if len(r[3]) != 4 * self.dim]
+                if bad:
+                    raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; "
+                                     f"run `chatmem memory recover`.")
+                self._rows_to_ram(rows)
+            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            self._reset()
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
-        bad = [r[0] for r in rows if len(r[3]) != 4 * self.dim]
-        if bad:
-            raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; run `chatmem memory recover`.")
-        self._rows_to_ram(rows)
 
     # -- writing -------------------------------------------------------------
     def write(self, utts, session, created=None):
@@ -359,7 +377,12 @@ class SQLiteMemory(MemoryBase):
             "SELECT id, text, tokens, embedding, created, session FROM memories WHERE id > ? ORDER BY id", (last,)
         ).fetchall()
         changed = bool(rows)
-        count = self._conn.execute("SELECT COUNT(*) FROM memories WHERE id <= ?", (last,)).fetchone()[0]
+        # Counting the rows reads the whole table (slow at a million memories): only another connection's
+        # commit can have deleted any, and SQLite's data_version says whether one happened.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        others, self._data_version = version != self._data_version, version
+        count = self._conn.execute("SELECT COUNT(*) FROM memories WHERE id <= ?", (last,)).fetchone()[0] \
+            if others else self._n
         if count != self._n:
             present = {r[0] for r in self._conn.execute("SELECT id FROM memories WHERE id <= ?", (last,))}
             for i in reversed(range(self._n)):
