@@ -52,7 +52,9 @@ class Memory:
         return _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="seconds")
 
     def to_json(self) -> dict:
-        return {"id": self.id, "text": self.text, "created": self.created_iso, "session": self.session}
+        # Microseconds, so an export -> import round trip keeps the write time.
+        created = _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="microseconds")
+        return {"id": self.id, "text": self.text, "created": created, "session": self.session}
 
 
 def new_session_id() -> str:

@@ -108,7 +108,7 @@ def test_export_import_round_trip(tmp_path, hash_encoder):
              created=[parse_created(r["created"]) for r in recs])
     assert [x.text for x in m2.all()] == [x.text for x in m.all()]
     assert np.allclose(m2.embeddings, m.embeddings)
-    assert [round(x.created) for x in m2.all()] == [round(x.created) for x in m.all()]
+    assert np.allclose([x.created for x in m2.all()], [x.created for x in m.all()], rtol=0, atol=1e-5)
 
 
 def test_forget_and_clear(tmp_path, hash_encoder):
