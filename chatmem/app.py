@@ -42,6 +42,9 @@ Ask a [b]question[/b] ("Where is Mary?") and the answer cites the memories it us
 """
 
 
+PANEL_ROWS = 2000   # memories listed in the panel (the newest)
+
+
 def _ago(ts: float) -> str:
     d = max(0, time.time() - ts)
     if d < 60:
@@ -92,7 +95,7 @@ class ChatmemApp(App):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "toggle_memory", "Memory panel"),
-        Binding("escape", "focus_input", "Focus input", show=False),
+        Binding("escape", "focus_input", "Focus input"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -137,10 +140,10 @@ class ChatmemApp(App):
         from chatmem.memory import SQLiteMemory
 
         table = self.query_one("#memories", DataTable)
-        table.add_column("", key="mark", width=3)
-        table.add_column("id", key="id", width=5)
+        table.add_column("", key="mark", width=2)
+        table.add_column("id", key="id", width=4)
+        table.add_column("written", key="when", width=10)
         table.add_column("memory", key="text")
-        table.add_column("written", key="when", width=11)
         try:
             self.memory = SQLiteMemory(self.data_dir)
         except ChatmemError as exc:
@@ -179,21 +182,22 @@ class ChatmemApp(App):
     def reload_memories(self) -> None:
         table = self.query_one("#memories", DataTable)
         table.clear()
-        for m in self.memory.all():
-            table.add_row("", str(m.id), m.text, _ago(m.created), key=str(m.id))
+        n = len(self.memory)
+        self.add_memory_rows(self.memory.memory_at(i) for i in range(max(0, n - PANEL_ROWS), n))
         self.highlighted = []
-        if table.row_count:
-            table.move_cursor(row=table.row_count - 1)
-        self.query_one("#memory-title", Static).update(f"Memory ({len(self.memory)})")
 
     def add_memory_rows(self, memories) -> None:
         table = self.query_one("#memories", DataTable)
         for m in memories:
             if str(m.id) not in table.rows:
-                table.add_row("", str(m.id), m.text, _ago(m.created), key=str(m.id))
+                table.add_row("", str(m.id), _ago(m.created), m.text, key=str(m.id))
+        while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
+            table.remove_row(next(iter(table.rows)))
         if table.row_count:
             table.move_cursor(row=table.row_count - 1)
-        self.query_one("#memory-title", Static).update(f"Memory ({len(self.memory)})")
+        n = len(self.memory)
+        shown = f"Memory ({n})" if n <= PANEL_ROWS else f"Memory ({n:,}; newest {PANEL_ROWS:,} shown)"
+        self.query_one("#memory-title", Static).update(shown)
 
     def highlight(self, supports) -> None:
         table = self.query_one("#memories", DataTable)
