@@ -185,7 +185,8 @@ class MiniLMEncoder:
 
 
 def encode(utterances: Iterable[Utterance], encoder: Encoder) -> list[Utterance]:
-    """Attach embeddings to utterances in one batch."""
+    """Attach embeddings, in one batch, to the utterances that have none yet."""
     utts = list(utterances)
-    vecs = encoder.encode([u.text for u in utts])
-    return [Utterance(u.text, u.tokens, u.is_question, v) for u, v in zip(utts, vecs)]
+    todo = [u for u in utts if u.embedding is None]
+    vecs = iter(encoder.encode([u.text for u in todo]))
+    return [u if u.embedding is not None else Utterance(u.text, u.tokens, u.is_question, next(vecs)) for u in utts]
