@@ -150,6 +150,13 @@ class Bot:
         return self.retriever.candidates(self.memory, utt.tokens, utt.embedding)
 
     def answer(self, utt: Utterance) -> Answer:
+        return self.answer_many([utt])[0]
+
+    def answer_many(self, utts: list[Utterance], visible: list[int] | None = None) -> list[Answer]:
+        """Answer several questions in one batch through O and R.
+
+        visible[j] is how many of the oldest memories question j may see (default: all of them), so a
+        replay can store a whole story first and still ask each question at its place in the story."""
         import torch
 
         from chatmem.features import StoryIndex
@@ -161,33 +168,52 @@ class Bot:
             self.memory.refresh()
             mem = self.memory
             n = len(mem)
-            if n == 0:
-                return Answer(utt.text, [], 0.0, False, [])
-            if utt.embedding is None:
-                utt = encode([utt], self.encoder)[0]
+            utts = encode(utts, self.encoder)
+            visible = [n if v is None else min(v, n) for v in (visible or [None] * len(utts))]
             model, vocab = self._loaded.model, self._loaded.vocab
-            rows = self._candidates(utt)
-            if rows is None:                       # score every memory
-                idx, emb, k = self._story_index(), mem.embeddings, n
-                at = mem.memory_at
-            else:                                  # score the candidates only, in write order
-                idx = StoryIndex([mem.tokens[i] for i in rows.tolist()], vocab)
-                emb, k = mem.embeddings[rows], len(rows)
+            gids, minis, queries, where = [], [], [], []
+            shared: dict[str, int] = {}        # the all-memories block, added to the table once
 
+            def block(tokens_idx, emb) -> int:
+                off = sum(len(g) for g in gids)
+                gids.append(tokens_idx.gid[: len(emb)])
+                minis.append(np.asarray(emb, dtype=np.float32))
+                return off
+
+            for utt, k in zip(utts, visible):
+                rows = self._candidates(utt) if k == n else None
+                if rows is None:                   # score every visible memory
+                    idx = self._story_index()
+                    if "all" not in shared:
+                        shared["all"] = block(idx, mem.embeddings)
+                    off, pos = shared["all"], np.arange(k)
+                else:                              # score the candidates only, in write order
+                    idx = StoryIndex([mem.tokens[i] for i in rows.tolist()], vocab)
+                    off, k, pos = block(idx, mem.embeddings[rows]), len(rows), rows
+                q_row = sum(len(g) for g in gids)
+                gids.append(vocab.ids(utt.tokens)[None])
+                minis.append(utt.embedding[None].astype(np.float32))
+                queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k))
+                where.append(pos)
+            if not queries:
+                return []
+            gid, mini = torch.as_tensor(np.concatenate(gids)), torch.as_tensor(np.concatenate(minis))
+            run_hops(model, gid, mini, queries)
+            answered = [q for q in queries if q.chosen]
+            resps = dict(zip(map(id, answered), decode(model, vocab, gid, mini, answered) if answered else []))
+            out = []
+            for utt, q, pos in zip(utts, queries, where):
                 def at(i: int) -> Memory:
-                    return mem.memory_at(int(rows[i]))
-            q_gid = vocab.ids(utt.tokens)
-            gid = torch.as_tensor(np.concatenate([idx.gid[:k], q_gid[None]]))
-            mini = torch.as_tensor(np.concatenate([emb, utt.embedding[None].astype(np.float32)]))
-            q = Query(idx, np.arange(k), k, utt.tokens, k)
-            run_hops(model, gid, mini, [q])
-            resp = decode(model, vocab, gid, mini, [q])[0] if q.chosen else None
-            supports = [Support(at(i), j + 1, s) for j, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
-            trace = [[(at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
-        if resp is None:
-            return Answer(utt.text, [], 0.0, False, [], trace)
-        # Unlike anything trained: a content word the model never saw that no supporting memory mentions either.
-        cited = {w for s in supports for w in s.memory.tokens}
-        strange = [w for w in utt.tokens if w not in STOP_WORDS and w not in vocab.index and w not in cited]
-        confident = bool(resp.words) and resp.score >= self.threshold and not strange
-        return Answer(utt.text, resp.words, resp.score, confident, supports, trace)
+                    return mem.memory_at(int(pos[i]))
+                supports = [Support(at(i), j + 1, s) for j, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
+                trace = [[(at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
+                resp = resps.get(id(q))
+                if resp is None:
+                    out.append(Answer(utt.text, [], 0.0, False, [], trace))
+                    continue
+                # Unlike anything trained: a content word the model never saw that no cited memory mentions.
+                cited = {w for s in supports for w in s.memory.tokens}
+                strange = [w for w in utt.tokens if w not in STOP_WORDS and w not in vocab.index and w not in cited]
+                confident = bool(resp.words) and resp.score >= self.threshold and not strange
+                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace))
+            return out

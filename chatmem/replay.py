@@ -204,12 +204,14 @@ def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
     utt = {t: u for t, u in zip(texts, encode([make_utterance(t) for t in texts], first.encoder))}
     for g in groups:
         bot = bot_factory()             # each story starts with an empty memory
+        # The whole story is stored first, then its questions are answered in one batch, each seeing
+        # only the memories written before it; the transcript keeps the file's order.
+        stored = bot.store([utt[t] for t in g[-1].story])
+        answers = bot.answer_many([utt[s.question] for s in g], [len(s.story) for s in g])
         written = 0
-        for s in g:
-            new = [utt[t] for t in s.story[written:]]
-            printer.stored(bot.store(new))
+        for s, ans in zip(g, answers):
+            printer.stored(stored[written: len(s.story)])
             written = len(s.story)
-            ans = bot.answer(utt[s.question])
             r = _result(utt[s.question], ans, list(s.answer))
             r.expected_support = [s.story[i] for i in s.support]
             gold_ids = {int(bot.memory.ids[i]) for i in s.support}

@@ -155,3 +155,22 @@ def test_unfamiliar_question_answers_with_a_memory_not_a_guess(shipped):
     assert a.text.startswith("I'm not sure. I remember: ")
     assert a.text.endswith(a.supports[0].memory.text)
     assert isinstance(a.score, float)
+
+
+@needs_assets
+def test_batched_answers_equal_one_at_a_time(shipped):
+    """A replay stores a whole story, then asks each question at its place in it, in one batch."""
+    story = ["Mary went to the kitchen.", "John went to the garden.", "Mary moved to the office.",
+             "John journeyed to the hallway."]
+    questions = [("Where is Mary?", 1), ("Where is John?", 2), ("Where is Mary?", 3), ("Where is John?", 4)]
+    one = shipped()
+    singles = []
+    for k, text in enumerate(story):
+        _tell(one, text)
+        singles += [one.ask(q).text for q, at in questions if at == k + 1]
+    batch = shipped()
+    _tell(batch, " ".join(story))
+    from chatmem.input import make_utterance
+
+    got = batch.answer_many([make_utterance(q) for q, _ in questions], [at for _, at in questions])
+    assert [a.text for a in got] == singles == ["kitchen", "garden", "office", "hallway"]
