@@ -66,7 +66,7 @@ class Bot:
         self.encoder = encoder or MiniLMEncoder()
         self.session = session or new_session_id()
         self._loaded = None
-        self._lock = threading.RLock()
+        self._lock = getattr(memory, "lock", None) or threading.RLock()   # the store's: UI and worker share it
         self._cache = None   # (memory version, n, StoryIndex)
         self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
 

@@ -10,10 +10,12 @@ empty). Both keep every embedding in one in-RAM float32 matrix for scoring.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -61,6 +63,19 @@ def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+def _locked(fn):
+    """One thread at a time per store (the app's UI thread and its worker share one), and a SQLite failure
+    becomes a one-line StoreError instead of a traceback."""
+    @functools.wraps(fn)
+    def inner(self, *args, **kwargs):
+        with self.lock:
+            try:
+                return fn(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{getattr(self, 'path', None) or 'memory'}: {exc}") from None
+    return inner
+
+
 class MemoryBase:
     """In-RAM view shared by both stores: parallel lists plus an (N, dim) matrix."""
 
@@ -76,6 +91,7 @@ class MemoryBase:
         self._emb = np.zeros((0, self.dim), dtype=np.float32)
         self._n = 0
         self.version = 0  # bumped on every change, so caches built on the memory know to refresh
+        self.lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------
     def __len__(self) -> int:
@@ -161,6 +177,16 @@ class MemoryBase:
         """Write a header line saying what the file holds, then one memory per line."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
+        try:
+            self._export_to(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return len(self)
+
+    @_locked
+    def _export_to(self, tmp: Path) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             header = {
@@ -174,8 +200,6 @@ class MemoryBase:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        return len(self)
 
 
 class EphemeralMemory(MemoryBase):
@@ -186,6 +210,7 @@ class EphemeralMemory(MemoryBase):
         self._next_id = 1
         self.path = None
 
+    @_locked
     def write(self, utts, session, created=None):
         if not utts:
             return []
@@ -197,6 +222,7 @@ class EphemeralMemory(MemoryBase):
         self._append_rows(ids, [u.text for u in utts], [u.tokens for u in utts], ts, [session] * len(utts), emb)
         return [self.memory_at(self._n - len(utts) + k) for k in range(len(utts))]
 
+    @_locked
     def forget(self, memory_id):
         i = self.index_of(memory_id)
         if i is None:
@@ -204,6 +230,7 @@ class EphemeralMemory(MemoryBase):
         self._drop_index(i)
         return True
 
+    @_locked
     def clear(self):
         n = len(self)
         nid = self._next_id
@@ -331,6 +358,7 @@ class SQLiteMemory(MemoryBase):
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
 
     # -- writing -------------------------------------------------------------
+    @_locked
     def write(self, utts, session, created=None):
         if not utts:
             return []
@@ -357,6 +385,7 @@ class SQLiteMemory(MemoryBase):
         self.refresh()
         return [self.get(i) for i in ids]
 
+    @_locked
     def forget(self, memory_id):
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
@@ -365,6 +394,7 @@ class SQLiteMemory(MemoryBase):
             self._drop_index(i)
         return cur.rowcount > 0 or i is not None
 
+    @_locked
     def clear(self):
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
@@ -372,6 +402,7 @@ class SQLiteMemory(MemoryBase):
         self._reset()
         return n
 
+    @_locked
     def refresh(self):
         """Load rows other processes wrote, and drop rows they forgot."""
         last = int(self.ids[-1]) if self._n else 0
@@ -395,18 +426,21 @@ class SQLiteMemory(MemoryBase):
         return changed
 
     # -- the conversation log (the app shows it again on the next start) --------
+    @_locked
     def log_turn(self, role: str, text: str, session: str, data: dict | None = None) -> None:
         with self._conn:
             self._conn.execute(
                 "INSERT INTO turns (created, session, role, text, data) VALUES (?, ?, ?, ?, ?)",
                 (time.time(), session, role, text, json.dumps(data) if data is not None else None))
 
+    @_locked
     def recent_turns(self, limit: int = 200) -> list[dict]:
         rows = self._conn.execute(
             "SELECT created, session, role, text, data FROM turns ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [{"created": c, "session": s, "role": r, "text": t, "data": json.loads(d) if d else None}
                 for c, s, r, t, d in reversed(rows)]
 
+    @_locked
     def close(self):
         try:
             self._conn.close()
@@ -418,12 +452,29 @@ def open_memory(directory: str | os.PathLike) -> SQLiteMemory:
     return SQLiteMemory(directory)
 
 
-def recover(directory: str | os.PathLike) -> tuple[Path | None, int]:
-    """Move a damaged memory file aside (timestamped) and salvage its readable rows into a fresh one."""
+def _healthy(directory: Path) -> bool:
+    try:
+        m = SQLiteMemory(directory)
+    except ChatmemError:
+        return False
+    try:
+        return m._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    except sqlite3.Error:
+        return False
+    finally:
+        m.close()
+
+
+def recover(directory: str | os.PathLike, force: bool = False) -> tuple[Path | None, int]:
+    """Move a damaged memory file aside (timestamped) and salvage its readable rows, with their ids and the
+    conversation log, into a fresh one. A healthy file is left alone unless `force`."""
     directory = Path(directory)
     path = directory / DB_NAME
     if not path.exists():
         return None, 0
+    if not force and _healthy(directory):
+        raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was changed. "
+                         "`chatmem memory recover --force` rebuilds it anyway.")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     aside = directory / f"{DB_NAME}.damaged-{stamp}"
     os.replace(path, aside)
@@ -431,24 +482,31 @@ def recover(directory: str | os.PathLike) -> tuple[Path | None, int]:
         side = Path(str(path) + suffix)
         if side.exists():
             os.replace(side, Path(str(aside) + suffix))
-    salvaged = []
+    salvaged, turns, seq = [], [], []
     try:
         conn = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
-        try:
-            for row in conn.execute("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id"):
-                salvaged.append(row)
-        except sqlite3.DatabaseError:
-            pass
+        for sql, out in (("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id", salvaged),
+                         ("SELECT created, session, role, text, data FROM turns ORDER BY id", turns),
+                         ("SELECT seq FROM sqlite_sequence WHERE name = 'memories'", seq)):
+            try:
+                for row in conn.execute(sql):
+                    out.append(row)
+            except sqlite3.DatabaseError:
+                pass
         conn.close()
     except sqlite3.DatabaseError:
         pass
     fresh = SQLiteMemory(directory)
-    good = [r for r in salvaged if isinstance(r[3], bytes) and len(r[3]) == 4 * fresh.dim and isinstance(r[1], str)]
-    if good:
-        with fresh._conn:
-            fresh._conn.executemany(
-                "INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?)",
-                [(r[1], r[2] or "", r[3], float(r[4] or time.time()), str(r[5] or "recovered")) for r in good])
+    good = [r for r in salvaged if isinstance(r[0], int) and isinstance(r[3], bytes) and len(r[3]) == 4 * fresh.dim
+            and isinstance(r[1], str)]
+    with fresh._conn:        # ids are kept: a forgotten id must never come back as another memory
+        fresh._conn.executemany(
+            "INSERT INTO memories (id, text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r[0], r[1], r[2] or "", r[3], float(r[4] or time.time()), str(r[5] or "recovered")) for r in good])
+        fresh._conn.executemany("INSERT INTO turns (created, session, role, text, data) VALUES (?, ?, ?, ?, ?)", turns)
+        top = max([r[0] for r in good] + [int(r[0]) for r in seq if isinstance(r[0], int)] + [0])
+        fresh._conn.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('memories', 0)")
+        fresh._conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'memories'", (top,))
     fresh.close()
     return aside, len(good)
 

@@ -171,3 +171,30 @@ def test_large_memory_loads_into_one_matrix(tmp_path):
     m2 = SQLiteMemory(tmp_path)
     assert m2.embeddings.shape == (5000, 384)
     assert m2.embeddings[4999, 0] == 4999.0
+
+
+def test_recover_leaves_a_healthy_file_alone_and_keeps_ids(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "A went home. B went home. C went home."), "s")
+    m.log_turn("user", "A went home.", "s")
+    m.forget(2)
+    m.forget(3)
+    m.close()
+    with pytest.raises(StoreError, match="not damaged"):
+        recover(tmp_path)
+    assert [x.id for x in SQLiteMemory(tmp_path).all()] == [1]
+    aside, n = recover(tmp_path, force=True)
+    assert aside is not None and n == 1
+    m2 = SQLiteMemory(tmp_path)
+    assert [(x.id, x.text) for x in m2.all()] == [(1, "A went home.")]
+    assert [t["text"] for t in m2.recent_turns()] == ["A went home."]          # the conversation came along
+    assert [x.id for x in m2.write(_utts(hash_encoder, "D went home."), "s")] == [4]   # forgotten ids stay unused
+
+
+def test_export_to_a_directory_is_an_error_and_leaves_no_temp_file(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path / "home")
+    m.write(_utts(hash_encoder, "A went home."), "s")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OSError):
+        m.export_jsonl(tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"]
