@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("import", help="import memories from JSON Lines (embeddings are recomputed)")
     mi.add_argument("file")
     msub.add_parser("path", help="print the memory file's path")
-    msub.add_parser("recover", help="move a damaged memory file aside and salvage what can be read")
+    mr = msub.add_parser("recover", help="move a damaged memory file aside and salvage what can be read")
+    mr.add_argument("--force", action="store_true", help="rebuild even a file that is not damaged")
 
     tr = sub.add_parser("train", help="train the O and R scorers on bAbI (writes assets/)")
     tr.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -85,7 +86,7 @@ def cmd_memory(args) -> int:
     if args.action == "recover":
         from chatmem.memory import recover
 
-        aside, n = recover(data_dir(args.data_dir))
+        aside, n = recover(data_dir(args.data_dir), force=args.force)
         if aside is None:
             print("no memory file to recover")
         else:
@@ -187,9 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     except ChatmemError as exc:
         print(f"chatmem: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"chatmem: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except OverflowError:
+        print("chatmem: error: that number is too large", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("chatmem: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1

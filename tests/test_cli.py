@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import HashEncoder, run_cli
 
 from chatmem.input import encode, parse
@@ -77,3 +79,19 @@ def test_corrupt_memory_is_named_then_recovered(tmp_path):
 def test_eval_without_data_is_a_clear_error(tmp_path):
     one_line_error(run_cli("eval", "--babi-dir", str(tmp_path / "none")), "does not exist")
     one_line_error(run_cli("eval", "--babi-dir", str(tmp_path), "--tasks", "0-30"), "tasks are numbered 1 to 20")
+
+
+@pytest.mark.parametrize("argv", [
+    ["memory", "forget", "99999999999999999999"],
+    ["memory", "export", "/nonexistent-dir/x.jsonl"],
+    ["memory", "recover"],                                   # a healthy file is left alone
+])
+def test_cli_errors_are_one_line(argv, tmp_path):
+    assert run_cli("--data-dir", str(tmp_path), "memory", "list").returncode == 0
+    one_line_error(run_cli("--data-dir", str(tmp_path), *argv), "")
+
+
+def test_data_dir_that_is_a_file_is_one_line(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    one_line_error(run_cli("--data-dir", str(f), "memory", "list"), str(f))
