@@ -5,6 +5,7 @@ Domain work (the Bot) runs in thread workers that post messages back; nothing he
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections import deque
@@ -58,6 +59,7 @@ def _ago(ts: float) -> str:
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel")]
+    AUTO_FOCUS = "#no"      # a stray Enter must not forget everything
 
     def __init__(self, question: str):
         super().__init__()
@@ -144,17 +146,17 @@ class ChatmemApp(App):
         table.add_column("id", key="id", width=4)
         table.add_column("written", key="when", width=10)
         table.add_column("memory", key="text")
+        self.query_one("#prompt", Input).focus()
         try:
             self.memory = SQLiteMemory(self.data_dir)
-        except ChatmemError as exc:
+        except (ChatmemError, OSError) as exc:
             self.open_error = str(exc)
             self.say(f"Cannot open memory: {exc}", "error")
-            self.set_status(f"memory unavailable · {self.data_dir}")
+            self.set_status("memory unavailable")
             return
         for turn in self.memory.recent_turns(100):
             self.say(turn["text"], turn["role"], old=True)
         self.reload_memories()
-        self.query_one("#prompt", Input).focus()
         self.set_status("loading the model…")
         self.load_bot()
         self.set_interval(2.0, self.poll_memory)
@@ -307,6 +309,8 @@ class ChatmemApp(App):
     # -- input ---------------------------------------------------------------------
     @on(Input.Submitted, "#prompt")
     def submitted(self, event: Input.Submitted) -> None:
+        if event.input.value != event.value:      # a second Enter for text already handled (fast typing, paste)
+            return
         text = event.value.strip()
         event.input.value = ""
         if not text:
@@ -359,13 +363,18 @@ class ChatmemApp(App):
         self.action_help()
 
     def cmd_forget(self, args) -> None:
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        if len(args) != 1 or not re.fullmatch(r"#?[0-9]{1,18}", args[0]):
             self.say("Usage: /forget ID  (the memory's number, e.g. /forget 3)", "error")
             return
         if not self._need_memory():
             return
         mid = int(args[0].lstrip("#"))
-        if self.memory.forget(mid):
+        try:
+            forgot = self.memory.forget(mid)
+        except ChatmemError as exc:
+            self.say(str(exc), "error")
+            return
+        if forgot:
             self.reload_memories()
             self.say(f"Forgot memory #{mid}.", "system")
         else:
@@ -378,7 +387,11 @@ class ChatmemApp(App):
 
         def done(yes: bool | None) -> None:
             if yes:
-                n = self.memory.clear()
+                try:
+                    n = self.memory.clear()
+                except ChatmemError as exc:
+                    self.say(str(exc), "error")
+                    return
                 self.reload_memories()
                 self.say(f"Forgot all {n} memories.", "system")
             else:
@@ -396,8 +409,8 @@ class ChatmemApp(App):
         try:
             n = self.memory.export_jsonl(Path(args[0]).expanduser())
             self.say(f"Exported {n} memories to {args[0]}.", "system")
-        except OSError as exc:
-            self.say(f"Could not write {args[0]}: {exc.strerror}", "error")
+        except (OSError, ChatmemError) as exc:
+            self.say(f"Could not write {args[0]}: {getattr(exc, 'strerror', None) or exc}", "error")
 
     def cmd_replay(self, args) -> None:
         from chatmem.replay import parse_script, read_text

@@ -130,10 +130,13 @@ async def test_forget_clear_and_bad_commands(tmp_path, loaded_model):
         assert sorted(marks(app)) == [1, 3]
         app.command("/forget 99")
         app.command("/forget")
+        app.command("/forget ²")
+        app.command("/forget 99999999999999999999")
         app.command("/frobnicate")
         await pilot.pause()
         text = "\n".join(messages(app))
-        assert "There is no memory #99." in text and "Usage: /forget ID" in text and "Unknown command /frobnicate" in text
+        assert "There is no memory #99." in text and "Unknown command /frobnicate" in text
+        assert text.count("Usage: /forget ID") == 3
         app.command("/clear")
         await pilot.pause()
         await pilot.click("#no")
@@ -141,9 +144,29 @@ async def test_forget_clear_and_bad_commands(tmp_path, loaded_model):
         assert len(app.memory) == 2
         app.command("/clear")
         await pilot.pause()
+        await pilot.press("enter")                  # a stray Enter cancels: Cancel has the focus
+        await pilot.pause()
+        assert len(app.memory) == 2
+        app.command("/clear")
+        await pilot.pause()
         await pilot.click("#yes")
         await pilot.pause()
         assert len(app.memory) == 0 and marks(app) == {}
+
+
+async def test_fast_typing_is_handled_once(tmp_path, loaded_model):
+    """Enter presses that arrive after the next line's characters must not store a line twice."""
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        from textual.widgets import Input
+
+        prompt = app.query_one("#prompt", Input)
+        prompt.value = "Bill went to the park."
+        for _ in range(3):                          # what a burst of keys (a paste, tmux send-keys) delivers
+            prompt.post_message(Input.Submitted(prompt, prompt.value))
+        await wait_ready(app, pilot)
+        assert len(app.memory) == 1
 
 
 async def test_why_and_export(tmp_path, loaded_model):
