@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,10 @@ def parse_lines(lines, source: str = "<bAbI>", task: int = 0) -> list[Sample]:
                     raise BabiFormatError(f"{source}:{n}: supporting id {s} does not name a statement of this story")
             samples.append(Sample(task, tuple(story), question, tuple(a for a in answer.split(",") if a),
                                   tuple(line_to_mem[s] for s in sup_ids), n))
+        elif rest.rstrip().endswith("?"):
+            raise BabiFormatError(f"{source}:{n}: a question needs '<TAB>answer<TAB>supporting ids' after it")
+        elif not rest.strip():
+            raise BabiFormatError(f"{source}:{n}: an empty statement")
         else:
             line_to_mem[lid] = len(story)
             story.append(rest.strip())
@@ -132,3 +137,29 @@ def split_validation(samples: list[Sample], fraction: float, seed: int) -> tuple
     train = [s for s in samples if (s.task, s.story[:1]) not in val_keys]
     val = [s for s in samples if (s.task, s.story[:1]) in val_keys]
     return train, val
+
+
+_MOVE = re.compile(r"^(\w+) (?:went|moved|journeyed|travelled)(?: back)? to the (\w+)\.$")
+_HANDLE = re.compile(r"^(\w+) (?:got|picked up|grabbed|took|dropped|discarded|put down|left) the \w+(?: there)?\.$")
+
+
+def where_is_person(samples: Sequence[Sample]) -> list[Sample]:
+    """Training questions derived from the stories themselves (no test data): after "John picked up the
+    football.", "Where is John?" is still answered by John's latest move, not by his latest mention.
+    bAbI never asks this (task 1 has no objects, task 2 asks only about objects), so without it a model
+    answers "football". Each derived question follows the sample it comes from, sharing its story."""
+    out: list[Sample] = []
+    for s in samples:
+        out.append(s)
+        if not s.story:
+            continue
+        handled = _HANDLE.match(s.story[-1])
+        if not handled:
+            continue
+        person = handled.group(1)
+        for i in range(len(s.story) - 2, -1, -1):
+            moved = _MOVE.match(s.story[i])
+            if moved and moved.group(1) == person:
+                out.append(Sample(s.task, s.story, f"Where is {person}?", (moved.group(2),), (i,), s.line))
+                break
+    return out

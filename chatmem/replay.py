@@ -46,13 +46,20 @@ class Result:
     confident: bool = True
 
     @property
-    def correct(self) -> bool | None:
+    def guessed(self) -> bool | None:
+        """R's best words match, whether or not the bot was confident enough to say them."""
         return None if self.expected is None else self.words == self.expected
 
+    @property
+    def correct(self) -> bool | None:
+        """What the user was told matches: "I'm not sure, I remember ..." is not an answer."""
+        return None if self.expected is None else self.confident and self.words == self.expected
+
     def to_json(self) -> dict:
-        d = {"question": self.question, "answer": ",".join(self.words) if self.words else self.answer,
+        d = {"question": self.question, "answer": ",".join(self.words) if self.confident and self.words else self.answer,
              "expected": ",".join(self.expected) if self.expected is not None else None,
-             "correct": self.correct, "support": self.support}
+             "correct": self.correct, "support": self.support, "confident": self.confident,
+             "best_guess": ",".join(self.words)}
         if self.expected_support is not None:
             d["expected_support"] = self.expected_support
         return d
@@ -148,13 +155,17 @@ class Printer:
         checked = [r for r in results if r.correct is not None]
         correct = sum(bool(r.correct) for r in checked)
         sup = [r.support_ok for r in results if r.support_ok is not None]
+        guessed = sum(bool(r.guessed) for r in checked)
         s = {"questions": len(results), "correct": correct,
              "accuracy": round(correct / len(checked), 4) if checked else None,
-             "support_accuracy": round(sum(sup) / len(sup), 4) if sup else None}
+             "support_accuracy": round(sum(sup) / len(sup), 4) if sup else None,
+             # as `chatmem eval` counts: R's best words, also where the bot said it was unsure
+             "best_guess_accuracy": round(guessed / len(checked), 4) if checked else None}
         if self.as_json:
             print(json.dumps({"summary": s}), flush=True)
         else:
-            acc = f", {100 * s['accuracy']:.1f}% correct ({correct}/{len(checked)})" if checked else ""
+            acc = (f", {100 * s['accuracy']:.1f}% correct ({correct}/{len(checked)}; best guesses "
+                   f"{100 * s['best_guess_accuracy']:.1f}%)") if checked else ""
             sa = f", supporting facts {100 * s['support_accuracy']:.1f}%" if sup else ""
             print(f"replayed {len(results)} questions{acc}{sa}", flush=True)
 

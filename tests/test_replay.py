@@ -32,15 +32,27 @@ def test_json_contract_and_fresh_leaves_memory_alone(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(l) for l in r.stdout.splitlines()]
     *rows, last = lines
-    assert rows and all(set(x) == {"question", "answer", "expected", "correct", "support"} for x in rows)
+    assert rows and all(set(x) == {"question", "answer", "expected", "correct", "support", "confident", "best_guess"}
+                        for x in rows)
+    assert all(isinstance(x["confident"], bool) and isinstance(x["support"], list) for x in rows)
     for x in rows:
         assert isinstance(x["question"], str) and isinstance(x["answer"], str)
         assert isinstance(x["support"], list) and all(isinstance(s, str) for s in x["support"])
         assert x["correct"] is True
     assert set(last) == {"summary"}
     s = last["summary"]
-    assert s == {"questions": len(rows), "correct": len(rows), "accuracy": 1.0, "support_accuracy": None}
+    assert s == {"questions": len(rows), "correct": len(rows), "accuracy": 1.0, "support_accuracy": None,
+                 "best_guess_accuracy": 1.0}
     assert not (tmp_path / "memory.sqlite3").exists()
+
+
+def test_an_unsure_answer_is_not_a_correct_one(tmp_path):
+    f = tmp_path / "unsure.chat"
+    f.write_text("Mary went to the kitchen.\nWhat is the capital of France? => kitchen\n")
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--check", "--json", str(f))
+    assert r.returncode == 1, r.stdout + r.stderr
+    row = json.loads(r.stdout.splitlines()[0])
+    assert row["confident"] is False and row["correct"] is False and row["answer"].startswith("I'm not sure")
 
 
 def test_check_exits_1_on_a_wrong_answer(tmp_path):
@@ -83,6 +95,8 @@ BAD = {
     "binary": (b"\x00\x01\x02PK\x03\x04" * 50, "binary"),
     "not-utf8": (b"Mary went to the caf\xe9.\n", "not UTF-8"),
     "babi-no-answer": (b"1 Mary went home.\n2 Where is Mary?\t\t1\n", ":2:"),
+    "babi-question-without-tab": (b"1 Mary went home.\n2 Where is Mary?\n3 Where is Mary?\thome\t1\n", ":2: a question"),
+    "babi-empty-statement": (b"1 Mary went home.\n2 \n3 Where is Mary?\thome\t1\n", ":2: an empty"),
     "babi-bad-support": (b"1 Mary went home.\n2 Where is Mary?\thome\t7\n", "supporting id 7"),
     "long-line": (b"Mary went " + b"very " * 1000 + b"far.\n", "limit"),
     "answer-without-question": (b"Mary went home. => home\n", "must follow a question"),
