@@ -43,6 +43,9 @@ def write_model_card(model_dir: Path, babi_dir: Path) -> None:
     summary, table = evaluate_dir(babi_dir, tasks, "test", model_dir)
     print(table, file=sys.stderr)
     tr = cfg["train"]
+    derived = ("\n  Added to the training stories (not validation): \"Where is <person>?\" questions derived from them "
+               "(`babi.where_is_person`), answered by the person's latest move when their latest sentence handles an "
+               "object; bAbI never asks these.") if tr.get("derived_questions") else ""
     card = f"""# chatmem model card
 
 A Memory Network (Weston, Chopra & Bordes 2014) with O and R scorers trained jointly, with strong
@@ -50,7 +53,7 @@ supervision (supporting facts and answers as labels, margin ranking loss), on bA
 
 - **Data:** bAbI tasks {tasks[0]}-{tasks[-1]}, `en/` (1k training questions per task), CC BY 3.0.
   {int(tr['val_fraction'] * 100)}% of the stories of each training file were held out for validation
-  (model selection and the confidence threshold). The test files were used only for the table below.
+  (model selection and the confidence threshold). The test files were used only for the table below.{derived}
 - **Command:** `chatmem train --babi-dir {Path(tr['babi_dir']).name and '<bAbI>/tasks_1-20_v1-2/en'}`
 - **Seed:** {tr['seed']}; epochs: {tr['epochs']}; batch: {tr['batch']}; learning rate: {tr['lr']} (one-cycle);
   word dropout: {tr['word_dropout']}; sampled negatives per hop: {tr['negatives']}.

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from chatmem import ChatmemError
-from chatmem.babi import Sample, load_task, split_validation
+from chatmem.babi import Sample, load_task, split_validation, where_is_person
 
 
 @dataclass
@@ -27,7 +27,7 @@ class TrainConfig:
     babi_dir: str
     tasks: list[int] = field(default_factory=lambda: list(range(1, 21)))
     seed: int = 1234
-    epochs: int = 15
+    epochs: int = 12
     batch: int = 128
     lr: float = 2e-3
     val_fraction: float = 0.1
@@ -36,6 +36,7 @@ class TrainConfig:
     negatives: int = 48
     eval_every: int = 3
     threads: int = 2
+    derived_questions: bool = True
 
 
 def progress_bar(total: int, desc: str, unit: str = "it"):
@@ -123,6 +124,15 @@ def _bucketed(rng: np.random.Generator, sizes: np.ndarray, batch: int) -> np.nda
     return np.concatenate([batches[k] for k in order])
 
 
+def confidence_threshold(model, vocab, val_s, table, quantile: float = 0.02) -> float:
+    """R's score margin below which the bot answers with what it remembers: `quantile` of validation
+    answers fall below it."""
+    from chatmem.evaluate import predict
+
+    margins = np.array([p.score for p in predict(model, vocab, val_s, table)])
+    return float(np.quantile(margins, quantile)) if len(margins) else 0.0
+
+
 def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     import torch
 
@@ -143,8 +153,12 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     train_all = [s for t in cfg.tasks for s in load_task(babi, t, "train")]
     train_s, val_s = split_validation(train_all, cfg.val_fraction, cfg.seed)
     log(f"bAbI {babi}: {len(train_s)} training and {len(val_s)} validation questions (carved from the training files)")
+    if cfg.derived_questions:
+        n0 = len(train_s)
+        train_s = where_is_person(train_s)
+        log(f"{len(train_s) - n0} derived 'Where is <person>?' training questions (see babi.where_is_person)")
 
-    texts = all_texts(train_all)
+    texts = all_texts(train_all + train_s)
     tok_cache = {t: tokenize(t) for t in texts}
     vocab = Vocab.build([tok_cache[t] for s in train_all for t in s.story],
                         [tok_cache[s.question] for s in train_all], [s.answer for s in train_all])
@@ -240,9 +254,7 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     train_seconds = time.perf_counter() - t_start
     # Confidence threshold, from validation only: the score margin below which the bot answers
     # with what it remembers. Chosen so that 2% of validation answers fall below it.
-    val_preds = predict(model, vocab, val_s, table)
-    margins = np.array([p.score for p in val_preds])
-    threshold = float(np.quantile(margins, 0.02)) if len(margins) else 0.0
+    threshold = confidence_threshold(model, vocab, val_s, table)
     extra = {"train": asdict(cfg), "confidence_threshold": threshold, "train_seconds": train_seconds,
              "validation": best_summary, "history": history}
     checkpoint.save(out_dir, model, vocab, extra)

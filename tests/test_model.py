@@ -174,3 +174,15 @@ def test_batched_answers_equal_one_at_a_time(shipped):
 
     got = batch.answer_many([make_utterance(q) for q, _ in questions], [at for _, at in questions])
     assert [a.text for a in got] == singles == ["kitchen", "garden", "office", "hallway"]
+
+
+def test_derived_where_is_person_questions():
+    from chatmem.babi import Sample, where_is_person
+
+    story = ("John moved to the office.", "Mary went back to the kitchen.", "John picked up the apple there.")
+    s = Sample(2, story, "Where is the apple?", ("office",), (2, 0))
+    derived = where_is_person([s])
+    assert derived[0] is s
+    assert derived[1:] == [Sample(2, story, "Where is John?", ("office",), (0,), 0)]
+    moved_last = Sample(1, story[:2], "Where is Mary?", ("kitchen",), (1,))
+    assert where_is_person([moved_last]) == [moved_last]          # nothing to add: the latest is a move
