@@ -19,7 +19,7 @@ from chatmem.output import Query
 @dataclass
 class Response:
     words: list[str]
-    score: float       # score margin of the first word over the runner-up: the answer's confidence
+    score: float       # the first word's score margin over the best other word: the answer's confidence
 
 
 def answer_tables(vocab: Vocab) -> np.ndarray:
@@ -65,6 +65,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     prev_lid = np.full((H, MAX_ANSWER_WORDS), -1, dtype=np.int64)
     words: list[list[str]] = [[] for _ in queries]
     margins = np.zeros(H)
+    first = [None] * H
     done = np.zeros(H, dtype=bool)
     flat_lid = s_lid.reshape(H, -1)
     inv_local = [{v: k for k, v in q.idx.local.items()} for q in queries]
@@ -81,10 +82,9 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         for h in range(H):
             if done[h]:
                 continue
-            order = np.argsort(-s[h])[:2]
-            best = int(order[0])
+            best = int(np.argmax(s[h]))
             if t == 0:
-                margins[h] = s[h, best] - s[h, order[1]] if s[h, order[1]] > NEG / 2 else s[h, best]
+                first[h] = s[h].copy()
             if best == 0:
                 done[h] = True
                 continue
@@ -101,4 +101,13 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
             words[h].append(w)
         if done.all():
             break
+    # Confidence: the first word's lead over the best candidate that is none of the answer's words. The same
+    # word in another slot, or the other items of a list ("football,milk" vs "milk,football"), is no rival.
+    for h in range(H):
+        answer = set(words[h])
+        cand = [("<stop>" if j == 0 else vocab.answers[j] if j < A else inv_local[h].get(int(flat_lid[h, j - A])))
+                for j in range(first[h].shape[0])]
+        rivals = [first[h][j] for j, w in enumerate(cand) if w not in answer and first[h][j] > NEG / 2]
+        lead = first[h].max()
+        margins[h] = lead - max(rivals) if rivals else lead
     return [Response(w, float(m)) for w, m in zip(words, margins)]
