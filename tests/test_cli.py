@@ -95,3 +95,8 @@ def test_data_dir_that_is_a_file_is_one_line(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     one_line_error(run_cli("--data-dir", str(f), "memory", "list"), str(f))
+
+
+def test_data_dir_also_after_the_command(tmp_path):
+    r = run_cli("memory", "path", "--data-dir", str(tmp_path / "x"))
+    assert r.returncode == 0 and r.stdout.strip() == str(tmp_path / "x" / "memory.sqlite3")
