@@ -121,6 +121,8 @@ class ChatmemApp(App):
         self.bot = None
         self.ready = False
         self.queue: deque[str] = deque()
+        self.expected: list[str] | None = None
+        self.script: deque = deque()      # /replay: (text, expected) lines still to play, one at a time
         self.busy = False
         self.last_answer = None
         self.highlighted: list[int] = []
@@ -267,8 +269,14 @@ class ChatmemApp(App):
             self.post_message(self.Handled(text, [], f"{exc.__class__.__name__}: {exc}"))
 
     def pump(self) -> None:
-        """Process queued input one line at a time, in order."""
-        if self.busy or not self.ready or not self.queue:
+        """Process queued input one line at a time, in order; a /replay script feeds one line per turn."""
+        if self.busy or not self.ready:
+            return
+        if not self.queue and self.script:
+            text, self.expected = self.script.popleft()
+            self.submit_text(text)
+            return
+        if not self.queue:
             return
         self.busy = True
         self.set_status("thinking…")
@@ -295,6 +303,11 @@ class ChatmemApp(App):
     def show_answer(self, ans) -> None:
         self.last_answer = ans
         cites = "\n".join(f"▶{s.hop} #{s.memory.id} {s.memory.text}  ({_ago(s.memory.created)})" for s in ans.supports)
+        expected, self.expected = self.expected, None
+        if expected is not None:        # a /replay line with "=> answer": say whether the bot got it
+            right = ans.confident and list(ans.words) == list(expected)
+            cites = (f"✓ expected {','.join(expected)}" if right else f"✗ expected {','.join(expected)}") + \
+                ("\n" + cites if cites else "")
         self.say(ans.text, "bot", cites, unsure=not ans.confident)
         self.log_turn("bot", ans.text + ("\n" + cites if cites else ""))
         self.highlight(ans.supports)
@@ -424,8 +437,8 @@ class ChatmemApp(App):
             self.say(str(exc), "error")
             return
         self.say(f"Replaying {args[0]} ({len(turns)} lines)…", "system")
-        for t in turns:
-            self.submit_text(" ".join(u.text for u in t.utterances))
+        self.script.extend((" ".join(u.text for u in t.utterances), t.expected) for t in turns)
+        self.pump()
 
     def cmd_why(self, args) -> None:
         ans = self.last_answer

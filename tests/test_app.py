@@ -169,6 +169,23 @@ async def test_fast_typing_is_handled_once(tmp_path, loaded_model):
         assert len(app.memory) == 1
 
 
+async def test_replay_plays_line_by_line_and_checks_answers(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        from conftest import ROOT
+
+        app.command(f"/replay {ROOT / 'assets/dialogs/moving.chat'}")
+        for _ in range(100):
+            await wait_ready(app, pilot)
+            if not app.script:
+                break
+        text = "\n".join(messages(app))
+        assert text.count("✓ expected") == 5 and "✗" not in text
+        first_answer = text.index("kitchen\n✓ expected kitchen")
+        assert text.index("Where is Mary?") < first_answer < text.index("Mary moved to the bedroom.")
+
+
 async def test_why_and_export(tmp_path, loaded_model):
     app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
     async with app.run_test() as pilot:
