@@ -33,12 +33,15 @@ class Answer:
     confident: bool
     supports: list[Support]
     trace: list[list[tuple[Memory | None, float]]] = field(default_factory=list)  # per hop: top candidates (None = STOP)
+    related: bool = True               # a cited memory shares a content word with the question
 
     @property
     def text(self) -> str:
         if not self.supports:
             return "I don't remember anything about that yet."
         if not self.confident:
+            if not self.related:
+                return f"I don't know that. The closest thing I remember: {self.supports[0].memory.text}"
             return f"I'm not sure. I remember: {self.supports[0].memory.text}"
         return ", ".join(self.words)
 
@@ -213,7 +216,9 @@ class Bot:
                     continue
                 # Unlike anything trained: a content word the model never saw that no cited memory mentions.
                 cited = {w for s in supports for w in s.memory.tokens}
-                strange = [w for w in utt.tokens if w not in STOP_WORDS and w not in vocab.index and w not in cited]
+                content = [w for w in utt.tokens if w not in STOP_WORDS]
+                strange = [w for w in content if w not in vocab.index and w not in cited]
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
-                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace))
+                related = any(w in cited for w in content)
+                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace, related))
             return out

@@ -52,7 +52,7 @@ def test_an_unsure_answer_is_not_a_correct_one(tmp_path):
     r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--check", "--json", str(f))
     assert r.returncode == 1, r.stdout + r.stderr
     row = json.loads(r.stdout.splitlines()[0])
-    assert row["confident"] is False and row["correct"] is False and row["answer"].startswith("I'm not sure")
+    assert row["confident"] is False and row["correct"] is False and row["answer"].startswith("I don't know that.")
 
 
 def test_check_exits_1_on_a_wrong_answer(tmp_path):
