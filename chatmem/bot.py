@@ -74,15 +74,16 @@ class Bot:
         self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
 
     # -- loading -------------------------------------------------------------------
-    def load(self) -> "Bot":
-        """Load the model and the encoder (slow: seconds). Safe to call again."""
+    def load(self, encoder: bool = True) -> "Bot":
+        """Load the model and (unless `encoder` is False: it then loads on first use) the encoder.
+        Slow: seconds. Safe to call again."""
         with self._lock:
             if self._loaded is None:
                 from chatmem import checkpoint
 
                 self._loaded = checkpoint.load(self.model_dir)
-                if hasattr(self.encoder, "load"):
-                    self.encoder.load()
+            if encoder and hasattr(self.encoder, "load"):
+                self.encoder.load()
         return self
 
     @property

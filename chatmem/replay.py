@@ -206,13 +206,17 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
 
 def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
     from chatmem.data import story_groups
-    from chatmem.input import encode
 
     results = []
     groups = story_groups(samples)
     texts = list(dict.fromkeys([t for g in groups for s in g for t in s.story] + [s.question for g in groups for s in g]))
+    from chatmem.train import minilm_cached
+
     first = bot_factory()
-    utt = {t: u for t, u in zip(texts, encode([make_utterance(t) for t in texts], first.encoder))}
+    # bAbI files repeat: their embeddings are cached on disk (.npy), as `chatmem eval` does.
+    vecs = minilm_cached(texts, first.encoder)
+    utt = {t: Utterance(u.text, u.tokens, u.is_question, v)
+           for t, u, v in zip(texts, (make_utterance(t) for t in texts), vecs)}
     for g in groups:
         bot = bot_factory()             # each story starts with an empty memory
         # The whole story is stored first, then its questions are answered in one batch, each seeing
@@ -246,7 +250,7 @@ def run_replay(args) -> int:
             raise ChatmemError(str(exc)) from None
         if not samples:
             raise ChatmemError(f"{path}: a bAbI file with no questions")
-        proto = Bot(EphemeralMemory()).load()
+        proto = Bot(EphemeralMemory()).load(encoder=False)     # the encoder loads only if the cache misses
         factory = lambda: _share(Bot(EphemeralMemory(), session="babi"), proto)  # noqa: E731
         printer = Printer(args.json, sum(len(s.story) for s in samples) + len(samples))
         results = replay_babi(samples, factory, printer)
