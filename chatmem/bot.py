@@ -167,7 +167,7 @@ class Bot:
         from chatmem.output import Query, run_hops
         from chatmem.response import decode
 
-        self.load()
+        self.load(encoder=False)          # encode() loads the encoder if a question still needs embedding
         with self._lock:
             self.memory.refresh()
             mem = self.memory
