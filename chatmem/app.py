@@ -306,8 +306,7 @@ class ChatmemApp(App):
         expected, self.expected = self.expected, None
         if expected is not None:        # a /replay line with "=> answer": say whether the bot got it
             right = ans.confident and list(ans.words) == list(expected)
-            cites = (f"✓ expected {','.join(expected)}" if right else f"✗ expected {','.join(expected)}") + \
-                ("\n" + cites if cites else "")
+            cites = f"{'✓' if right else '✗'} expected {','.join(expected)}" + ("\n" + cites if cites else "")
         self.say(ans.text, "bot", cites, unsure=not ans.confident)
         self.log_turn("bot", ans.text + ("\n" + cites if cites else ""))
         self.highlight(ans.supports)

@@ -175,28 +175,29 @@ class Bot:
             utts = encode(utts, self.encoder)
             visible = [n if v is None else min(v, n) for v in (visible or [None] * len(utts))]
             model, vocab = self._loaded.model, self._loaded.vocab
+            # One sentence table for the batch: blocks of memory rows, each question's row after its block.
             gids, minis, queries, where = [], [], [], []
-            shared: dict[str, int] = {}        # the all-memories block, added to the table once
+            size = 0
+            all_off = None                     # where the all-memories block starts (added once)
 
-            def block(tokens_idx, emb) -> int:
-                off = sum(len(g) for g in gids)
-                gids.append(tokens_idx.gid[: len(emb)])
+            def add(gid_rows, emb) -> int:
+                nonlocal size
+                gids.append(gid_rows)
                 minis.append(np.asarray(emb, dtype=np.float32))
-                return off
+                size += len(gid_rows)
+                return size - len(gid_rows)
 
             for utt, k in zip(utts, visible):
                 rows = self._candidates(utt) if k == n else None
                 if rows is None:                   # score every visible memory
                     idx = self._story_index()
-                    if "all" not in shared:
-                        shared["all"] = block(idx, mem.embeddings)
-                    off, pos = shared["all"], np.arange(k)
+                    if all_off is None:
+                        all_off = add(idx.gid[:n], mem.embeddings)
+                    off, pos = all_off, np.arange(k)
                 else:                              # score the candidates only, in write order
                     idx = StoryIndex([mem.tokens[i] for i in rows.tolist()], vocab)
-                    off, k, pos = block(idx, mem.embeddings[rows]), len(rows), rows
-                q_row = sum(len(g) for g in gids)
-                gids.append(vocab.ids(utt.tokens)[None])
-                minis.append(utt.embedding[None].astype(np.float32))
+                    off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
+                q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
                 queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k))
                 where.append(pos)
             if not queries:

@@ -206,12 +206,11 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
 
 def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
     from chatmem.data import story_groups
+    from chatmem.train import minilm_cached
 
     results = []
     groups = story_groups(samples)
     texts = list(dict.fromkeys([t for g in groups for s in g for t in s.story] + [s.question for g in groups for s in g]))
-    from chatmem.train import minilm_cached
-
     first = bot_factory()
     # bAbI files repeat: their embeddings are cached on disk (.npy), as `chatmem eval` does.
     vecs = minilm_cached(texts, first.encoder)
