@@ -94,9 +94,13 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
                     expanded.setdefault(id(q), []).append(
                         _Hyp(q, hy.chosen + [c], hy.scores + [sc], trace, hy.total + lp))
         active = []
-        for hyps in expanded.values():
+        for key, hyps in expanded.items():
             hyps.sort(key=lambda h: -h.total)
-            active += hyps[:beam]
+            # Hop log-probabilities are <= 0, so a chain can only lose score as it grows: one that is already
+            # no better than a finished chain of its question can never win. Dropping it changes no answer.
+            done = finished[key]
+            floor = max(h.total for h in done) if done else -np.inf
+            active += [h for h in hyps[:beam] if h.total > floor]
     for q in queries:
         done = finished[id(q)]
         if done:
