@@ -69,22 +69,25 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     done = np.zeros(H, dtype=bool)
     flat_lid = s_lid.reshape(H, -1)
     inv_local = [{v: k for k, v in q.idx.local.items()} for q in queries]
+    shared = {"sent_gid", "sent_mini"}
     for t in range(MAX_ANSWER_WORDS + 1):
+        live = np.flatnonzero(~done)       # only questions still answering: most stop after one word
+        at = torch.as_tensor(live)
+        part = {k: (v if k in shared else v[at]) for k, v in base.items()}
         with torch.no_grad():
-            scores, mask = model.score_r(**base, step=torch.full((H,), t), prev_gid=torch.as_tensor(prev_gid),
-                                         prev_ans=torch.as_tensor(prev_ans), prev_lid=torch.as_tensor(prev_lid))
+            scores, mask = model.score_r(**part, step=torch.full((len(live),), t),
+                                         prev_gid=torch.as_tensor(prev_gid[live]), prev_ans=torch.as_tensor(prev_ans[live]),
+                                         prev_lid=torch.as_tensor(prev_lid[live]))
         if t == 0:
             mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
         if t == MAX_ANSWER_WORDS:
             mask[:, 1:] = False
             mask[:, 0] = True
         s = torch.where(mask, scores, torch.full_like(scores, NEG)).numpy()
-        for h in range(H):
-            if done[h]:
-                continue
-            best = int(np.argmax(s[h]))
+        for j, h in enumerate(live.tolist()):
+            best = int(np.argmax(s[j]))
             if t == 0:
-                first[h] = s[h].copy()
+                first[h] = s[j].copy()
             if best == 0:
                 done[h] = True
                 continue
@@ -104,10 +107,14 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     # Confidence: the first word's lead over the best candidate that is none of the answer's words. The same
     # word in another slot, or the other items of a list ("football,milk" vs "milk,football"), is no rival.
     for h in range(H):
-        answer = set(words[h])
-        cand = [("<stop>" if j == 0 else vocab.answers[j] if j < A else inv_local[h].get(int(flat_lid[h, j - A])))
-                for j in range(first[h].shape[0])]
-        rivals = [first[h][j] for j, w in enumerate(cand) if w not in answer and first[h][j] > NEG / 2]
+        rival = first[h].copy()
+        for w in set(words[h]):
+            if w in vocab.answer_index:
+                rival[vocab.answer_index[w]] = -np.inf
+            lid = queries[h].idx.local.get(w)
+            if lid is not None:
+                rival[A:][flat_lid[h] == lid] = -np.inf
+        rival = rival[rival > NEG / 2]
         lead = first[h].max()
-        margins[h] = lead - max(rivals) if rivals else lead
+        margins[h] = lead - rival.max() if rival.size else lead
     return [Response(w, float(m)) for w, m in zip(words, margins)]
