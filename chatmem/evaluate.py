@@ -46,7 +46,7 @@ class Prediction:
 
 
 def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 256,
-            progress=None, beam: int = BEAM) -> list[Prediction]:
+            progress=None, beam: int = BEAM, prune: bool = True) -> list[Prediction]:
     model.eval()
     gid = torch.as_tensor(table.gid)
     mini = torch.as_tensor(table.mini)
@@ -64,7 +64,7 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
     for i in range(0, len(order), batch):
         ks = order[i: i + batch]
         chunk = [queries[k][1] for k in ks]
-        run_hops(model, gid, mini, chunk, beam=beam)
+        run_hops(model, gid, mini, chunk, beam=beam, prune=prune)
         responses = decode(model, vocab, gid, mini, chunk)
         for k, q, r in zip(ks, chunk, responses):
             out[k] = Prediction(queries[k][0], r.words, list(q.chosen), r.score)

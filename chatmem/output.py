@@ -40,8 +40,8 @@ class _Hyp:
 
 
 def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query], top: int = 5,
-             max_hops: int = MAX_HOPS, beam: int = BEAM) -> None:
-    """Fill `chosen`, `hop_scores` and `trace` of every query."""
+             max_hops: int = MAX_HOPS, beam: int = BEAM, prune: bool = True) -> None:
+    """Fill `chosen`, `hop_scores` and `trace` of every query. `prune` only saves work (see below)."""
     qinfo = {}
     for q in queries:
         _, q_lid, q_content = q.idx.query(q.q_toks)
@@ -99,7 +99,7 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             # Hop log-probabilities are <= 0, so a chain can only lose score as it grows: one that is already
             # no better than a finished chain of its question can never win. Dropping it changes no answer.
             done = finished[key]
-            floor = max(h.total for h in done) if done else -np.inf
+            floor = max(h.total for h in done) if done and prune else -np.inf
             active += [h for h in hyps[:beam] if h.total > floor]
     for q in queries:
         done = finished[id(q)]
