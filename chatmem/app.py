@@ -187,7 +187,7 @@ class ChatmemApp(App):
         table = self.query_one("#memories", DataTable)
         table.clear()
         n = len(self.memory)
-        self.add_memory_rows(self.memory.memory_at(i) for i in range(max(0, n - PANEL_ROWS), n))
+        self.add_memory_rows(self.memory.memories_at(range(max(0, n - PANEL_ROWS), n)))
         self.highlighted = []
 
     def add_memory_rows(self, memories) -> None:

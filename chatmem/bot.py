@@ -195,7 +195,7 @@ class Bot:
                         all_off = add(idx.gid[:n], mem.embeddings)
                     off, pos = all_off, np.arange(k)
                 else:                              # score the candidates only, in write order
-                    idx = StoryIndex([mem.tokens[i] for i in rows.tolist()], vocab)
+                    idx = StoryIndex(mem.tokens[rows], vocab)
                     off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
                 q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
                 queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k))

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -76,75 +76,135 @@ def _locked(fn):
     return inner
 
 
+ROW_CACHE = 200_000   # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
+
+
+class _Column(Sequence):
+    """One field of every memory (text, tokens, time or session), read through the store's row cache."""
+
+    def __init__(self, memory: "MemoryBase", field: int):
+        self._memory, self._field = memory, field
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [r[self._field] for r in self._memory._rows_at(range(*i.indices(len(self))))]
+        if isinstance(i, (list, np.ndarray)):
+            return [r[self._field] for r in self._memory._rows_at(i)]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self._memory._rows_at([i % n])[0][self._field]
+
+    def __iter__(self):
+        for start in range(0, len(self), 10_000):
+            yield from self[start: start + 10_000]
+
+
 class MemoryBase:
-    """In-RAM view shared by both stores: parallel lists plus an (N, dim) matrix."""
+    """In-RAM view shared by both stores: the ids and an (N, dim) embedding matrix, which O and the
+    retriever read for every question, and a cache of the rows' text, tokens, time and session, which
+    only the memories a question touches need."""
 
     encoder_name = ENCODER_NAME
     dim = ENCODER_DIM
 
     def __init__(self) -> None:
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.texts: list[str] = []
-        self.tokens: list[tuple[str, ...]] = []
-        self.created: list[float] = []
-        self.sessions: list[str] = []
+        self._idbuf = np.zeros(0, dtype=np.int64)
         self._emb = np.zeros((0, self.dim), dtype=np.float32)
+        self._rows: dict[int, tuple] = {}      # id -> (text, tokens, created, session)
         self._n = 0
         self.version = 0  # bumped on every change, so caches built on the memory know to refresh
         self.lock = threading.RLock()
+        self.word_index = None                 # the retriever kept in sync with this memory, if any
+        self.texts, self.tokens, self.created, self.sessions = (_Column(self, k) for k in range(4))
 
     # -- reading -------------------------------------------------------------
     def __len__(self) -> int:
         return self._n
 
     @property
+    def ids(self) -> np.ndarray:
+        return self._idbuf[: self._n]
+
+    @property
     def embeddings(self) -> np.ndarray:
         return self._emb[: self._n]
 
+    def _rows_at(self, indices) -> list[tuple]:
+        ids = self.ids[np.asarray(indices, dtype=np.int64)].tolist() if len(indices) else []
+        missing = [i for i in ids if i not in self._rows]
+        if missing:
+            self._fetch(missing)
+        return [self._rows.get(i) or ("", (), 0.0, "") for i in ids]
+
+    def _fetch(self, ids: list[int]) -> None:
+        """Read rows that are not in the cache (only a store on disk has any)."""
+
     def memory_at(self, index: int) -> Memory:
-        return Memory(int(self.ids[index]), self.texts[index], self.tokens[index], self.created[index], self.sessions[index])
+        return self.memories_at([index])[0]
+
+    def memories_at(self, indices) -> list[Memory]:
+        rows = self._rows_at(indices)
+        return [Memory(int(self._idbuf[i]), *r) for i, r in zip(indices, rows)]
 
     def index_of(self, memory_id: int) -> int | None:
         i = int(np.searchsorted(self.ids, memory_id))
-        return i if i < self._n and self.ids[i] == memory_id else None
+        return i if i < self._n and self._idbuf[i] == memory_id else None
 
     def get(self, memory_id: int) -> Memory | None:
         i = self.index_of(memory_id)
         return None if i is None else self.memory_at(i)
 
     def all(self) -> list[Memory]:
-        return [self.memory_at(i) for i in range(self._n)]
+        out = []
+        for start in range(0, self._n, 10_000):
+            out += self.memories_at(range(start, min(self._n, start + 10_000)))
+        return out
 
     # -- in-RAM bookkeeping ----------------------------------------------------
-    def _append_rows(self, ids, texts, tokens, created, sessions, emb: np.ndarray) -> None:
-        k = len(ids)
-        if k == 0:
-            return
-        need = self._n + k
+    def _grow(self, need: int) -> None:
+        # Capacity grows by half, so a write copies nothing in the common case (a million rows: 1.5 GB).
         if need > self._emb.shape[0]:
             cap = max(need, int(self._emb.shape[0] * 1.5) + 64)
             grown = np.empty((cap, self.dim), dtype=np.float32)   # rows past _n are never read
             grown[: self._n] = self._emb[: self._n]
             self._emb = grown
-        self._emb[self._n : need] = emb
-        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
-        self.texts.extend(texts)
-        self.tokens.extend(tokens)
-        self.created.extend(created)
-        self.sessions.extend(sessions)
+        if need > self._idbuf.shape[0]:
+            ids = np.empty(max(need, int(self._idbuf.shape[0] * 1.5) + 64), dtype=np.int64)
+            ids[: self._n] = self._idbuf[: self._n]
+            self._idbuf = ids
+
+    def _append_rows(self, ids, rows, emb: np.ndarray) -> None:
+        """ids ascending; rows: (text, tokens, created, session) per id, or None to read them when needed."""
+        k = len(ids)
+        if k == 0:
+            return
+        need = self._n + k
+        self._grow(need)
+        self._emb[self._n: need] = emb
+        self._idbuf[self._n: need] = ids
+        if rows is not None:
+            if len(self._rows) + k > ROW_CACHE and getattr(self, "path", None) is not None:
+                self._rows.clear()
+            self._rows.update(zip(np.asarray(ids).tolist(), rows))
         self._n = need
         self.version += 1
 
     def _drop_index(self, i: int) -> None:
-        self.ids = np.delete(self.ids, i)
-        for lst in (self.texts, self.tokens, self.created, self.sessions):
-            del lst[i]
-        self._emb[i : self._n - 1] = self._emb[i + 1 : self._n]
+        self._rows.pop(int(self._idbuf[i]), None)
+        self._idbuf[i: self._n - 1] = self._idbuf[i + 1: self._n]
+        self._emb[i: self._n - 1] = self._emb[i + 1: self._n]
         self._n -= 1
         self.version += 1
 
     def _reset(self) -> None:
+        # Keep the lock (a Bot shares it) and keep the version growing (caches compare it).
+        lock, version, index = self.lock, self.version, self.word_index
         MemoryBase.__init__(self)
+        self.lock, self.version, self.word_index = lock, version + 1, index
 
     @staticmethod
     def _check(utts: Sequence[Utterance], dim: int) -> np.ndarray:
@@ -219,8 +279,8 @@ class EphemeralMemory(MemoryBase):
         self._next_id += len(utts)
         now = time.time()
         ts = list(created) if created is not None else [now] * len(utts)
-        self._append_rows(ids, [u.text for u in utts], [u.tokens for u in utts], ts, [session] * len(utts), emb)
-        return [self.memory_at(self._n - len(utts) + k) for k in range(len(utts))]
+        self._append_rows(ids, [(u.text, tuple(u.tokens), t, session) for u, t in zip(utts, ts)], emb)
+        return self.memories_at(range(self._n - len(utts), self._n))
 
     @_locked
     def forget(self, memory_id):
@@ -258,6 +318,19 @@ CREATE TABLE IF NOT EXISTS turns (
     data TEXT
 );
 """
+# Any client that deletes, changes or back-fills a memory bumps `rewrites` (triggers live in the file), so a
+# snapshot taken before can tell it no longer matches. Plain appends leave it alone.
+_BUMP = ("BEGIN INSERT INTO meta (key, value) VALUES ('rewrites', '1') "
+         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1; END;")
+_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS memories_deleted AFTER DELETE ON memories {_BUMP}
+CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
+CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
+    WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
+"""
+SNAPSHOT_NAME = "memory.snapshot"
+SNAPSHOT_FORMAT = "chatmem-snapshot-1"
+SNAPSHOT_MIN = 50_000     # smaller stores open in well under a second without one
 
 
 class SQLiteMemory(MemoryBase):
@@ -270,6 +343,9 @@ class SQLiteMemory(MemoryBase):
         self.directory = ensure_private_dir(Path(directory))
         self.path = self.directory / DB_NAME
         self._data_version = None
+        self._snap = None             # (last id, rewrites) of the snapshot that matches the file
+        self.postings_seed = None
+        self.snapshot_min = SNAPSHOT_MIN
         self._conn = self._connect()
         self._load()
 
@@ -286,7 +362,10 @@ class SQLiteMemory(MemoryBase):
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")     # a forgotten memory's text is overwritten, not left in free pages
             conn.executescript(_SCHEMA)
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories_backfilled'").fetchone():
+                conn.executescript(_TRIGGERS)
             self._check_meta(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -323,39 +402,148 @@ class SQLiteMemory(MemoryBase):
                 f"Export it with the matching chatmem and import it here."
             )
 
+    # -- loading ------------------------------------------------------------------
+    def _fetch(self, ids: list[int]) -> None:
+        with self.lock:
+            if len(self._rows) + len(ids) > ROW_CACHE:
+                self._rows.clear()
+            intern = sys.intern     # words and sessions repeat: one string object each, not one per memory
+            ids = sorted(ids)
+            step = 500 if len(ids) < 5000 else 20_000
+            for k in range(0, len(ids), step):
+                part = ids[k: k + step]
+                cols = "SELECT id, text, tokens, created, session FROM memories WHERE "
+                try:
+                    if part[-1] - part[0] < 2 * len(part):     # (nearly) consecutive: one range scan
+                        rows = self._conn.execute(cols + "id BETWEEN ? AND ?", (part[0], part[-1])).fetchall()
+                    else:
+                        rows = []
+                        for j in range(0, len(part), 500):
+                            few = part[j: j + 500]
+                            rows += self._conn.execute(cols + f"id IN ({','.join('?' * len(few))})", few).fetchall()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"{self.path}: {exc}") from None
+                for i, text, toks, created, session in rows:
+                    self._rows[i] = (text, tuple(map(intern, toks.split(" "))) if toks else (), created, intern(session))
+
     def _rows_to_ram(self, rows) -> None:
+        """Append (id, embedding) rows read from the file; their text is read when first needed."""
         if not rows:
             return
-        ids, texts, toks, blobs, created, sessions = zip(*rows)
-        emb = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.dim)
-        intern = sys.intern     # words and sessions repeat: one string object each, not one per memory
-        self._append_rows(ids, list(texts), [tuple(map(intern, t.split(" "))) if t else () for t in toks],
-                          list(created), [intern(x) for x in sessions], emb)
+        bad = [r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != 4 * self.dim]
+        if bad:
+            raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; run `chatmem memory recover`.")
+        ids, blobs = zip(*rows)
+        self._append_rows(ids, None, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.dim))
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
 
     def _load(self) -> None:
-        """Read every row into RAM in chunks, straight into a matrix sized once: a million memories open
-        in seconds without holding the rows and the matrix twice."""
+        """Read ids and embeddings into RAM, from the snapshot where one matches the file, then the rows written
+        after it, in chunks straight into a matrix sized once."""
         try:
-            # Ids only grow, so max - min + 1 bounds the row count without reading the table. Room for a
-            # quarter more is reserved so that new writes do not copy the matrix; np.empty, not np.zeros:
-            # pages never filled are never touched (no RAM), and filling fresh zeroed pages is 10x slower.
-            lo, hi = self._conn.execute("SELECT MIN(id), MAX(id) FROM memories").fetchone()
-            rows = hi - lo + 1 if hi is not None else 0
-            self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
-            cur = self._conn.execute("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id")
-            while True:
-                rows = cur.fetchmany(50_000)
-                if not rows:
-                    break
-                bad = [r[0] for r in rows if len(r[3]) != 4 * self.dim]
-                if bad:
-                    raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; "
-                                     f"run `chatmem memory recover`.")
-                self._rows_to_ram(rows)
-            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            self._conn.execute("BEGIN")         # one read transaction: the snapshot check and the rows agree
+            try:
+                hi = self._conn.execute("SELECT MAX(id) FROM memories").fetchone()[0]
+                lo = self._conn.execute("SELECT MIN(id) FROM memories").fetchone()[0]
+                # Ids only grow, so max - min + 1 bounds the row count without reading the table. Room for a
+                # quarter more is reserved so that new writes do not copy the matrix; np.empty, not np.zeros:
+                # pages never filled are never touched (no RAM).
+                rows = hi - lo + 1 if hi is not None else 0
+                self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
+                self._idbuf = np.empty(rows + rows // 4 + 64, dtype=np.int64)
+                last = self._read_snapshot()
+                cur = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,))
+                while True:
+                    rows = cur.fetchmany(50_000)
+                    if not rows:
+                        break
+                    self._rows_to_ram(rows)
+                self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            finally:
+                self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._reset()
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
+
+    # -- the snapshot: ids, embeddings and the word index in one file, so a million memories open in seconds --
+    @property
+    def snapshot_path(self) -> Path:
+        return self.directory / SNAPSHOT_NAME
+
+    def _read_snapshot(self) -> int:
+        """Load the snapshot if it matches this file (same store, no rewrites since); returns the last id it
+        covers (0: none). A snapshot that does not match is a stale cache: it is deleted, never trusted."""
+        from chatmem.snapshot import SnapshotError, read_snapshot
+
+        self._snap = None
+        self.postings_seed = None
+        path = self.snapshot_path
+        if not path.exists():
+            return 0
+        want = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
+                "encoder": self.encoder_name, "dim": str(self.dim)}
+        try:
+            meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
+            ids = arrays["ids"]
+            if len(ids) != len(arrays["embeddings"]) or (len(ids) and (np.any(np.diff(ids) <= 0)
+                                                                       or int(ids[-1]) != int(meta["last_id"]))):
+                raise SnapshotError(f"{path}: ids do not match")
+        except (SnapshotError, KeyError, ValueError):
+            path.unlink(missing_ok=True)
+            return 0
+        n = len(ids)
+        self._emb = matrix            # mapped copy-on-write: new rows go into its reserve
+        self._idbuf = np.empty(max(len(matrix), len(self._idbuf)), dtype=np.int64)
+        self._idbuf[:n] = ids
+        self._n = n
+        self.version += 1
+        last = int(meta["last_id"])
+        self._snap = (last, meta["rewrites"])
+        if "post_ids" in arrays:
+            self.postings_seed = (last, json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"])
+        return last
+
+    def snapshot_stale(self) -> bool:
+        if self._n < self.snapshot_min:
+            return False
+        if self._snap is None:
+            return True
+        after = self._n - int(np.searchsorted(self.ids, self._snap[0], side="right"))
+        return after > max(1000, self._n // 20)
+
+    @_locked
+    def save_snapshot(self) -> Path:
+        """Write the snapshot atomically (temporary file, then rename)."""
+        from chatmem.retrieval import WordHashRetriever
+        from chatmem.snapshot import write_snapshot
+
+        if self._meta("store_uid") is None:
+            with self._conn:
+                self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)", (uuid.uuid4().hex,))
+        self._conn.execute("BEGIN")
+        try:
+            self.refresh()                    # what RAM holds is what the file holds at this `rewrites` count
+            meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
+                    "encoder": self.encoder_name, "dim": str(self.dim), "last_id": str(int(self.ids[-1]) if self._n else 0)}
+        finally:
+            self._conn.execute("COMMIT")
+        index = self.word_index if self.word_index is not None else WordHashRetriever()
+        index.sync(self)
+        words, off, flat = index.export_postings()
+        meta["words"] = json.dumps(words, ensure_ascii=False)
+        write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
+                                                   "post_off": off, "post_ids": flat},
+                       mapped="embeddings", reserve_rows=self._n // 4 + 1024)
+        self._snap = (int(meta["last_id"]), meta["rewrites"])
+        return self.snapshot_path
+
+    def _drop_snapshot(self) -> None:
+        """Forgetting must not leave the memory's embedding or words in the snapshot: delete it first."""
+        self.snapshot_path.unlink(missing_ok=True)
+        self._snap = None
 
     # -- writing -------------------------------------------------------------
     @_locked
@@ -382,11 +570,12 @@ class SQLiteMemory(MemoryBase):
         except sqlite3.OperationalError as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
         # Another process may have written in between: take its rows first, keeping id order.
-        self.refresh()
+        self.refresh(known={i: (u.text, tuple(u.tokens), ts[k], session) for k, (i, u) in enumerate(zip(ids, utts))})
         return [self.get(i) for i in ids]
 
     @_locked
     def forget(self, memory_id):
+        self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
         i = self.index_of(memory_id)
@@ -396,6 +585,7 @@ class SQLiteMemory(MemoryBase):
 
     @_locked
     def clear(self):
+        self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
         n = max(cur.rowcount, len(self))
@@ -403,12 +593,11 @@ class SQLiteMemory(MemoryBase):
         return n
 
     @_locked
-    def refresh(self):
-        """Load rows other processes wrote, and drop rows they forgot."""
+    def refresh(self, known: dict | None = None):
+        """Load rows other processes wrote, and drop rows they forgot. `known`: rows this process just wrote
+        (id -> text, tokens, time, session), cached without reading them back."""
         last = int(self.ids[-1]) if self._n else 0
-        rows = self._conn.execute(
-            "SELECT id, text, tokens, embedding, created, session FROM memories WHERE id > ? ORDER BY id", (last,)
-        ).fetchall()
+        rows = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,)).fetchall()
         changed = bool(rows)
         # Counting the rows reads the whole table (slow at a million memories): only another connection's
         # commit can have deleted any, and SQLite's data_version says whether one happened.
@@ -417,12 +606,14 @@ class SQLiteMemory(MemoryBase):
         count = self._conn.execute("SELECT COUNT(*) FROM memories WHERE id <= ?", (last,)).fetchone()[0] \
             if others else self._n
         if count != self._n:
-            present = {r[0] for r in self._conn.execute("SELECT id FROM memories WHERE id <= ?", (last,))}
-            for i in reversed(range(self._n)):
-                if int(self.ids[i]) not in present:
-                    self._drop_index(i)
+            present = np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM memories WHERE id <= ?", (last,))),
+                                  dtype=np.int64)
+            for i in np.flatnonzero(~np.isin(self.ids, present))[::-1].tolist():
+                self._drop_index(i)
             changed = True
         self._rows_to_ram(rows)
+        if known:
+            self._rows.update((i, r) for i, r in known.items() if self.index_of(i) is not None)
         return changed
 
     # -- the conversation log (the app shows it again on the next start) --------
@@ -442,6 +633,11 @@ class SQLiteMemory(MemoryBase):
 
     @_locked
     def close(self):
+        try:
+            if self.snapshot_stale():
+                self.save_snapshot()
+        except (OSError, ChatmemError):
+            pass                      # a snapshot is only a cache: the memory itself is already on disk
         try:
             self._conn.close()
         except sqlite3.Error:
@@ -475,6 +671,7 @@ def recover(directory: str | os.PathLike, force: bool = False) -> tuple[Path | N
     if not force and _healthy(directory):
         raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was changed. "
                          "`chatmem memory recover --force` rebuilds it anyway.")
+    (directory / SNAPSHOT_NAME).unlink(missing_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     aside = directory / f"{DB_NAME}.damaged-{stamp}"
     os.replace(path, aside)

@@ -58,9 +58,15 @@ class WordHashRetriever:
     def _reset(self, memory) -> None:
         self._memory = memory
         self._version = None
-        self.postings: dict[str, array] = {}
-        self._ids = np.zeros(0, dtype=np.int64)      # ids indexed, ascending
-        self._toks: list[tuple[str, ...]] = []        # their tokens (shared with the memory, not copied)
+        self.postings: dict[str, array | np.ndarray] = {}
+        self._last = 0            # the newest id indexed
+        self._count = 0           # memories indexed that are still in the memory
+        seed = getattr(memory, "postings_seed", None)     # from the memory's snapshot: no rebuild on open
+        if seed is not None:
+            last, words, off, flat = seed
+            self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words)}
+            self._last = last
+            self._count = int(np.searchsorted(memory.ids, last, side="right"))
 
     def _add(self, ids: np.ndarray, tokens: Sequence[Sequence[str]]) -> None:
         post = self.postings
@@ -71,52 +77,54 @@ class WordHashRetriever:
                     p = post.get(w)
                     if p is None:
                         p = post[w] = array("q")
+                    elif not isinstance(p, array):          # a snapshot's read-only slice: copied on first write
+                        p = post[w] = array("q", p.tobytes())
                     p.append(i)
-        self._ids = np.concatenate([self._ids, ids]) if len(self._ids) else np.asarray(ids, dtype=np.int64).copy()
-        self._toks.extend(tokens)
+        if len(ids):
+            self._last = int(ids[-1])
+            self._count += len(ids)
 
-    def _remove(self, gone: np.ndarray) -> None:
-        at = np.searchsorted(self._ids, gone)
-        for i, k in zip(gone.tolist(), at.tolist()):
-            for w in set(self._toks[k]):
-                p = self.postings.get(w)
-                if p is None:
-                    continue
-                # ids are ascending: find the slot by bisection instead of a linear remove
-                j = int(np.searchsorted(np.frombuffer(p, dtype=np.int64), i))
-                if j < len(p) and p[j] == i:
-                    del p[j]
-                    if not p:
-                        del self.postings[w]
-        keep = np.ones(len(self._ids), dtype=bool)
-        keep[at] = False
-        self._toks = [t for t, k in zip(self._toks, keep.tolist()) if k]
-        self._ids = self._ids[keep]
+    def _purge(self) -> None:
+        """Drop forgotten ids from every posting list, in one pass over all of them."""
+        words = list(self.postings)
+        lists = [np.frombuffer(self.postings[w], dtype=np.int64) for w in words]
+        lens = np.array([len(a) for a in lists], dtype=np.int64)
+        flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        keep = _present(self._memory, flat)
+        ends = np.cumsum(keep)[np.cumsum(lens) - 1] if len(flat) else np.zeros(0, dtype=np.int64)
+        flat = flat[keep]
+        starts = np.concatenate([[0], ends[:-1]]) if len(ends) else ends
+        self.postings = {w: flat[a:b] for w, a, b in zip(words, starts.tolist(), ends.tolist()) if b > a}
+
+    def export_postings(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The index as (words, offsets, ids), forgotten ids left out: what a memory snapshot stores."""
+        self._purge()
+        words = list(self.postings)
+        lists = [np.frombuffer(self.postings[w], dtype=np.int64) for w in words]
+        off = np.zeros(len(words) + 1, dtype=np.int64)
+        off[1:] = np.cumsum([len(a) for a in lists])
+        return words, off, np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
 
     def sync(self, memory) -> None:
-        """Bring the index in line with `memory` (new rows appended, forgotten rows dropped)."""
+        """Bring the index in line with `memory`: new rows appended, forgotten rows dropped."""
         if memory is not self._memory:
             self._reset(memory)
-        if self._version == memory.version and len(self._ids) == len(memory):
+            memory.word_index = self
+        if self._version == memory.version:
             return
         n = len(memory)
         mids = memory.ids[:n]
-        last = int(self._ids[-1]) if len(self._ids) else 0
-        old = int(np.searchsorted(mids, last, side="right"))      # rows the index may already know
-        if old != len(self._ids) or (old and not np.array_equal(mids[:old], self._ids)):
-            gone = np.setdiff1d(self._ids, mids[:old], assume_unique=True)
-            if len(gone):
-                self._remove(gone)
-            if len(self._ids) != old or not np.array_equal(mids[:old], self._ids):   # rows we never saw: rebuild
-                self._reset(memory)
-                old = 0
+        old = int(np.searchsorted(mids, self._last, side="right"))      # rows the index already knows
+        if old != self._count:             # some were forgotten (here or by another process)
+            self._purge()
+            self._count = old
         if old < n:
             self._add(np.asarray(mids[old:n], dtype=np.int64), memory.tokens[old:n])
         self._version = memory.version
 
     def __contains__(self, memory_id: int) -> bool:
-        k = int(np.searchsorted(self._ids, memory_id))
-        return k < len(self._ids) and int(self._ids[k]) == int(memory_id)
+        return int(memory_id) <= self._last and self._memory is not None and \
+            self._memory.index_of(int(memory_id)) is not None
 
     def ids_with(self, word: str) -> np.ndarray:
         p = self.postings.get(word)
@@ -145,8 +153,8 @@ class WordHashRetriever:
         # expand once by the words of the first candidates, rarest words first
         known = set(q_words)
         more: dict[str, None] = {}
-        for r in rows1.tolist():
-            for w in memory.tokens[r]:
+        for toks in memory.tokens[rows1]:
+            for w in toks:
                 if w not in STOP_WORDS and w not in known:
                     more.setdefault(w, None)
         # only rare words (names, objects) link memories; a word in thousands of memories is no evidence
@@ -164,6 +172,15 @@ class WordHashRetriever:
             picked.append(memory.ids[np.arange(max(0, n - self.recent), n)])
         ids = np.unique(np.concatenate(picked))
         return np.searchsorted(memory.ids[:n], ids)
+
+
+def _present(memory, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` the memory still holds (its ids are ascending)."""
+    mids = memory.ids
+    if not len(mids):
+        return np.zeros(len(ids), dtype=bool)
+    at = np.searchsorted(mids, ids).clip(max=len(mids) - 1)
+    return mids[at] == ids
 
 
 class AllMemories:

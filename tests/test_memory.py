@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from chatmem.input import encode, parse
+from chatmem.input import encode, make_utterance, parse
 from chatmem.memory import DB_NAME, EphemeralMemory, SQLiteMemory, StoreError, read_export, recover
 
 
@@ -198,3 +198,89 @@ def test_export_to_a_directory_is_an_error_and_leaves_no_temp_file(tmp_path, has
     with pytest.raises(OSError):
         m.export_jsonl(tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"]
+
+
+# -- the snapshot: ids, embeddings and the word index, so a big memory opens without reading every row --------
+
+def _snapshotted(tmp_path, enc, n=120):
+    from chatmem.retrieval import WordHashRetriever
+
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    texts = [f"Person{i} went to room{i % 7}." for i in range(n)]
+    m.write(encode([make_utterance(t) for t in texts], enc), "s1")
+    WordHashRetriever(min_memories=10).sync(m)
+    m.close()
+    return texts
+
+
+def test_snapshot_reopens_the_same_memory(tmp_path, hash_encoder):
+    from safetensors import safe_open
+
+    from chatmem.memory import SNAPSHOT_NAME
+    from chatmem.retrieval import WordHashRetriever
+    from chatmem.input import tokenize
+
+    texts = _snapshotted(tmp_path, hash_encoder)
+    path = tmp_path / SNAPSHOT_NAME
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    with safe_open(str(path), framework="np") as f:          # the safetensors layout, readable by its library
+        assert f.get_tensor("embeddings").shape == (120, 384) and f.get_tensor("ids").tolist() == list(range(1, 121))
+    plain = SQLiteMemory(tmp_path)
+    assert plain.postings_seed is not None
+    # what a store read row by row holds, the snapshot reproduces
+    path.rename(tmp_path / "aside")
+    rowwise = SQLiteMemory(tmp_path)
+    assert rowwise.postings_seed is None
+    assert plain.ids.tolist() == rowwise.ids.tolist()
+    assert np.array_equal(plain.embeddings, rowwise.embeddings)
+    assert [x.text for x in plain.all()] == texts == [x.text for x in rowwise.all()]
+    assert plain.all()[5].tokens == rowwise.all()[5].tokens == ("person5", "went", "to", "room5")
+    a, b = WordHashRetriever(min_memories=10), WordHashRetriever(min_memories=10)
+    for q in ("Where is Person7?", "Who went to room3?", "Hello there"):
+        assert a.candidates(plain, tokenize(q)).tolist() == b.candidates(rowwise, tokenize(q)).tolist(), q
+
+
+def test_snapshot_takes_later_writes_and_never_brings_back_a_forgotten_memory(tmp_path, hash_encoder):
+    from chatmem.memory import SNAPSHOT_NAME
+
+    _snapshotted(tmp_path, hash_encoder)
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Zoltan drove to the observatory."), "s2")   # after the snapshot
+    m.close()
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    assert len(m) == 121 and m.all()[-1].text == "Zoltan drove to the observatory."
+    assert m.forget(7)
+    assert not (tmp_path / SNAPSHOT_NAME).exists()       # its embedding and words must not stay on disk
+    m.close()                                            # written again at close, without memory 7
+    m = SQLiteMemory(tmp_path)
+    assert m.postings_seed is not None and 7 not in m.ids.tolist() and len(m) == 120
+    m.close()
+    # another SQLite client deletes a row behind chatmem's back: the snapshot no longer matches and is dropped
+    with sqlite3.connect(tmp_path / DB_NAME) as con:
+        con.execute("DELETE FROM memories WHERE id = 8")
+    m = SQLiteMemory(tmp_path)
+    assert m.postings_seed is None and 8 not in m.ids.tolist() and len(m) == 119
+    assert not (tmp_path / SNAPSHOT_NAME).exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00" * 7, b"garbage" * 100, "cut"])
+def test_a_damaged_snapshot_is_ignored(tmp_path, hash_encoder, damage):
+    from chatmem.memory import SNAPSHOT_NAME
+
+    texts = _snapshotted(tmp_path, hash_encoder)
+    path = tmp_path / SNAPSHOT_NAME
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if damage == "cut" else damage)
+    m = SQLiteMemory(tmp_path)
+    assert [x.text for x in m.all()] == texts and m.postings_seed is None
+
+
+def test_forgotten_text_does_not_stay_in_the_file(tmp_path, hash_encoder):
+    m = SQLiteMemory(tmp_path)
+    m.write(_utts(hash_encoder, "Mary went to the kitchen. The codeword is zanzibarquux."), "s1")
+    assert m.forget(2)
+    m.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(DB_NAME))
+    assert b"Mary went to the kitchen." in raw and b"zanzibarquux" not in raw
