@@ -503,7 +503,7 @@ class SQLiteMemory(MemoryBase):
         last = int(meta["last_id"])
         self._snap = (last, meta["rewrites"])
         if "post_ids" in arrays:
-            self.postings_seed = (last, json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"])
+            self.postings_seed = (last, n, json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"])
         return last
 
     def snapshot_stale(self) -> bool:

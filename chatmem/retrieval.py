@@ -63,10 +63,10 @@ class WordHashRetriever:
         self._count = 0           # memories indexed that are still in the memory
         seed = getattr(memory, "postings_seed", None)     # from the memory's snapshot: no rebuild on open
         if seed is not None:
-            last, words, off, flat = seed
+            last, count, words, off, flat = seed
             self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words)}
             self._last = last
-            self._count = int(np.searchsorted(memory.ids, last, side="right"))
+            self._count = count       # as the snapshot had them: sync purges whatever was forgotten since
 
     def _add(self, ids: np.ndarray, tokens: Sequence[Sequence[str]]) -> None:
         post = self.postings

@@ -253,6 +253,10 @@ def test_snapshot_takes_later_writes_and_never_brings_back_a_forgotten_memory(tm
     assert len(m) == 121 and m.all()[-1].text == "Zoltan drove to the observatory."
     assert m.forget(7)
     assert not (tmp_path / SNAPSHOT_NAME).exists()       # its embedding and words must not stay on disk
+    from chatmem.retrieval import WordHashRetriever      # an index seeded from the snapshot after the forget
+    r = WordHashRetriever(min_memories=10)
+    r.sync(m)
+    assert 7 not in r.ids_with("person7") and 7 not in r
     m.close()                                            # written again at close, without memory 7
     m = SQLiteMemory(tmp_path)
     assert m.postings_seed is not None and 7 not in m.ids.tolist() and len(m) == 120
