@@ -135,13 +135,15 @@ class MemoryBase:
 
     def _rows_at(self, indices) -> list[tuple]:
         ids = self.ids[np.asarray(indices, dtype=np.int64)].tolist() if len(indices) else []
-        missing = [i for i in ids if i not in self._rows]
-        if missing:
-            self._fetch(missing)
-        return [self._rows.get(i) or ("", (), 0.0, "") for i in ids]
+        found = {i: self._rows[i] for i in ids if i in self._rows}
+        if len(found) < len(set(ids)):
+            found.update(self._fetch([i for i in ids if i not in found]))
+        # A row another process deleted since the last refresh reads as empty until the next refresh drops it.
+        return [found.get(i) or ("", (), 0.0, "") for i in ids]
 
-    def _fetch(self, ids: list[int]) -> None:
+    def _fetch(self, ids: list[int]) -> dict[int, tuple]:
         """Read rows that are not in the cache (only a store on disk has any)."""
+        return {}
 
     def memory_at(self, index: int) -> Memory:
         return self.memories_at([index])[0]
@@ -403,7 +405,8 @@ class SQLiteMemory(MemoryBase):
             )
 
     # -- loading ------------------------------------------------------------------
-    def _fetch(self, ids: list[int]) -> None:
+    def _fetch(self, ids: list[int]) -> dict[int, tuple]:
+        got: dict[int, tuple] = {}
         with self.lock:
             if len(self._rows) + len(ids) > ROW_CACHE:
                 self._rows.clear()
@@ -424,7 +427,9 @@ class SQLiteMemory(MemoryBase):
                 except sqlite3.Error as exc:
                     raise StoreError(f"{self.path}: {exc}") from None
                 for i, text, toks, created, session in rows:
-                    self._rows[i] = (text, tuple(map(intern, toks.split(" "))) if toks else (), created, intern(session))
+                    got[i] = (text, tuple(map(intern, toks.split(" "))) if toks else (), created, intern(session))
+            self._rows.update(got)
+        return got
 
     def _rows_to_ram(self, rows) -> None:
         """Append (id, embedding) rows read from the file; their text is read when first needed."""
@@ -454,7 +459,7 @@ class SQLiteMemory(MemoryBase):
                 rows = hi - lo + 1 if hi is not None else 0
                 self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
                 self._idbuf = np.empty(rows + rows // 4 + 64, dtype=np.int64)
-                last = self._read_snapshot()
+                last = self._read_snapshot(hi or 0)
                 cur = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,))
                 while True:
                     rows = cur.fetchmany(50_000)
@@ -473,9 +478,10 @@ class SQLiteMemory(MemoryBase):
     def snapshot_path(self) -> Path:
         return self.directory / SNAPSHOT_NAME
 
-    def _read_snapshot(self) -> int:
-        """Load the snapshot if it matches this file (same store, no rewrites since); returns the last id it
-        covers (0: none). A snapshot that does not match is a stale cache: it is deleted, never trusted."""
+    def _read_snapshot(self, max_id: int) -> int:
+        """Load the snapshot if it matches this file (same store, no rewrites since, its last row present);
+        returns the last id it covers (0: none). A snapshot that does not match, or is damaged in any way, is a
+        stale cache: it is deleted, never trusted."""
         from chatmem.snapshot import SnapshotError, read_snapshot
 
         self._snap = None
@@ -487,29 +493,35 @@ class SQLiteMemory(MemoryBase):
                 "encoder": self.encoder_name, "dim": str(self.dim)}
         try:
             meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
-            ids = arrays["ids"]
-            if len(ids) != len(arrays["embeddings"]) or (len(ids) and (np.any(np.diff(ids) <= 0)
-                                                                       or int(ids[-1]) != int(meta["last_id"]))):
-                raise SnapshotError(f"{path}: ids do not match")
-        except (SnapshotError, KeyError, ValueError):
+            ids, last = arrays["ids"], int(meta["last_id"])
+            n = len(ids)
+            # A database older than the snapshot (a restored backup) has lost its last rows.
+            if (ids.ndim != 1 or ids.dtype != np.int64 or n != len(arrays["embeddings"]) or matrix.shape[1:] != (self.dim,)
+                    or (n and (np.any(np.diff(ids) <= 0) or int(ids[-1]) != last)) or last > max_id
+                    or (n and not self._conn.execute("SELECT 1 FROM memories WHERE id = ?", (last,)).fetchone())):
+                raise SnapshotError(f"{path}: does not match the memory file")
+            words, off, post = json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"]
+            if (not isinstance(words, list) or not all(isinstance(w, str) for w in words) or off.ndim != 1
+                    or post.ndim != 1 or len(off) != len(words) + 1 or (len(off) and (off[0] != 0 or off[-1] != len(post)
+                                                                                      or np.any(np.diff(off) < 0)))
+                    or (len(post) and (post.min() < 1 or post.max() > last))):
+                raise SnapshotError(f"{path}: its word index does not match its memories")
+        except Exception:                     # any damage at all: a cache is rebuilt, never trusted
             path.unlink(missing_ok=True)
             return 0
-        n = len(ids)
         self._emb = matrix            # mapped copy-on-write: new rows go into its reserve
         self._idbuf = np.empty(max(len(matrix), len(self._idbuf)), dtype=np.int64)
         self._idbuf[:n] = ids
         self._n = n
         self.version += 1
-        last = int(meta["last_id"])
         self._snap = (last, meta["rewrites"])
-        if "post_ids" in arrays:
-            self.postings_seed = (last, n, json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"])
+        self.postings_seed = (last, n, words, off, post)
         return last
 
     def snapshot_stale(self) -> bool:
         if self._n < self.snapshot_min:
             return False
-        if self._snap is None:
+        if self._snap is None or not self.snapshot_path.exists():     # another process may have deleted it
             return True
         after = self._n - int(np.searchsorted(self.ids, self._snap[0], side="right"))
         return after > max(1000, self._n // 20)
@@ -525,7 +537,7 @@ class SQLiteMemory(MemoryBase):
                 self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)", (uuid.uuid4().hex,))
         self._conn.execute("BEGIN")
         try:
-            self.refresh()                    # what RAM holds is what the file holds at this `rewrites` count
+            self.refresh(check=True)          # what RAM holds is what the file holds at this `rewrites` count
             meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
                     "encoder": self.encoder_name, "dim": str(self.dim), "last_id": str(int(self.ids[-1]) if self._n else 0)}
         finally:
@@ -537,7 +549,10 @@ class SQLiteMemory(MemoryBase):
         write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
                                                    "post_off": off, "post_ids": flat},
                        mapped="embeddings", reserve_rows=self._n // 4 + 1024)
-        self._snap = (int(meta["last_id"]), meta["rewrites"])
+        if (self._meta("rewrites") or "0") != meta["rewrites"]:    # a forget committed meanwhile: not valid
+            self._drop_snapshot()
+        else:
+            self._snap = (int(meta["last_id"]), meta["rewrites"])
         return self.snapshot_path
 
     def _drop_snapshot(self) -> None:
@@ -578,6 +593,7 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
+        self._drop_snapshot()         # again: another process may have written one in between
         i = self.index_of(memory_id)
         if i is not None:
             self._drop_index(i)
@@ -588,23 +604,27 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
+        self._drop_snapshot()
         n = max(cur.rowcount, len(self))
         self._reset()
+        self.postings_seed = None
         return n
 
     @_locked
-    def refresh(self, known: dict | None = None):
+    def refresh(self, known: dict | None = None, check: bool = False):
         """Load rows other processes wrote, and drop rows they forgot. `known`: rows this process just wrote
-        (id -> text, tokens, time, session), cached without reading them back."""
+        (id -> text, tokens, time, session), cached without reading them back. `check`: count the rows even if
+        no other connection seems to have committed (the snapshot relies on it)."""
+        # Counting the rows reads the whole table (slow at a million memories): only another connection's
+        # commit can have deleted any, and SQLite's data_version says whether one happened. It is read first,
+        # so a commit between it and the reads below shows up at the next refresh.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        others, self._data_version = version != self._data_version, version
         last = int(self.ids[-1]) if self._n else 0
         rows = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,)).fetchall()
         changed = bool(rows)
-        # Counting the rows reads the whole table (slow at a million memories): only another connection's
-        # commit can have deleted any, and SQLite's data_version says whether one happened.
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        others, self._data_version = version != self._data_version, version
         count = self._conn.execute("SELECT COUNT(*) FROM memories WHERE id <= ?", (last,)).fetchone()[0] \
-            if others else self._n
+            if others or check else self._n
         if count != self._n:
             present = np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM memories WHERE id <= ?", (last,))),
                                   dtype=np.int64)

@@ -149,6 +149,7 @@ class WordHashRetriever:
         q_words = content_words(tokens)
         first = self._take(q_words, self.per_word)
         ids1 = np.unique(np.concatenate(first)) if first else np.zeros(0, dtype=np.int64)
+        ids1 = ids1[_present(memory, ids1)]
         rows1 = np.searchsorted(memory.ids[:n], ids1)
         # expand once by the words of the first candidates, rarest words first
         known = set(q_words)
@@ -171,7 +172,7 @@ class WordHashRetriever:
         if not len(ids1):        # nothing shares a word with the question: the newest memories
             picked.append(memory.ids[np.arange(max(0, n - self.recent), n)])
         ids = np.unique(np.concatenate(picked))
-        return np.searchsorted(memory.ids[:n], ids)
+        return np.searchsorted(memory.ids[:n], ids[_present(memory, ids)])   # only ids the memory holds
 
 
 def _present(memory, ids: np.ndarray) -> np.ndarray:

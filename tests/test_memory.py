@@ -288,3 +288,36 @@ def test_forgotten_text_does_not_stay_in_the_file(tmp_path, hash_encoder):
     m.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(DB_NAME))
     assert b"Mary went to the kitchen." in raw and b"zanzibarquux" not in raw
+
+
+def test_a_snapshot_newer_than_the_database_is_refused(tmp_path, hash_encoder):
+    """A restored backup of memory.sqlite3 (same store, older rows) must not pick up the newer snapshot."""
+    import shutil
+
+    from chatmem.memory import SNAPSHOT_NAME
+
+    _snapshotted(tmp_path, hash_encoder, n=60)
+    backup = tmp_path / "backup.sqlite3"
+    shutil.copy(tmp_path / DB_NAME, backup)
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    m.write(encode([make_utterance(f"Later{i} went out.") for i in range(1100)], hash_encoder), "s2")
+    m.close()
+    assert (tmp_path / SNAPSHOT_NAME).exists()
+    shutil.copy(backup, tmp_path / DB_NAME)
+    m = SQLiteMemory(tmp_path)
+    assert len(m) == 60 and m.postings_seed is None
+    [new] = m.write(_utts(hash_encoder, "Brand new memory."), "s3")
+    assert m.get(new.id).text == "Brand new memory."
+    assert np.allclose(m.embeddings[m.index_of(new.id)], hash_encoder.encode(["Brand new memory."])[0])
+
+
+def test_row_cache_eviction_never_blanks_a_row(tmp_path, hash_encoder, monkeypatch):
+    import chatmem.memory as cm
+
+    texts = _snapshotted(tmp_path, hash_encoder, n=100)
+    m = SQLiteMemory(tmp_path)
+    monkeypatch.setattr(cm, "ROW_CACHE", 12)          # stands for 200,000 rows of a big store
+    m.memories_at(range(95, 100))                      # some rows cached, as the app's panel does
+    assert [x.text for x in m.memories_at(range(90, 100))] == texts[90:]
+    assert [x.text for x in m.all()] == texts
