@@ -144,16 +144,18 @@ class ChatmemApp(App):
         from chatmem.memory import SQLiteMemory
 
         table = self.query_one("#memories", DataTable)
-        table.add_column("", key="mark", width=2)
-        table.add_column("id", key="id", width=4)
-        table.add_column("written", key="when", width=10)
-        table.add_column("memory", key="text")
         self.query_one("#prompt", Input).focus()
         try:
             self.memory = SQLiteMemory(self.data_dir)
         except (ChatmemError, OSError) as exc:
             self.open_error = str(exc)
-            self.say(f"Cannot open memory: {exc}", "error")
+        newest = int(self.memory.ids[-1]) if self.memory is not None and len(self.memory) else 0
+        table.add_column("", key="mark", width=2)
+        table.add_column("id", key="id", width=max(4, len(str(newest)) + 1))   # room for the ids still to come
+        table.add_column("written", key="when", width=10)
+        table.add_column("memory", key="text")
+        if self.memory is None:
+            self.say(f"Cannot open memory: {self.open_error}", "error")
             self.set_status("memory unavailable")
             return
         for turn in self.memory.recent_turns(100):
@@ -167,7 +169,7 @@ class ChatmemApp(App):
     def set_status(self, state: str) -> None:
         n = len(self.memory) if self.memory is not None else 0
         status = self.query_one("#status", Static)
-        status.update(f"{state} · {n} memories · {self.data_dir}")
+        status.update(f"{state} · {n:,} memories · {self.data_dir}")
         status.set_class(self.ready, "ready")
 
     def status_ready(self) -> None:
