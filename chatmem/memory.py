@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterable, Sequence
@@ -134,10 +135,11 @@ class MemoryBase:
         return self._emb[: self._n]
 
     def _rows_at(self, indices) -> list[tuple]:
-        ids = self.ids[np.asarray(indices, dtype=np.int64)].tolist() if len(indices) else []
-        found = {i: self._rows[i] for i in ids if i in self._rows}
-        if len(found) < len(set(ids)):
-            found.update(self._fetch([i for i in ids if i not in found]))
+        with self.lock:           # the app's UI thread reads while its worker may evict the cache
+            ids = self.ids[np.asarray(indices, dtype=np.int64)].tolist() if len(indices) else []
+            found = {i: self._rows[i] for i in ids if i in self._rows}
+            if len(found) < len(set(ids)):
+                found.update(self._fetch([i for i in ids if i not in found]))
         # A row another process deleted since the last refresh reads as empty until the next refresh drops it.
         return [found.get(i) or ("", (), 0.0, "") for i in ids]
 
@@ -346,6 +348,7 @@ class SQLiteMemory(MemoryBase):
         self.path = self.directory / DB_NAME
         self._data_version = None
         self._snap = None             # (last id, rewrites) of the snapshot that matches the file
+        self._rewrites = "0"          # the rewrite count RAM agrees with (deletes and updates this process saw)
         self.postings_seed = None
         self.snapshot_min = SNAPSHOT_MIN
         self._conn = self._connect()
@@ -467,6 +470,7 @@ class SQLiteMemory(MemoryBase):
                         break
                     self._rows_to_ram(rows)
                 self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                self._rewrites = self._meta("rewrites") or "0"
             finally:
                 self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -487,7 +491,7 @@ class SQLiteMemory(MemoryBase):
         self._snap = None
         self.postings_seed = None
         path = self.snapshot_path
-        if not path.exists():
+        if not path.is_file():
             return 0
         want = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
                 "encoder": self.encoder_name, "dim": str(self.dim)}
@@ -495,19 +499,25 @@ class SQLiteMemory(MemoryBase):
             meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
             ids, last = arrays["ids"], int(meta["last_id"])
             n = len(ids)
+            crc = json.loads(meta["crc32"])       # the small arrays; the 1.5 GB matrix would cost the open its speed
+            if any(zlib.crc32(memoryview(np.ascontiguousarray(arrays[k])).cast("B")) != crc[k]
+                   for k in ("ids", "post_off", "post_ids")):
+                raise SnapshotError(f"{path}: checksum mismatch")
             # A database older than the snapshot (a restored backup) has lost its last rows.
             if (ids.ndim != 1 or ids.dtype != np.int64 or n != len(arrays["embeddings"]) or matrix.shape[1:] != (self.dim,)
-                    or (n and (np.any(np.diff(ids) <= 0) or int(ids[-1]) != last)) or last > max_id
+                    or matrix.dtype != np.float32 or last != (int(ids[-1]) if n else 0)
+                    or (n and np.any(np.diff(ids) <= 0)) or last > max_id
                     or (n and not self._conn.execute("SELECT 1 FROM memories WHERE id = ?", (last,)).fetchone())):
                 raise SnapshotError(f"{path}: does not match the memory file")
             words, off, post = json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"]
             if (not isinstance(words, list) or not all(isinstance(w, str) for w in words) or off.ndim != 1
+                    or off.dtype != np.int64 or post.dtype != np.int64
                     or post.ndim != 1 or len(off) != len(words) + 1 or (len(off) and (off[0] != 0 or off[-1] != len(post)
                                                                                       or np.any(np.diff(off) < 0)))
                     or (len(post) and (post.min() < 1 or post.max() > last))):
                 raise SnapshotError(f"{path}: its word index does not match its memories")
         except Exception:                     # any damage at all: a cache is rebuilt, never trusted
-            path.unlink(missing_ok=True)
+            self._drop_snapshot()
             return 0
         self._emb = matrix            # mapped copy-on-write: new rows go into its reserve
         self._idbuf = np.empty(max(len(matrix), len(self._idbuf)), dtype=np.int64)
@@ -527,7 +537,7 @@ class SQLiteMemory(MemoryBase):
         return after > max(1000, self._n // 20)
 
     @_locked
-    def save_snapshot(self) -> Path:
+    def save_snapshot(self) -> Path | None:
         """Write the snapshot atomically (temporary file, then rename)."""
         from chatmem.retrieval import WordHashRetriever
         from chatmem.snapshot import write_snapshot
@@ -538,6 +548,10 @@ class SQLiteMemory(MemoryBase):
         self._conn.execute("BEGIN")
         try:
             self.refresh(check=True)          # what RAM holds is what the file holds at this `rewrites` count
+            if (self._meta("rewrites") or "0") != self._rewrites:
+                # Another client deleted, changed or back-filled rows: RAM may be stale. No snapshot; the next
+                # open reads the rows.
+                return None
             meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
                     "encoder": self.encoder_name, "dim": str(self.dim), "last_id": str(int(self.ids[-1]) if self._n else 0)}
         finally:
@@ -546,6 +560,8 @@ class SQLiteMemory(MemoryBase):
         index.sync(self)
         words, off, flat = index.export_postings()
         meta["words"] = json.dumps(words, ensure_ascii=False)
+        meta["crc32"] = json.dumps({k: zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"))
+                                    for k, a in (("ids", self.ids), ("post_off", off), ("post_ids", flat))})
         write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
                                                    "post_off": off, "post_ids": flat},
                        mapped="embeddings", reserve_rows=self._n // 4 + 1024)
@@ -557,7 +573,10 @@ class SQLiteMemory(MemoryBase):
 
     def _drop_snapshot(self) -> None:
         """Forgetting must not leave the memory's embedding or words in the snapshot: delete it first."""
-        self.snapshot_path.unlink(missing_ok=True)
+        try:
+            self.snapshot_path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            pass                      # not ours: something else by that name, left alone (and never read)
         self._snap = None
 
     # -- writing -------------------------------------------------------------
@@ -592,7 +611,10 @@ class SQLiteMemory(MemoryBase):
     def forget(self, memory_id):
         self._drop_snapshot()
         with self._conn:
+            known = (self._meta("rewrites") or "0") == self._rewrites
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
+            if known:                 # RAM still matches the file after this delete
+                self._rewrites = self._meta("rewrites") or "0"
         self._drop_snapshot()         # again: another process may have written one in between
         i = self.index_of(memory_id)
         if i is not None:
@@ -604,6 +626,7 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
+            self._rewrites = self._meta("rewrites") or "0"      # an empty memory matches any file state
         self._drop_snapshot()
         n = max(cur.rowcount, len(self))
         self._reset()

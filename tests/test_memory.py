@@ -321,3 +321,21 @@ def test_row_cache_eviction_never_blanks_a_row(tmp_path, hash_encoder, monkeypat
     m.memories_at(range(95, 100))                      # some rows cached, as the app's panel does
     assert [x.text for x in m.memories_at(range(90, 100))] == texts[90:]
     assert [x.text for x in m.all()] == texts
+
+
+def test_a_row_changed_by_another_client_is_never_served_from_a_snapshot(tmp_path, hash_encoder):
+    """Another SQLite client rewrites memory 5 while this process has the store open: the snapshot this
+    process would write at close no longer matches the file, so none is written or trusted."""
+    _snapshotted(tmp_path, hash_encoder)
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    m.write(encode([make_utterance(f"Later{i} went out.") for i in range(1100)], hash_encoder), "s2")
+    new = hash_encoder.encode(["Redacted."])[0]
+    with sqlite3.connect(tmp_path / DB_NAME) as con:
+        con.execute("UPDATE memories SET text = 'Redacted.', tokens = 'redacted', embedding = ? WHERE id = 5",
+                    (new.tobytes(),))
+    assert m.save_snapshot() is None
+    m.close()
+    m = SQLiteMemory(tmp_path)
+    assert m.postings_seed is None and m.get(5).text == "Redacted."
+    assert np.allclose(m.embeddings[m.index_of(5)], new)
