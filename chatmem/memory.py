@@ -80,6 +80,10 @@ def _locked(fn):
 ROW_CACHE = 200_000   # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
 
 
+def _crc32(a: np.ndarray) -> int:
+    return zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"))
+
+
 class _Column(Sequence):
     """One field of every memory (text, tokens, time or session), read through the store's row cache."""
 
@@ -147,6 +151,13 @@ class MemoryBase:
         """Read rows that are not in the cache (only a store on disk has any)."""
         return {}
 
+    def _cache(self, rows: dict[int, tuple]) -> None:
+        """Keep rows; a store on disk drops the whole cache when it would grow past ROW_CACHE (it can read
+        them again), a store in RAM keeps everything (the cache is all it has)."""
+        if len(self._rows) + len(rows) > ROW_CACHE and getattr(self, "path", None) is not None:
+            self._rows.clear()
+        self._rows.update(rows)
+
     def memory_at(self, index: int) -> Memory:
         return self.memories_at([index])[0]
 
@@ -191,9 +202,7 @@ class MemoryBase:
         self._emb[self._n: need] = emb
         self._idbuf[self._n: need] = ids
         if rows is not None:
-            if len(self._rows) + k > ROW_CACHE and getattr(self, "path", None) is not None:
-                self._rows.clear()
-            self._rows.update(zip(np.asarray(ids).tolist(), rows))
+            self._cache(dict(zip(np.asarray(ids).tolist(), rows)))
         self._n = need
         self.version += 1
 
@@ -347,7 +356,7 @@ class SQLiteMemory(MemoryBase):
         self.directory = ensure_private_dir(Path(directory))
         self.path = self.directory / DB_NAME
         self._data_version = None
-        self._snap = None             # (last id, rewrites) of the snapshot that matches the file
+        self._snap_last = None        # the last id the snapshot matching the file covers (None: no snapshot)
         self._rewrites = "0"          # the rewrite count RAM agrees with (deletes and updates this process saw)
         self.postings_seed = None
         self.snapshot_min = SNAPSHOT_MIN
@@ -411,8 +420,6 @@ class SQLiteMemory(MemoryBase):
     def _fetch(self, ids: list[int]) -> dict[int, tuple]:
         got: dict[int, tuple] = {}
         with self.lock:
-            if len(self._rows) + len(ids) > ROW_CACHE:
-                self._rows.clear()
             intern = sys.intern     # words and sessions repeat: one string object each, not one per memory
             ids = sorted(ids)
             step = 500 if len(ids) < 5000 else 20_000
@@ -431,7 +438,7 @@ class SQLiteMemory(MemoryBase):
                     raise StoreError(f"{self.path}: {exc}") from None
                 for i, text, toks, created, session in rows:
                     got[i] = (text, tuple(map(intern, toks.split(" "))) if toks else (), created, intern(session))
-            self._rows.update(got)
+            self._cache(got)
         return got
 
     def _rows_to_ram(self, rows) -> None:
@@ -447,6 +454,10 @@ class SQLiteMemory(MemoryBase):
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def _rewrite_count(self) -> str:
+        """How many deletes, updates and back-fills the file has seen (the triggers count them)."""
+        return self._meta("rewrites") or "0"
 
     def _load(self) -> None:
         """Read ids and embeddings into RAM, from the snapshot where one matches the file, then the rows written
@@ -470,7 +481,7 @@ class SQLiteMemory(MemoryBase):
                         break
                     self._rows_to_ram(rows)
                 self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-                self._rewrites = self._meta("rewrites") or "0"
+                self._rewrites = self._rewrite_count()
             finally:
                 self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -488,20 +499,19 @@ class SQLiteMemory(MemoryBase):
         stale cache: it is deleted, never trusted."""
         from chatmem.snapshot import SnapshotError, read_snapshot
 
-        self._snap = None
+        self._snap_last = None
         self.postings_seed = None
         path = self.snapshot_path
         if not path.is_file():
             return 0
-        want = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
+        want = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._rewrite_count(),
                 "encoder": self.encoder_name, "dim": str(self.dim)}
         try:
             meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
             ids, last = arrays["ids"], int(meta["last_id"])
             n = len(ids)
             crc = json.loads(meta["crc32"])       # the small arrays; the 1.5 GB matrix would cost the open its speed
-            if any(zlib.crc32(memoryview(np.ascontiguousarray(arrays[k])).cast("B")) != crc[k]
-                   for k in ("ids", "post_off", "post_ids")):
+            if any(_crc32(arrays[k]) != crc[k] for k in ("ids", "post_off", "post_ids")):
                 raise SnapshotError(f"{path}: checksum mismatch")
             # A database older than the snapshot (a restored backup) has lost its last rows.
             if (ids.ndim != 1 or ids.dtype != np.int64 or n != len(arrays["embeddings"]) or matrix.shape[1:] != (self.dim,)
@@ -524,16 +534,16 @@ class SQLiteMemory(MemoryBase):
         self._idbuf[:n] = ids
         self._n = n
         self.version += 1
-        self._snap = (last, meta["rewrites"])
+        self._snap_last = last
         self.postings_seed = (last, n, words, off, post)
         return last
 
     def snapshot_stale(self) -> bool:
         if self._n < self.snapshot_min:
             return False
-        if self._snap is None or not self.snapshot_path.exists():     # another process may have deleted it
+        if self._snap_last is None or not self.snapshot_path.exists():     # another process may have deleted it
             return True
-        after = self._n - int(np.searchsorted(self.ids, self._snap[0], side="right"))
+        after = self._n - int(np.searchsorted(self.ids, self._snap_last, side="right"))
         return after > max(1000, self._n // 20)
 
     @_locked
@@ -548,11 +558,11 @@ class SQLiteMemory(MemoryBase):
         self._conn.execute("BEGIN")
         try:
             self.refresh(check=True)          # what RAM holds is what the file holds at this `rewrites` count
-            if (self._meta("rewrites") or "0") != self._rewrites:
+            if self._rewrite_count() != self._rewrites:
                 # Another client deleted, changed or back-filled rows: RAM may be stale. No snapshot; the next
                 # open reads the rows.
                 return None
-            meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._meta("rewrites") or "0",
+            meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._rewrite_count(),
                     "encoder": self.encoder_name, "dim": str(self.dim), "last_id": str(int(self.ids[-1]) if self._n else 0)}
         finally:
             self._conn.execute("COMMIT")
@@ -560,15 +570,14 @@ class SQLiteMemory(MemoryBase):
         index.sync(self)
         words, off, flat = index.export_postings()
         meta["words"] = json.dumps(words, ensure_ascii=False)
-        meta["crc32"] = json.dumps({k: zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"))
-                                    for k, a in (("ids", self.ids), ("post_off", off), ("post_ids", flat))})
+        meta["crc32"] = json.dumps({k: _crc32(a) for k, a in (("ids", self.ids), ("post_off", off), ("post_ids", flat))})
         write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
                                                    "post_off": off, "post_ids": flat},
                        mapped="embeddings", reserve_rows=self._n // 4 + 1024)
-        if (self._meta("rewrites") or "0") != meta["rewrites"]:    # a forget committed meanwhile: not valid
+        if self._rewrite_count() != meta["rewrites"]:    # a forget committed meanwhile: not valid
             self._drop_snapshot()
         else:
-            self._snap = (int(meta["last_id"]), meta["rewrites"])
+            self._snap_last = int(meta["last_id"])
         return self.snapshot_path
 
     def _drop_snapshot(self) -> None:
@@ -577,7 +586,7 @@ class SQLiteMemory(MemoryBase):
             self.snapshot_path.unlink(missing_ok=True)
         except IsADirectoryError:
             pass                      # not ours: something else by that name, left alone (and never read)
-        self._snap = None
+        self._snap_last = None
 
     # -- writing -------------------------------------------------------------
     @_locked
@@ -611,10 +620,10 @@ class SQLiteMemory(MemoryBase):
     def forget(self, memory_id):
         self._drop_snapshot()
         with self._conn:
-            known = (self._meta("rewrites") or "0") == self._rewrites
+            known = self._rewrite_count() == self._rewrites
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
             if known:                 # RAM still matches the file after this delete
-                self._rewrites = self._meta("rewrites") or "0"
+                self._rewrites = self._rewrite_count()
         self._drop_snapshot()         # again: another process may have written one in between
         i = self.index_of(memory_id)
         if i is not None:
@@ -626,7 +635,7 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
-            self._rewrites = self._meta("rewrites") or "0"      # an empty memory matches any file state
+            self._rewrites = self._rewrite_count()      # an empty memory matches any file state
         self._drop_snapshot()
         n = max(cur.rowcount, len(self))
         self._reset()
@@ -656,7 +665,7 @@ class SQLiteMemory(MemoryBase):
             changed = True
         self._rows_to_ram(rows)
         if known:
-            self._rows.update((i, r) for i, r in known.items() if self.index_of(i) is not None)
+            self._cache({i: r for i, r in known.items() if self.index_of(i) is not None})
         return changed
 
     # -- the conversation log (the app shows it again on the next start) --------
@@ -675,9 +684,10 @@ class SQLiteMemory(MemoryBase):
                 for c, s, r, t, d in reversed(rows)]
 
     @_locked
-    def close(self):
+    def close(self, snapshot: bool = True):
+        """Close the file; `snapshot`: write the snapshot first if it is missing or stale."""
         try:
-            if self.snapshot_stale():
+            if snapshot and self.snapshot_stale():
                 self.save_snapshot()
         except (OSError, ChatmemError):
             pass                      # a snapshot is only a cache: the memory itself is already on disk
@@ -701,7 +711,7 @@ def _healthy(directory: Path) -> bool:
     except sqlite3.Error:
         return False
     finally:
-        m.close()
+        m.close(snapshot=False)        # only looking: `recover` may be about to replace the file
 
 
 def recover(directory: str | os.PathLike, force: bool = False) -> tuple[Path | None, int]:

@@ -64,7 +64,7 @@ class WordHashRetriever:
         seed = getattr(memory, "postings_seed", None)     # from the memory's snapshot: no rebuild on open
         if seed is not None:
             last, count, words, off, flat = seed
-            self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words)}
+            self._unflatten(words, off, flat)
             self._last = last
             self._count = count       # as the snapshot had them: sync purges whatever was forgotten since
 
@@ -84,26 +84,29 @@ class WordHashRetriever:
             self._last = int(ids[-1])
             self._count += len(ids)
 
-    def _purge(self) -> None:
-        """Drop forgotten ids from every posting list, in one pass over all of them."""
-        words = list(self.postings)
-        lists = [np.frombuffer(self.postings[w], dtype=np.int64) for w in words]
-        lens = np.array([len(a) for a in lists], dtype=np.int64)
-        flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-        keep = _present(self._memory, flat)
-        ends = np.cumsum(keep)[np.cumsum(lens) - 1] if len(flat) else np.zeros(0, dtype=np.int64)
-        flat = flat[keep]
-        starts = np.concatenate([[0], ends[:-1]]) if len(ends) else ends
-        self.postings = {w: flat[a:b] for w, a, b in zip(words, starts.tolist(), ends.tolist()) if b > a}
-
-    def export_postings(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The index as (words, offsets, ids), forgotten ids left out: what a memory snapshot stores."""
-        self._purge()
+    def _flatten(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The index as (words, offsets, ids): word k's ids are ids[offsets[k]:offsets[k + 1]]."""
         words = list(self.postings)
         lists = [np.frombuffer(self.postings[w], dtype=np.int64) for w in words]
         off = np.zeros(len(words) + 1, dtype=np.int64)
         off[1:] = np.cumsum([len(a) for a in lists])
         return words, off, np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+
+    def _unflatten(self, words: list[str], off: np.ndarray, flat: np.ndarray) -> None:
+        self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words) if off[k + 1] > off[k]}
+
+    def _purge(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Drop forgotten ids from every posting list, in one pass over all of them; returns the result flat."""
+        words, off, flat = self._flatten()
+        keep = _present(self._memory, flat)
+        kept_before = np.concatenate([[0], np.cumsum(keep)])      # ids kept among flat[:j]
+        off, flat = kept_before[off], flat[keep]
+        self._unflatten(words, off, flat)
+        return words, off, flat
+
+    def export_postings(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The index as (words, offsets, ids), forgotten ids left out: what a memory snapshot stores."""
+        return self._purge()
 
     def sync(self, memory) -> None:
         """Bring the index in line with `memory`: new rows appended, forgotten rows dropped."""
