@@ -34,6 +34,7 @@ class Answer:
     supports: list[Support]
     trace: list[list[tuple[Memory | None, float]]] = field(default_factory=list)  # per hop: top candidates (None = STOP)
     related: bool = True               # a cited memory shares a content word with the question
+    ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # O's hop 1: (memory ids, scores), best first
 
     @property
     def text(self) -> str:
@@ -213,8 +214,12 @@ class Bot:
                 supports = [Support(at(i), j + 1, s) for j, (i, s) in enumerate(zip(q.chosen, q.hop_scores))]
                 trace = [[(at(i) if i >= 0 else None, s) for i, s in hop] for hop in q.trace]
                 resp = resps.get(id(q))
+                ranking = None
+                if q.hop1 is not None:
+                    order = np.argsort(-q.hop1, kind="stable")
+                    ranking = (mem.ids[np.asarray(pos)[order]].copy(), q.hop1[order])
                 if resp is None:
-                    out.append(Answer(utt.text, [], 0.0, False, [], trace))
+                    out.append(Answer(utt.text, [], 0.0, False, [], trace, ranking=ranking))
                     continue
                 # Unlike anything trained: a content word the model never saw that no cited memory mentions.
                 cited = {w for s in supports for w in s.memory.tokens}
@@ -222,5 +227,5 @@ class Bot:
                 strange = [w for w in content if w not in vocab.index and w not in cited]
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 related = any(w in cited for w in content)
-                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace, related))
+                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace, related, ranking))
             return out

@@ -51,7 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
     ev.add_argument("--tasks", default="1-20")
     ev.add_argument("--split", default="test", choices=["test", "train"])
-    ev.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of the table "
+                    "(bAbI: one object; LoCoMo: one object per question, then the summary)")
+    ev.add_argument("--locomo", metavar="FILE", help="evaluate on LoCoMo conversations (the authors' locomo10.json "
+                    "layout) instead of bAbI, beside BM25 and MiniLM cosine on the same memories")
+    ev.add_argument("--conversations", type=int, metavar="N", help="LoCoMo: only the first N conversations")
 
     rp = sub.add_parser("replay", parents=[common], help="play a dialog script or a bAbI file through the bot")
     rp.add_argument("file")
@@ -160,6 +164,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.locomo:
+        return _eval_locomo(args)
     from chatmem.babi import parse_tasks
     from chatmem.report import evaluate_dir
 
@@ -168,6 +174,21 @@ def cmd_eval(args) -> int:
         print(json.dumps(summary))
     else:
         print(table)
+    return 0
+
+
+def _eval_locomo(args) -> int:
+    from chatmem.locomo_eval import format_table, row_json, run
+
+    if args.conversations is not None and args.conversations < 1:
+        raise ChatmemError("--conversations must be at least 1")
+    rows, summary = run(args.locomo, conversations=args.conversations)
+    if args.json:
+        for r in rows:
+            print(json.dumps(row_json(r), ensure_ascii=False))
+        print(json.dumps({"summary": summary}))
+    else:
+        print(format_table(summary))
     return 0
 
 

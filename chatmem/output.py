@@ -28,6 +28,7 @@ class Query:
     chosen: list[int] = field(default_factory=list)
     hop_scores: list[float] = field(default_factory=list)
     trace: list[list[tuple[int, float]]] = field(default_factory=list)   # per hop: top (memory index or -1 STOP, score)
+    hop1: np.ndarray | None = None  # s_O(x, m_i) of every visible memory at the first hop: O's ranking
 
 
 @dataclass
@@ -82,6 +83,8 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
         expanded: dict[int, list[_Hyp]] = {}
         for i, hy in enumerate(active):
             q = hy.q
+            if hop == 0:
+                q.hop1 = s[i, : q.n].copy()
             order = np.argsort(-s[i])
             order = order[valid[i, order]]
             trace = hy.trace + [[(int(c) if c < q.n else -1, float(s[i, c])) for c in order[:top]]]
