@@ -154,56 +154,100 @@ class Bot:
             self.retriever = WordHashRetriever()
         return self.retriever.candidates(self.memory, utt.tokens, utt.embedding)
 
+    def _relevance_candidates(self, pos: np.ndarray, k: int, retrieved: bool):
+        """What O's first-hop relevance term (chatmem.relevance) reads of the memories at rows `pos`."""
+        from chatmem.relevance import Candidates
+
+        mem = self.memory
+        if not retrieved:   # a few hundred memories at most, all of them candidates
+            return Candidates.story(mem.tokens[:k], mem.embeddings[:k])
+        post = self.retriever.postings      # the retriever's word index counts every memory
+        n = len(mem)
+        return Candidates(mem.tokens[pos], mem.embeddings[pos], lambda w: len(post.get(w, ())), n,
+                          np.asarray(pos, dtype=np.float32) / max(n - 1, 1))
+
+    def _prior(self, utt: Utterance, pos: np.ndarray, k: int, retrieved: bool) -> np.ndarray | None:
+        rel = self._loaded.relevance
+        if rel is None or not len(pos):
+            return None
+        from chatmem.relevance import prior
+
+        return prior(rel, utt.tokens, utt.embedding, self._relevance_candidates(pos, k, retrieved))
+
     def answer(self, utt: Utterance) -> Answer:
         return self.answer_many([utt])[0]
+
+    def _queries(self, utts: list[Utterance], visible: list[int] | None, prior: bool = True):
+        """O's inputs for a batch of questions: one sentence table (blocks of memory rows, each question's row
+        after its block) and a Query per question over its candidates; `where` maps back to memory rows."""
+        import torch
+
+        from chatmem.features import StoryIndex
+        from chatmem.output import Query
+
+        self.memory.refresh()
+        mem = self.memory
+        n = len(mem)
+        utts = encode(utts, self.encoder)
+        visible = [n if v is None else min(v, n) for v in (visible or [None] * len(utts))]
+        vocab = self._loaded.vocab
+        gids, minis, queries, where = [], [], [], []
+        size = 0
+        all_off = None                     # where the all-memories block starts (added once)
+
+        def add(gid_rows, emb) -> int:
+            nonlocal size
+            gids.append(gid_rows)
+            minis.append(np.asarray(emb, dtype=np.float32))
+            size += len(gid_rows)
+            return size - len(gid_rows)
+
+        for utt, k in zip(utts, visible):
+            rows = self._candidates(utt) if k == n else None
+            if rows is None:                   # score every visible memory
+                idx = self._story_index()
+                if all_off is None:
+                    all_off = add(idx.gid[:n], mem.embeddings)
+                off, pos = all_off, np.arange(k)
+            else:                              # score the candidates only, in write order
+                idx = StoryIndex(mem.tokens[rows], vocab)
+                off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
+            q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
+            queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
+                                 prior=self._prior(utt, pos, k, rows is not None) if prior else None))
+            where.append(pos)
+        if not queries:
+            return utts, None, None, [], []
+        gid, mini = torch.as_tensor(np.concatenate(gids)), torch.as_tensor(np.concatenate(minis))
+        return utts, gid, mini, queries, where
+
+    def first_hop(self, utt: Utterance):
+        """s_O of every candidate at the first hop without the relevance term, with what that term reads:
+        (memory rows, scores, chatmem.relevance.Candidates). Training data for the relevance term."""
+        from chatmem.output import run_hops
+
+        self.load(encoder=False)
+        with self._lock:
+            _, gid, mini, queries, where = self._queries([utt], None, prior=False)
+            q, pos = queries[0], where[0]
+            run_hops(self._loaded.model, gid, mini, queries, max_hops=1, beam=1)
+            return pos, q.hop1, self._relevance_candidates(pos, q.n, q.retrieved)
 
     def answer_many(self, utts: list[Utterance], visible: list[int] | None = None) -> list[Answer]:
         """Answer several questions in one batch through O and R.
 
         visible[j] is how many of the oldest memories question j may see (default: all of them), so a
         replay can store a whole story first and still ask each question at its place in the story."""
-        import torch
-
-        from chatmem.features import StoryIndex
-        from chatmem.output import Query, run_hops
+        from chatmem.output import run_hops
         from chatmem.response import decode
 
         self.load(encoder=False)          # encode() loads the encoder if a question still needs embedding
         with self._lock:
-            self.memory.refresh()
-            mem = self.memory
-            n = len(mem)
-            utts = encode(utts, self.encoder)
-            visible = [n if v is None else min(v, n) for v in (visible or [None] * len(utts))]
-            model, vocab = self._loaded.model, self._loaded.vocab
-            # One sentence table for the batch: blocks of memory rows, each question's row after its block.
-            gids, minis, queries, where = [], [], [], []
-            size = 0
-            all_off = None                     # where the all-memories block starts (added once)
-
-            def add(gid_rows, emb) -> int:
-                nonlocal size
-                gids.append(gid_rows)
-                minis.append(np.asarray(emb, dtype=np.float32))
-                size += len(gid_rows)
-                return size - len(gid_rows)
-
-            for utt, k in zip(utts, visible):
-                rows = self._candidates(utt) if k == n else None
-                if rows is None:                   # score every visible memory
-                    idx = self._story_index()
-                    if all_off is None:
-                        all_off = add(idx.gid[:n], mem.embeddings)
-                    off, pos = all_off, np.arange(k)
-                else:                              # score the candidates only, in write order
-                    idx = StoryIndex(mem.tokens[rows], vocab)
-                    off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
-                q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
-                queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k))
-                where.append(pos)
+            utts, gid, mini, queries, where = self._queries(utts, visible)
             if not queries:
                 return []
-            gid, mini = torch.as_tensor(np.concatenate(gids)), torch.as_tensor(np.concatenate(minis))
+            mem = self.memory
+            model, vocab = self._loaded.model, self._loaded.vocab
             run_hops(model, gid, mini, queries)
             answered = [q for q in queries if q.chosen]
             resps = dict(zip(map(id, answered), decode(model, vocab, gid, mini, answered) if answered else []))

@@ -45,19 +45,27 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+REL = "relevance."      # prefix of O's first-hop relevance term in the one weights file
+
+
 @dataclass
 class Loaded:
     model: object       # MemNN
     vocab: object       # Vocab
     config: dict
+    relevance: object = None   # chatmem.relevance.Relevance, or None for a model trained without it
 
 
-def save(directory: Path, model, vocab, extra: dict) -> None:
+def save(directory: Path, model, vocab, extra: dict, relevance=None) -> None:
     from safetensors.torch import save as st_save
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    extra = {k: v for k, v in extra.items() if k not in ("model", "relevance", "sha256")}
+    if relevance is not None:
+        state.update({REL + k: v.detach().contiguous() for k, v in relevance.state_dict().items()})
+        extra["relevance"] = relevance.cfg.to_json()
     atomic_write_bytes(directory / WEIGHTS, st_save(state))
     atomic_write_text(directory / VOCAB, json.dumps(vocab.to_json()))
     cfg = {"model": model.cfg.to_json(), **extra,
@@ -69,6 +77,7 @@ def load(directory: Path) -> Loaded:
     """Load and verify the model in `directory`; any problem is an AssetError naming the file."""
     from chatmem.features import Vocab
     from chatmem.model import MemNN, ModelConfig
+    from chatmem.relevance import Relevance, RelevanceConfig
 
     directory = Path(directory)
     cfg_path = directory / CONFIG
@@ -80,6 +89,7 @@ def load(directory: Path) -> Loaded:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
         sums = cfg["sha256"]
         mcfg = ModelConfig(**cfg["model"])
+        rcfg = RelevanceConfig(**cfg["relevance"]) if "relevance" in cfg else None
     except (ValueError, KeyError, TypeError) as exc:
         raise AssetError(f"model file {cfg_path} is damaged ({exc.__class__.__name__}: {exc})") from None
     for name in (WEIGHTS, VOCAB):
@@ -90,9 +100,15 @@ def load(directory: Path) -> Loaded:
         from safetensors.torch import load_file
 
         vocab = Vocab.from_json(json.loads((directory / VOCAB).read_text(encoding="utf-8")))
+        state = load_file(str(directory / WEIGHTS))
         model = MemNN(mcfg)
-        model.load_state_dict(load_file(str(directory / WEIGHTS)))
+        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(REL)})
+        relevance = None
+        if rcfg is not None:
+            relevance = Relevance(rcfg)
+            relevance.load_state_dict({k[len(REL):]: v for k, v in state.items() if k.startswith(REL)})
+            relevance.eval()
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
         raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
     model.eval()
-    return Loaded(model, vocab, cfg)
+    return Loaded(model, vocab, cfg, relevance)

@@ -14,6 +14,7 @@ from chatmem.data import SentenceTable, story_groups
 from chatmem.features import StoryIndex, Vocab
 from chatmem.model import MemNN
 from chatmem.output import BEAM, Query, run_hops
+from chatmem.relevance import Candidates, prior
 from chatmem.response import decode
 
 # Published results on the 1k training sets, test accuracy in percent.
@@ -46,7 +47,7 @@ class Prediction:
 
 
 def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 256,
-            progress=None, beam: int = BEAM, prune: bool = True) -> list[Prediction]:
+            progress=None, beam: int = BEAM, prune: bool = True, relevance=None) -> list[Prediction]:
     model.eval()
     gid = torch.as_tensor(table.gid)
     mini = torch.as_tensor(table.mini)
@@ -57,7 +58,10 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
         idx = StoryIndex([table.tokens[r] for r in mem_rows], vocab)
         for s in group:
             q_row = table.row[s.question]
-            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], len(s.story))))
+            n = len(s.story)
+            rel = None if relevance is None else prior(relevance, table.tokens[q_row], table.mini[q_row], Candidates.story(
+                [table.tokens[r] for r in mem_rows[:n]], table.mini[mem_rows[:n]]))
+            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], n, prior=rel)))
     # Batches pad every question to the longest story in them: batch similar lengths together.
     order = sorted(range(len(queries)), key=lambda k: queries[k][1].n)
     out: list[Prediction | None] = [None] * len(queries)

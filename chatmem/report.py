@@ -26,7 +26,7 @@ def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_di
     tok = {t: tokenize(t) for t in texts}
     table = build_table(texts, loaded.vocab, tok.__getitem__, minilm_cached)
     bar = progress_bar(len(samples), f"evaluating ({split})", "q")
-    preds = predict(loaded.model, loaded.vocab, samples, table, progress=bar.update)
+    preds = predict(loaded.model, loaded.vocab, samples, table, progress=bar.update, relevance=loaded.relevance)
     bar.close()
     summary = summarize(preds)
     summary["split"] = split
