@@ -1,0 +1,852 @@
+"""A seeded generator of everyday personal conversations, with labels.
+
+Training and validation data beyond bAbI (conversational-model issue, part 5): people tell
+the bot where things are, who has what, codes, appointments, family and jobs; they
+correct themselves, chat, ask for reminders, and ask questions, some of which nothing
+stored can answer. Every question carries its answer (a character span of a supporting
+turn, or a date phrase for "When did I ...?" questions answered from write time) and the
+supporting turns.
+
+The lexicons in chatmem.lexicon are split by a stable hash of each entry, so the valid
+split uses names, places, things and values that the train split never contains.
+
+Pure standard library: no torch, spaCy or sentence-transformers, and no files are read.
+
+    python -m chatmem.generator --n 5 --seed 1 --split valid [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+
+from chatmem import lexicon as lx
+
+SPLITS = ("train", "valid")
+QKINDS = ("single", "who", "when", "update", "two_hop", "unanswerable")
+EXPECT = " => "  # chatmem.replay's marker for an expected answer
+
+
+# ---------------------------------------------------------------------------- data classes
+
+
+@dataclass
+class Turn:
+    """One utterance. Indices (support, answer_support, supersedes) point into the same conversation."""
+
+    text: str
+    kind: str  # fact | update | question | request | chitchat
+    created: float  # write time, UNIX seconds
+    is_fact: bool
+    question: bool
+    answer: str | None = None
+    answer_support: int | None = None
+    answer_start: int | None = None
+    answer_end: int | None = None
+    support: list[int] = field(default_factory=list)
+    qkind: str | None = None
+    supersedes: int | None = None  # for updates: the fact this one replaces (the G issue's link)
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn]
+    seed: int
+    split: str
+
+
+# ---------------------------------------------------------------------------- splits
+
+
+def split_of(entry: str) -> str:
+    """Stable across runs and machines (unlike hash()): one entry in five is held out."""
+    return "valid" if zlib.crc32(entry.lower().encode()) % 5 == 0 else "train"
+
+
+@cache
+def pool(name: str, split: str) -> tuple[str, ...]:
+    """The entries of lexicon list `name` that belong to `split`."""
+    return tuple(w for w in getattr(lx, name) if split_of(w) == split)
+
+
+def _fresh(rng: random.Random, split: str, make, tries: int = 50) -> str:
+    """A generated value (a code, a plate) from the split's side of the hash; few values
+    (blood types, counts) may have none there, and are then shared."""
+    value = make(rng)
+    for _ in range(tries):
+        if split_of(value) == split:
+            break
+        value = make(rng)
+    return value
+
+
+def a_an(word: str) -> str:
+    return "an" if word[0] in "aeiouAEIOU" or word.startswith(("MOT", "hour")) else "a"
+
+
+def date_phrase(ts: float) -> str:
+    """A write time as the answer to "When did I ...?": "8 May 2023"."""
+    d = datetime.fromtimestamp(ts, timezone.utc)
+    return f"{d.day} {lx.MONTHS[d.month - 1]} {d.year}"
+
+
+# ---------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a fact states; `core` is the answer span, `at`/`to` are the prepositions templates need."""
+
+    core: str
+    at: str = ""
+    to: str = ""
+    tags: frozenset = frozenset()
+
+
+def _digits(n: int):
+    return lambda r: str(r.randrange(10 ** (n - 1), 10**n))
+
+
+def _letters(n: int, r: random.Random) -> str:
+    return "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(n))
+
+
+TIMES = ("4pm", "9:30am", "noon", "10am", "half past two", "quarter to five", "8:15am", "11am", "3pm", "6:45pm",
+         "7pm", "2:30pm", "midday", "9am", "5pm")
+CLOSING_TIMES = ("5pm", "6pm", "8pm", "9:30pm", "10pm", "midnight", "half past five", "6:45pm", "7pm", "4:30pm")
+
+
+def _date_value(r: random.Random, split: str) -> Value:
+    """An appointment's date: the answer keeps the core ("March 3 at 4pm"); "on"/"in" stay outside."""
+    wd, mo, day, tm = r.choice(lx.WEEKDAYS), r.choice(lx.MONTHS), r.randint(1, 28), r.choice(TIMES)
+    ordinal = f"{day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+    forms = (("on", wd, {"day"}), ("on", f"{wd} at {tm}", {"day", "time"}), ("on", f"{mo} {day}", {"day"}),
+             ("on", f"{mo} {day} at {tm}", {"day", "time"}), ("on", f"{day} {mo}", {"day"}), ("in", mo, set()),
+             ("", f"next {wd}", {"day"}), ("", f"next {wd} at {tm}", {"day", "time"}),
+             ("", f"tomorrow at {tm}", {"time"}), ("on", f"the {ordinal}", {"day"}), ("at", tm, {"time"}))
+    prep, core, tags = r.choice(forms)
+    return Value(core, f"{prep} " if prep else "", "", frozenset(tags))
+
+
+def _home_value(r: random.Random, split: str) -> Value:
+    kind = r.choice(("city", "city", "address", "landmark"))
+    if kind == "city":
+        return Value(r.choice(pool("CITIES", split)), "in ", "to ", frozenset({"city"}))
+    if kind == "address":
+        street = f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.STREET_TYPES)}"
+        return Value(f"{r.randint(1, 180)} {street}", "at ", "to ", frozenset({"address"}))
+    place = f"{r.choice(lx.LANDMARK_PREPS)} {r.choice(pool('LANDMARKS', split))}"
+    return Value(place, "", "to a flat ", frozenset({"landmark"}))
+
+
+def _spot_value(r: random.Random, split: str) -> Value:
+    preps, spots = r.choice(lx.SPOT_GROUPS)
+    return Value(f"{r.choice(preps)} {r.choice([s for s in spots if split_of(s) == split])}")
+
+
+def _simple(maker):
+    """A value maker from a function of the random generator alone, kept on the split's side."""
+    return lambda r, split: Value(_fresh(r, split, maker))
+
+
+def _from_pool(name: str):
+    return lambda r, split: Value(r.choice(pool(name, split)))
+
+
+NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+
+VALUE_MAKERS = {
+    "loc": _spot_value,
+    "park": _simple(lambda r: f"{r.choice(lx.PARKING_AREAS)} {r.randint(1, 140)}"),
+    "home": _home_value,
+    "job": lambda r, split: (lambda j: Value(j, a_an(j)))(r.choice(pool("JOBS", split))),
+    "work": _from_pool("WORKPLACES"),
+    "appt": _date_value,
+    "hours": _simple(lambda r: f"{r.choice(('until', 'till', 'until'))} {r.choice(CLOSING_TIMES)}"),
+    "count": lambda r, split: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])))(r.randint(2, 9))),
+    "pet": _from_pool("PET_NAMES"),
+}
+
+# Attributes: name -> (scope, value maker, extra fact templates, extra question templates).
+# Scope "home" owners are "the"/"our"/"my" household; "person" owners are me or someone else.
+ATTRIBUTES = {
+    "door code": ("home", _simple(_digits(4)), ("the code for the front door is {v}.",),
+                  ("what's the code for the front door?",)),
+    "wifi password": ("home", _simple(lambda r: f"{r.choice(lx.CODE_WORDS)}-{r.randint(2, 99)}"),
+                      ("the password for the wifi is {v}.",), ("what's the password for the wifi?",)),
+    "gate code": ("home", _simple(_digits(4)), (), ()),
+    "alarm code": ("home", _simple(_digits(6)), ("to switch off the alarm you type {v}.",), ()),
+    "garage code": ("home", _simple(_digits(5)), (), ()),
+    "safe combination": ("home", _simple(lambda r: "-".join(str(r.randint(1, 60)) for _ in range(3))), (), ()),
+    "router password": ("home", _simple(lambda r: f"{r.choice(lx.CODE_WORDS)}{r.randint(100, 9999)}"), (), ()),
+    "parcel locker code": ("home", _simple(_digits(6)), (), ()),
+    "postcode": ("home", _simple(lambda r: f"{_letters(2, r)}{r.randint(1, 19)} {r.randint(1, 9)}{_letters(2, r)}"),
+                 (), ()),
+    "flat number": ("home", _simple(lambda r: f"{r.randint(1, 40)}{r.choice('ABCD')}"), (), ()),
+    "bin day": ("home", lambda r, s: Value(r.choice(lx.WEEKDAYS)), ("the bins go out on {v}.",), ("which day do the bins go out?",)),
+    "wifi network name": ("home", _simple(lambda r: f"{r.choice(lx.CODE_WORDS)}-{r.choice(lx.CODE_WORDS)}"),
+                          ("{ps} wifi network is called {v}.",), ()),
+    "blood type": ("person", lambda r, s: Value(f"{r.choice(('A', 'B', 'AB', 'O'))} {r.choice(('positive', 'negative'))}"),
+                   ("{p} {be} {v}, blood group-wise.",), ()),
+    "shoe size": ("person", lambda r, s: Value(str(r.randint(35, 47))), ("{p} wear{s} size {v} shoes.",),
+                  ("what size shoes {do} {p} wear?",)),
+    "favourite colour": ("person", _from_pool("COLOURS"), ("{p} love{s} {v} more than any other colour.",),
+                         ("which colour {do} {p} like best?",)),
+    "allergy": ("person", _from_pool("ALLERGENS"), ("{p} {be} allergic to {v}.",), ("what {be} {p} allergic to?",)),
+    "favourite food": ("person", _from_pool("FOODS"), ("{p} could eat {v} every single day.",),
+                       ("what food {do} {p} like best?",)),
+    "licence plate": ("person", _simple(lambda r: f"{_letters(2, r)}{r.randint(10, 99)} {_letters(3, r)}"),
+                      ("the number plate on {ps} car is {v}.",), ("what's the registration of {ps} car?",)),
+    "passport number": ("person", _simple(lambda r: f"{_letters(1, r)}{r.randint(1000000, 9999999)}"), (), ()),
+    "phone number": ("person", _simple(lambda r: f"07{r.randint(100, 999)} {r.randint(100000, 999999)}"),
+                     ("[other] {p} can be reached on {v}.",), ("[other] what number can I reach {p} on?",)),
+    "locker number": ("person", _simple(lambda r: str(r.randint(1, 400))), (), ()),
+    "gym membership number": ("person", _simple(_digits(8)), (), ()),
+    "employee ID": ("person", _simple(lambda r: f"E{r.randint(10000, 99999)}"), (), ()),
+    "bike lock code": ("person", _simple(_digits(4)), (), ()),
+    "shirt size": ("person", lambda r, s: Value(r.choice(("S", "M", "L", "XL", "XXL"))), (), ()),
+    "birthday": ("person", _simple(lambda r: f"{r.randint(1, 28)} {r.choice(lx.MONTHS)}"),
+                 ("{p} {be} born on {v}.",), ("when is {ps} birthday?",)),
+}
+
+
+# ---------------------------------------------------------------------------- templates
+# "{v}" marks the value (the answer span). A leading "[tag,...] " limits a template to keys
+# and values that have those tags. Templates start in lower case; the first letter is
+# raised after any filler is put in front.
+
+
+@dataclass(frozen=True)
+class Spec:
+    facts: tuple[str, ...]
+    questions: tuple[str, ...]
+    clauses: tuple[str, ...]  # embedded questions: requests and "When did I tell you ...?"
+    updates: tuple[str, ...] = ()
+    told: tuple[str, ...] = ()  # extra write-time questions
+
+
+SPECS = {
+    "loc": Spec(
+        facts=("I stored {thing} {v}.", "I put {thing} {v}.", "I left {thing} {v}.", "{thing} {is} {v}.",
+               "I keep {thing} {v}.", "I've hidden {thing} {v}.", "{thing} {is} kept {v}.", "you'll find {thing} {v}.",
+               "I tucked {thing} away {v}.", "I packed {thing} {v} for now.", "{thing} {is} sitting {v}.",
+               "just so I don't forget, {thing} {is} {v}."),
+        updates=("I moved {thing}, {it_is} {v} now.", "{thing} {is} {v} now.", "actually, {thing} {is} {v}.",
+                 "I've moved {thing} {v}.", "correction: {thing} {is} {v}, not {old}.",
+                 "I took {thing} out and put {obj} {v}.", "{thing} {is} no longer {old}, {it_is} {v}."),
+        questions=("where {is} {thing}?", "where did I put {thing}?", "where did I leave {thing}?",
+                   "where can I find {thing}?", "where did I store {thing}?", "any idea where {thing} {is}?",
+                   "where do I keep {thing}?", "where {is} {thing} now?"),
+        clauses=("where {thing} {is}", "where I put {thing}", "where I left {thing}"),
+        told=("when did I put {thing} {v}?",)),
+    "park": Spec(
+        facts=("I parked {veh} in {v}.", "{veh} is in {v}.", "{veh} is parked in {v}.", "I left {veh} in {v}.",
+               "I found a space for {veh} in {v}.", "{veh} is sitting in {v}.", "{veh} is over in {v}.",
+               "I squeezed {veh} into {v}."),
+        updates=("I moved {veh} to {v}.", "{veh} is in {v} now.", "I re-parked {veh} in {v}.",
+                 "actually, {veh} is in {v}, not {old}."),
+        questions=("where is {veh}?", "where did I park {veh}?", "where's {veh} parked?", "which spot is {veh} in?",
+                   "where did I leave {veh}?"),
+        clauses=("where I parked {veh}", "where {veh} is"),
+        told=("when did I park {veh}?",)),
+    "holder": Spec(
+        facts=("I gave {thing} to {v}.", "I lent {thing} to {v}.", "I lent {v} {thing}.", "{v} borrowed {thing}.",
+               "{v} has {thing}.", "{v} took {thing} for the weekend.", "{thing} {is} with {v}.",
+               "I handed {thing} over to {v}.", "{v} is borrowing {thing} for a while."),
+        updates=("{prev} passed {thing} on to {v}.", "{v} has {thing} now.", "{prev} gave {thing} to {v}.",
+                 "actually, {v} has {thing}, not {prev}.", "{thing} went from {prev} to {v}."),
+        questions=("who has {thing}?", "who's got {thing}?", "who has {thing} at the moment?",
+                   "which friend has {thing}?", "who is holding on to {thing}?", "who has {thing} right now?",
+                   "do you know who has {thing}?"),
+        clauses=("who has {thing}",),
+        told=("when did I lend {thing} to {v}?", "when did {v} get {thing}?")),
+    "attr": Spec(
+        facts=("{ps} {attr} is {v}.", "{v} is {ps} {attr}.", "{ps} {attr}: {v}.", "{ps} {attr} is set to {v}.",
+               "note that {ps} {attr} is {v}.", "remember, {ps} {attr} is {v}."),
+        updates=("{ps} {attr} is now {v}.", "{ps} {attr} changed to {v}.", "actually, {ps} {attr} is {v}.",
+                 "{ps} {attr} isn't {old} any more, it's {v}.", "[home] they changed {ps} {attr} to {v}.",
+                 "new {attr} for {p_obj}: {v}."),
+        questions=("what is {ps} {attr}?", "what's {ps} {attr}?", "do you remember {ps} {attr}?",
+                   "{ps} {attr}?", "what was {ps} {attr} again?", "can you tell me {ps} {attr}?"),
+        clauses=("what {ps} {attr} is",),
+        told=("when did I give you {ps} {attr}?",)),
+    "rel": Spec(
+        facts=("{R} is {v}.", "{R} is called {v}.", "{Rs} name is {v}.", "{v} is {R}.", "{R} goes by {v}.",
+               "{R} is named {v}.", "the name of {R} is {v}."),
+        questions=("who is {R}?", "what is {Rs} name?", "what's {R} called?", "what is {R} called?",
+                   "who's {R} again?", "do you remember who {R} is?", "what's the name of {R}?"),
+        clauses=("who {R} is", "what {R} is called", "what {Rs} name is")),
+    "home": Spec(
+        facts=("{p} lives {at}{v}.", "{p} lives {at}{v} these days.", "{p} has a flat {at}{v}.",
+               "{p} is living {at}{v}.", "[address] {ps} address is {v}.", "{p} moved {to}{v} last year.",
+               "[city] {p} is based in {v}.", "home for {p} is {at}{v}."),
+        updates=("actually, {p} moved {to}{v}.", "{p} lives {at}{v} now.", "{p} has moved {to}{v}.",
+                 "{p} just moved {to}{v}.", "[address] {ps} new address is {v}.", "{p} doesn't live {at_old}{old} any more, it's {at}{v} now."),
+        questions=("where does {p} live?", "where is {p} living now?", "[city] which city does {p} live in?",
+                   "[address,poss] what is {ps} address?", "[address,poss] what's {ps} address?",
+                   "do you know where {p} lives?", "where does {p} live these days?", "[poss] where's {ps} place?"),
+        clauses=("where {p} lives",)),
+    "job": Spec(
+        facts=("{p} works as {a} {v}.", "{p} is {a} {v}.", "{p} has a job as {a} {v}.", "{p} is {a} {v} by trade.",
+               "{p} earns a living as {a} {v}.", "{p} works as {a} {v} these days."),
+        updates=("{p} is {a} {v} now.", "{p} changed jobs and works as {a} {v} now.", "actually, {p} works as {a} {v}.",
+                 "{p} retrained as {a} {v}.", "{p} got a new job as {a} {v}."),
+        questions=("what does {p} do?", "what does {p} do for a living?", "[poss] what is {ps} job?",
+                   "what job does {p} have?", "[poss] what's {ps} profession?", "what does {p} work as?",
+                   "what kind of work does {p} do?"),
+        clauses=("what {p} does for a living", "what {p} does")),
+    "work": Spec(
+        facts=("{p} works at {v}.", "{p} has a job at {v}.", "{p} is employed at {v}.",
+               "{p} spends all day at {v} for work.", "[poss] {ps} workplace is {v}.",
+               "{p} has worked at {v} for years.", "{p} does shifts at {v}."),
+        updates=("{p} works at {v} now.", "{p} moved jobs to {v}.", "actually, {p} works at {v}, not {old}."),
+        questions=("where does {p} work?", "[poss] where is {ps} workplace?", "where does {p} have a job?",
+                   "which place does {p} work at?", "where is {p} employed?"),
+        clauses=("where {p} works",)),
+    "appt": Spec(
+        facts=("{ev} is {at}{v}.", "I have {ev_a} {at}{v}.", "{ev} is booked for {v}.", "I booked {ev_a} for {v}.",
+               "don't let me forget {ev}, it's {at}{v}.", "{ev} got scheduled for {v}.", "I've got {ev_a} {at}{v}."),
+        updates=("{ev} moved to {v}.", "{ev} is now {at}{v}.", "they rescheduled {ev} to {v}.",
+                 "actually, {ev} is {at}{v}.", "{ev} has been pushed to {v}."),
+        questions=("when is {ev}?", "[time] what time is {ev}?", "[day] what day is {ev}?", "when's {ev}?",
+                   "when is {ev} booked for?", "when do I have {ev}?"),
+        clauses=("when {ev} is",)),
+    "hours": Spec(
+        facts=("{place} is open {v}.", "{place} is open {v} today.", "{place} stays open {v}.",
+               "on weekdays {place} is open {v}.", "{place} is open {v} on Saturdays.",
+               "you can go to {place} {v}."),
+        updates=("{place} is open {v} now.", "actually, {place} stays open {v}.",
+                 "{place} changed its hours, it's open {v} now."),
+        questions=("how late is {place} open?", "until when is {place} open?", "how long is {place} open?",
+                   "how late does {place} stay open?", "what are the opening hours of {place}?",
+                   "how long can I go to {place}?"),
+        clauses=("how late {place} is open",)),
+    "count": Spec(
+        facts=("{p} {have} {v} {noun}.", "{p} {have} got {v} {noun}.", "in total {p} {have} {v} {noun}.",
+               "all in all {p} {have} {v} {noun}.", "{p} {have} exactly {v} {noun}.", "{p} {be} looking after {v} {noun}."),
+        updates=("{p} {have} {v} {noun} now.", "now {p} {have} {v} {noun}.", "actually, {p} {have} {v} {noun}."),
+        questions=("how many {noun} {do} {p} have?", "how many {noun} {have} {p} got?",
+                   "do you know how many {noun} {p} {have}?", "what's the number of {noun} {p} {have}?",
+                   "how many {noun} {be} {p} looking after?"),
+        clauses=("how many {noun} {p} {have}",)),
+    "pet": Spec(
+        facts=("{ps} {animal} is called {v}.", "{ps} {animal}'s name is {v}.", "{ps} {animal} is named {v}.",
+               "{p} {have} {animal_a} called {v}.", "{v} is {ps} {animal}.", "we named {ps} {animal} {v}.",
+               "{ps} {animal} answers to {v}."),
+        questions=("what is {ps} {animal} called?", "what's the name of {ps} {animal}?",
+                   "what is {ps} {animal}'s name?", "what do we call {ps} {animal}?",
+                   "which name does {ps} {animal} answer to?", "what was {ps} {animal} called again?"),
+        clauses=("what {ps} {animal} is called",)),
+}
+
+# Someone gives a lent thing back: the holder fact is superseded by a location.
+RETURNS = ("{prev} gave {thing} back, {it_is} {v} again.", "{prev} returned {thing} and I put {obj} {v}.",
+           "got {thing} back from {prev}, {it_is} {v} now.")
+
+# Ways to say "the person who ..." through a lent thing (hop 1 of a two-hop question).
+HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend who has {thing}",
+               "the person holding on to {thing}")
+
+TOLD = ("when did I tell you {clause}?", "when did I mention {clause}?", "when did you learn {clause}?")
+REQUESTS = ("remind me {clause}.", "tell me {clause}.", "can you remind me {clause}?", "do you know {clause}?",
+            "could you tell me {clause}?", "I need to know {clause}.", "please remind me {clause}.",
+            "can you tell me again {clause}?")
+COMMANDS = ("remind me to call {name} tomorrow.", "set a timer for ten minutes.", "tell me a joke.",
+            "can you help me plan my week?", "remind me to water the plants.", "make a note to buy milk.",
+            "wake me at seven.", "tell me something nice.", "remind me to book {ev_a}.",
+            "can you keep track of things for me?")
+CHITCHAT = (
+    "Hi there!", "Hello!", "Hey.", "Good morning!", "Evening!", "Thanks, that's helpful.", "Thank you!",
+    "Cheers.", "lol ok", "haha", "ok", "OK cool.", "Great, thanks.", "Perfect.", "Nice one.", "Got it.",
+    "Sounds good.", "Alright.", "Hmm.", "Wow.", "Brilliant!", "What a day.", "Ugh, Mondays.", "Sorry, typo.",
+    "Never mind.", "No worries.", "Bye for now!", "See you later.", "Good night!", "You're the best.",
+    "That's all for now.", "Oops.", "Yay!", "Fair enough.", "Right then.", "Oh well.", "Makes sense.",
+    "Thanks a lot!", "ok thx", "k", "yes", "no", "Ha, nice.", "Back again.", "I'm back.", "One sec.",
+    "Hang on.", "Sure.", "Cool cool.", "Lovely.", "Interesting.", "Oh no.", "Good to know.", "Noted.",
+)
+FACT_PREFIXES = ("by the way, ", "oh, and ", "just so you know, ", "also, ", "FYI ", "quick note: ",
+                 "before I forget, ", "for the record, ", "OK so ", "right, ")
+QUESTION_PREFIXES = ("hey, ", "quick question: ", "sorry, ", "um, ", "so ", "remind me, ", "hmm, ")
+
+
+def _usable(templates, tags) -> list[str]:
+    """Templates whose "[tags]" are all present, with the tag marker removed."""
+    out = []
+    for t in templates:
+        if t.startswith("["):
+            need, _, t = t[1:].partition("] ")
+            if not set(need.split(",")) <= tags:
+                continue
+        out.append(t)
+    return out
+
+
+def render(template: str, slots: dict, value: str | None = None, prefix: str = "") -> tuple[str, int | None]:
+    """Fill a template; return the text and where `value` ({v}) starts in it."""
+    text = prefix + template.format(**{**slots, "v": "\x00"})
+    start = text.find("\x00") if value is not None else -1
+    text = text.replace("\x00", value or "")
+    if start != 0:  # a value that opens the sentence keeps its own casing ("cobalt-19 is ...")
+        text = text[0].upper() + text[1:]
+    return text, (start if start >= 0 else None)
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+@dataclass
+class Person:
+    name: str  # as first introduced: "Henrike" or "Henrike Vos"
+    refs: dict = field(default_factory=dict)  # ref id -> (text, turn that links it to the name)
+
+    @property
+    def first(self) -> str:
+        return self.name.split()[0]
+
+
+ME = Person("I")
+
+
+@dataclass
+class Key:
+    """One thing a fact can be about, and its current value."""
+
+    kind: str
+    slots: dict
+    person: Person | None = None
+    value: Value | None = None
+    history: list = field(default_factory=list)  # turns that stated it, oldest first
+    ref: object = "name"  # how the newest statement named the person
+    updated: bool = False
+    holder: Person | None = None  # who has a lent thing now
+
+
+PERSON_KINDS = ("home", "job", "work")  # about a person other than me
+OWNER_KINDS = ("attr", "count", "pet")  # about me or another person
+FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
+UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count")
+
+
+class World:
+    """The state of one conversation while it is being written."""
+
+    def __init__(self, rng: random.Random, split: str, start: float):
+        self.rng, self.split, self.clock = rng, split, start
+        self.turns: list[Turn] = []
+        self.spans: dict[int, tuple[int, str]] = {}  # fact turn -> (start, value) of its value
+        self.keys: dict[tuple, Key] = {}
+        self.people: list[Person] = []
+        self.used: set[str] = set()  # entities mentioned so far: never reused for a new one
+        self.asked: dict[str, int] = {q: 0 for q in QKINDS}
+        self.last_asked: Key | None = None  # the same question twice in a row reads like a bug
+
+    # -- helpers
+
+    def pick(self, options):
+        options = [o for o in options if o not in self.used]
+        return self.rng.choice(options) if options else None
+
+    def tick(self) -> float:
+        """Write times advance minutes within a session, days between sessions."""
+        if self.turns and self.rng.random() < 0.12:
+            self.clock += self.rng.uniform(0.4, 9) * 86400
+        self.clock += self.rng.uniform(15, 400)
+        return self.clock
+
+    def add(self, turn: Turn) -> int:
+        self.turns.append(turn)
+        return len(self.turns) - 1
+
+    def new_person(self) -> Person | None:
+        first = self.pick(pool("FIRST_NAMES", self.split))
+        if first is None:
+            return None
+        self.used.add(first)
+        name = f"{first} {self.rng.choice(pool('SURNAMES', self.split))}" if self.rng.random() < 0.4 else first
+        p = Person(name, {"name": (name, None)})
+        self.people.append(p)
+        return p
+
+    def name_of(self, p: Person) -> str:
+        return p.name if self.rng.random() < 0.5 else p.first
+
+    def person_slots(self, p: Person, ref) -> dict:
+        """Subject slots for me or for a person named by `ref` (name, relation or lent thing)."""
+        if p is ME:
+            return {"p": "I", "ps": "my", "p_obj": "me", "be": "am", "have": "have", "do": "do", "s": "", "tags": {"me", "poss"}}
+        text = self.name_of(p) if ref == "name" else p.refs[ref][0]
+        tags = {"other"} | ({"poss"} if ref == "name" or ref[0] == "rel" else set())
+        return {"p": text, "ps": f"{text}'s", "p_obj": text, "be": "is", "have": "has", "do": "does", "s": "s",
+                "tags": tags}
+
+    def thing_slots(self, thing: str, det: str) -> dict:
+        plural = thing in lx.PLURAL_THINGS
+        return {"thing": f"{det} {thing}", "is": "are" if plural else "is", "it_is": "they're" if plural else "it's",
+                "obj": "them" if plural else "it", "tags": {"plural"} if plural else set()}
+
+    # -- subjects: a fresh entity for a fact or for an unanswerable question
+
+    def owner(self) -> Person | None:
+        r = self.rng.random()
+        if r < 0.45:
+            return ME
+        if r < 0.6 or not self.people:  # "Lena's shoe size is 39." introduces Lena
+            return self.new_person() or ME
+        return self.rng.choice(self.people)
+
+    def subject(self, kind: str) -> Key | None:
+        """A key that has never been stated, or None when the lexicon is used up."""
+        rng = self.rng
+        if kind in ("loc", "holder"):
+            thing = self.pick(pool("THINGS", self.split))
+            det = "my" if kind == "holder" or rng.random() < 0.6 else "the"
+            return thing and Key(kind, {"_id": thing, **self.thing_slots(thing, det)})
+        if kind == "park":
+            veh = self.pick(lx.VEHICLES)
+            return veh and Key(kind, {"_id": veh, "veh": f"{rng.choice(('my', 'the'))} {veh}", "tags": set()})
+        if kind == "attr":
+            p = self.owner()
+            household = p is ME and rng.random() < 0.5  # codes of the house, or my own attributes
+            options = [a for a, spec in ATTRIBUTES.items() if (spec[0] == "home") == household]
+            attr = self.pick([a for a in options if ("attr", (id(p), a)) not in self.keys])
+            det = {"home": rng.choice(("the", "the", "our", "my"))}.get(ATTRIBUTES[attr][0]) if attr else None
+            return attr and Key(kind, {"_id": (id(p), attr), "attr": attr, "det": det, "tags": set()}, p)
+        if kind == "rel":
+            return self.relation()
+        if kind in PERSON_KINDS:
+            people = [p for p in self.people if (kind, id(p)) not in self.keys]
+            p = rng.choice(people) if people else None
+            return p and Key(kind, {"_id": id(p), "tags": set()}, p)
+        if kind == "appt":
+            ev = self.pick(lx.EVENTS)
+            return ev and Key(kind, {"_id": ev, "ev": f"my {ev}", "ev_a": f"{a_an(ev)} {ev}", "tags": set()})
+        if kind == "hours":
+            place = self.pick(pool("OPEN_PLACES", self.split) or lx.OPEN_PLACES)
+            return place and Key(kind, {"_id": place, "place": place, "tags": set()})
+        p = self.owner()
+        if kind == "count":
+            noun = self.pick([n for n in lx.COUNTABLES if ("count", (id(p), n)) not in self.keys])
+            return noun and Key(kind, {"_id": (id(p), noun), "noun": noun, "tags": set()}, p)
+        animal = self.pick([a for a in lx.ANIMALS if ("pet", (id(p), a)) not in self.keys])
+        return animal and Key(kind, {"_id": (id(p), animal), "animal": animal,
+                                     "animal_a": f"{a_an(animal)} {animal}", "tags": set()}, p)
+
+    def relation(self) -> Key | None:
+        """A relation phrase nobody has yet: "my dentist", "Lena's piano tutor", "my cousin's wife"."""
+        rng = self.rng
+        taken = {k.slots["R"] for k in self.keys.values() if k.kind == "rel"}
+        r = rng.random()
+        if r < 0.2 and self.people:
+            R = f"{rng.choice(self.people).first}'s {rng.choice(lx.RELATIONS)}"
+        elif r < 0.4:
+            R = f"my {rng.choice(lx.RELATIONS)}'s {rng.choice(lx.SECOND_RELATIONS)}"
+        else:
+            R = f"my {rng.choice(lx.RELATIONS)}"
+        if R in taken:
+            return None
+        return Key("rel", {"_id": R, "R": R, "Rs": f"{R}'s", "tags": set()})
+
+    # -- statements
+
+    def slots(self, key: Key, ref, value: Value | None) -> dict:
+        s = dict(key.slots)
+        if key.kind == "attr" and s["det"]:  # a household attribute has a determiner, not an owner
+            s.update({"ps": s["det"], "p_obj": "the house", "tags": set(s["tags"]) | {"home"}})
+        elif key.person is not None:
+            ps = self.person_slots(key.person, ref)
+            s.update(ps, tags=set(s["tags"]) | ps["tags"])
+        if value is not None:
+            s.update(at=value.at, to=value.to, a=value.at, tags=s["tags"] | value.tags)
+        return s
+
+    def state(self, key: Key, value: Value, templates, kind: str = "fact", extra: dict | None = None) -> int:
+        """Write one fact turn about `key` with `value` and make it the key's newest statement."""
+        ref = self.statement_ref(key.person)
+        s = {**self.slots(key, ref, value), **(extra or {})}
+        prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
+        text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
+        supersedes = key.history[-1] if key.history else None
+        i = self.add(Turn(text, kind, self.tick(), True, False, supersedes=supersedes if kind == "update" else None))
+        self.spans[i] = (start, value.core)
+        key.value, key.ref, key.updated = value, ref, kind == "update"
+        key.history.append(i)
+        return i
+
+    def statement_ref(self, p: Person | None):
+        """Facts name a person by name or by a relation phrase, never through a lent thing."""
+        if p is None or p is ME:
+            return "me" if p is ME else None
+        refs = [r for r in p.refs if r == "name" or r[0] == "rel"]
+        return "name" if self.rng.random() < 0.6 else self.rng.choice(refs)
+
+    def value_for(self, key: Key) -> Value:
+        if key.kind == "attr":
+            return ATTRIBUTES[key.slots["attr"]][1](self.rng, self.split)
+        return VALUE_MAKERS[key.kind](self.rng, self.split)
+
+    def templates(self, key: Key, part: str) -> tuple[str, ...]:
+        base = getattr(SPECS[key.kind], part)
+        if key.kind == "attr":  # attribute-specific shapes ride along with the generic ones
+            extra = ATTRIBUTES[key.slots["attr"]][2 if part == "facts" else 3]
+            return base + extra if part in ("facts", "questions") else base
+        return base
+
+    def new_fact(self, kind: str) -> bool:
+        if kind == "rel":
+            return self.new_relation()
+        if kind == "holder":
+            return self.lend()
+        key = self.subject(kind)
+        if key is None:
+            return False
+        if isinstance(key.slots["_id"], str):
+            self.used.add(key.slots["_id"])
+        self.keys[(kind, key.slots["_id"])] = key
+        self.state(key, self.value_for(key), self.templates(key, "facts"))
+        return True
+
+    def new_relation(self) -> bool:
+        key = self.subject("rel")
+        person = key and self.new_person()
+        if person is None:
+            return False
+        name = person.name
+        i = self.state(key, Value(name), SPECS["rel"].facts)
+        person.refs[("rel", key.slots["R"])] = (key.slots["R"], i)
+        self.keys[("rel", key.slots["R"])] = key
+        return True
+
+    def lend(self) -> bool:
+        key = self.subject("holder")
+        if key is None:
+            return False
+        person = self.new_person() if not self.people or self.rng.random() < 0.5 else self.rng.choice(self.people)
+        if person is None:
+            return False
+        thing = key.slots["_id"]
+        self.used.add(thing)
+        self.keys[("holder", thing)] = key
+        i = self.state(key, Value(self.name_of(person)), SPECS["holder"].facts)
+        self.give(key, person, i)
+        return True
+
+    def give(self, key: Key, person: Person | None, turn: int) -> None:
+        """Move the "whoever has my drill" reference to the new holder (or to nobody)."""
+        ref = ("holder", key.slots["_id"])
+        for p in self.people:
+            p.refs.pop(ref, None)
+        if person is not None:
+            text = self.rng.choice(HOLDER_REFS).format(**key.slots)
+            person.refs[ref] = (text, turn)
+        key.holder = person
+
+    def update(self) -> bool:
+        keys = [k for k in self.keys.values()
+                if k.kind in UPDATABLE and k.history and k.slots.get("attr") not in FIXED_ATTRIBUTES]
+        if not keys:
+            return False
+        key = self.rng.choice(keys)
+        old = key.value.core
+        extra = {"old": old, "at_old": key.value.at}
+        if key.kind == "holder":
+            return self.hand_on(key)
+        value = self.value_for(key)
+        if value.core == old:
+            return False
+        self.state(key, value, self.templates(key, "updates"), "update", extra)
+        return True
+
+    def hand_on(self, key: Key) -> bool:
+        """A lent thing goes to someone else, or comes back and is put somewhere."""
+        prev = key.holder
+        thing = key.slots["_id"]
+        extra = {"prev": self.name_of(prev)}
+        if self.rng.random() < 0.4:  # returned: the holder fact gives way to a location fact
+            del self.keys[("holder", thing)]
+            self.give(key, None, 0)
+            loc = Key("loc", dict(key.slots), history=list(key.history))
+            self.keys[("loc", thing)] = loc
+            self.state(loc, self.value_for(loc), RETURNS, "update", extra)
+            return True
+        others = [p for p in self.people if p is not prev]
+        person = self.rng.choice(others) if others and self.rng.random() < 0.5 else self.new_person()
+        if person is None:
+            return False
+        i = self.state(key, Value(self.name_of(person)), SPECS["holder"].updates, "update", extra)
+        self.give(key, person, i)
+        return True
+
+    # -- questions
+
+    def plans(self) -> list[tuple[str, Key, object]]:
+        """Every question that can be asked now: (qkind, key, how to name its person)."""
+        out = []
+        for key in self.keys.values():
+            one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder") else
+                                                    "when" if key.kind == "appt" else "single")
+            out.append((one_hop, key, key.ref))
+            p = key.person
+            if p is not None and p is not ME:
+                for ref in p.refs:  # the other name for the person: one more hop
+                    if ref != key.ref and "name" in (ref, key.ref):
+                        out.append(("two_hop", key, ref))
+            if len(key.history) == 1 and not key.updated:
+                out.append(("when", key, "told"))
+        return out
+
+    def ask(self, request: bool = False) -> bool:
+        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked]
+        if request:
+            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] != "told"]
+        if not plans:
+            return False
+        kinds = sorted({pl[0] for pl in plans}, key=lambda q: (self.asked[q], self.rng.random()))
+        qkind = kinds[0]
+        _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
+        newest = key.history[-1]
+        told = ref == "told"
+        s = self.slots(key, key.ref if told else ref, key.value)
+        support = [newest]
+        if qkind == "two_hop":
+            hop1 = ref if ref != "name" else key.ref
+            support = [key.person.refs[hop1][1], newest]
+        spec = SPECS[key.kind]
+        if told:
+            clause = self.rng.choice(_usable(spec.clauses, s["tags"])).format(**s)
+            start, core = self.spans[newest]
+            template = self.rng.choice(_usable(spec.told + TOLD, s["tags"]))
+            text, _ = render(template, {**s, "clause": clause}, core)
+            answer, answer_support = date_phrase(self.turns[newest].created), None
+        else:
+            if request:
+                clause = self.rng.choice(_usable(spec.clauses, s["tags"])).format(**s)
+                text, _ = render(self.rng.choice(REQUESTS), {"clause": clause})
+            else:
+                prefix = self.rng.choice(QUESTION_PREFIXES) if self.rng.random() < 0.15 else ""
+                text, _ = render(self.rng.choice(_usable(self.templates(key, "questions"), s["tags"])), s, None, prefix)
+            answer_support, answer = newest, self.spans[newest][1]
+        start = self.spans[newest][0] if answer_support is not None else None
+        self.add(Turn(text, "request" if request else "question", self.tick(), False, True, answer, answer_support,
+                      start, None if start is None else start + len(answer), support, qkind))
+        self.asked[qkind] += 1
+        self.last_asked = key
+        return True
+
+    def ask_unanswerable(self) -> bool:
+        """A question about something never stated: a new thing, relation, attribute, pet, or a known
+        person's unknown home or job."""
+        kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count", "pet",
+                                "hours"))
+        key = self.subject(kind)
+        if key is None:
+            return False
+        if isinstance(key.slots["_id"], str):
+            self.used.add(key.slots["_id"])  # never state it later: the question stays unanswerable
+        s = self.slots(key, self.statement_ref(key.person), None)
+        templates = [t for t in _usable(self.templates(key, "questions"), s["tags"]) if "{v}" not in t]
+        text, _ = render(self.rng.choice(templates), s)
+        self.add(Turn(text, "question", self.tick(), False, True, qkind="unanswerable"))
+        self.asked["unanswerable"] += 1
+        return True
+
+    def chat(self) -> bool:
+        self.add(Turn(self.rng.choice(CHITCHAT), "chitchat", self.tick(), False, False))
+        return True
+
+    def command(self) -> bool:
+        name = self.name_of(self.rng.choice(self.people)) if self.people else "Mum"
+        ev = self.rng.choice(lx.EVENTS)
+        text, _ = render(self.rng.choice(COMMANDS), {"name": name, "ev_a": f"{a_an(ev)} {ev}"})
+        self.add(Turn(text, "request", self.tick(), False, False))
+        return True
+
+
+FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
+              "hours", "count", "pet")
+
+
+def _conversation(seed: int, split: str) -> Conversation:
+    rng = random.Random(seed)
+    start = datetime(2021, 1, 1, tzinfo=timezone.utc).timestamp() + rng.uniform(0, 4 * 365) * 86400
+    w = World(rng, split, start)
+    target = rng.randint(20, 60)
+    if rng.random() < 0.5:
+        w.chat()
+    steps = (  # (weight, action): facts first and most, questions once something is known
+        (0.36, lambda: w.new_fact(rng.choice(FACT_KINDS))),
+        (0.10, w.update),
+        (0.28, w.ask),
+        (0.06, w.ask_unanswerable),
+        (0.11, w.chat),
+        (0.05, lambda: w.ask(request=True)),
+        (0.04, w.command),
+    )
+    weights = [s[0] for s in steps]
+    for _ in range(target * 20):
+        if len(w.turns) >= target:
+            break
+        action = steps[0][1] if len(w.turns) < 4 else rng.choices(steps, weights)[0][1]
+        action()
+    return Conversation(w.turns, seed, split)
+
+
+def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[Conversation]:
+    """`n_conversations` conversations; the same arguments always give the same conversations."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    return [_conversation(seed * 1_000_003 + i, split) for i in range(n_conversations)]
+
+
+# ---------------------------------------------------------------------------- writers
+
+_QUESTION_OPENERS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "is", "are", "do",
+                     "does", "did", "can", "could", "will", "would"}
+
+
+def _reads_as_question(text: str) -> bool:
+    """chatmem.input's rule, without spaCy: '?' at the end, or a question word first."""
+    first = text.split()[0].lower().strip(",")
+    return text.endswith("?") or (first in _QUESTION_OPENERS and not text.endswith((".", "!")))
+
+
+def to_chat_script(conv: Conversation) -> str:
+    """chatmem's replay format; questions carry their expected answer after " => "."""
+    lines = [f"# generated conversation, seed {conv.seed}, {conv.split} split"]
+    for t in conv.turns:
+        if not t.question:
+            lines.append(t.text)
+        elif t.answer is None:
+            lines.append(f"{t.text}  # unanswerable: expect a decline")
+        elif _reads_as_question(t.text):
+            lines.append(f"{t.text}{EXPECT}{t.answer}")
+        else:  # a request in statement form ("Remind me where my keys are.") cannot carry "=>"
+            lines.append(f"{t.text}  # request, answer: {t.answer}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dict(conv: Conversation) -> dict:
+    return asdict(conv)
+
+
+def to_jsonl(convs: list[Conversation]) -> str:
+    return "".join(json.dumps(to_dict(c), ensure_ascii=False) + "\n" for c in convs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m chatmem.generator", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=3, help="conversations (default 3)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=SPLITS, default="train")
+    ap.add_argument("--json", action="store_true", help="JSON Lines, one conversation a line")
+    args = ap.parse_args(argv)
+    convs = generate(args.n, args.seed, args.split)
+    print(to_jsonl(convs) if args.json else "\n".join(to_chat_script(c) for c in convs), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Word lists for the conversation generator (chatmem.generator).
+
+Plain data, no imports beyond the standard library. Names that are also everyday
+words (May, Rose, Will, Green, Park ...) are left out on purpose: a name must never
+collide with a month, a colour, a place or a template word, or the train/valid split
+of names would leak through ordinary text.
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Whitespace-separated single words."""
+    return tuple(text.split())
+
+
+def _phrases(text: str) -> tuple[str, ...]:
+    """One entry per '|'-separated phrase (entries of several words)."""
+    return tuple(p.strip() for p in text.split("|") if p.strip())
+
+
+FIRST_NAMES = _words("""
+Aaliyah Abdul Ada Adebayo Adele Adriana Agnieszka Ahmed Aiko Aino Akira Alejandro Aleksander
+Alessia Alice Alinta Amara Amir Ana Anders Andrei Anika Anneli Antoine Anwar Aoife Arjun Arnav
+Astrid Aurelio Ayesha Babajide Bao Beatriz Benedikt Bilal Birgit Bjorn Bogdan Bruno Camille
+Carmen Cecilia Chidi Chinwe Chiara Chloe Ciaran Cosmin Dagny Dalia Damian Darius Deepika Desmond
+Dilnoza Dmitri Dominika Duc Eamon Ebba Eero Efua Eitan Elif Elin Elisa Emeka Emil Emre Enzo
+Esperanza Esther Evgenia Ewa Fabian Farah Farhan Fatima Femi Fernando Fiadh Filipa Finn Folake
+Fredrik Gaspard Gintare Giorgos Giulia Gonzalo Greta Gunnar Gwen Hamid Hana Hannele Haruto Helga
+Henrike Hiroshi Hoang Hugo Ibrahim Idris Ignacio Ilse Imani Ines Ingrid Ioana Irina Isak Ismail
+Ivana Jakub Jana Janek Javier Jelena Jia Jin Joaquin Johanna Jonas Jorge Joris Julia Jurgen
+Kaito Kalani Kamala Karim Karolina Kasia Katarina Kavya Keanu Kenji Khadija Kiri Kofi Kristjan
+Kwame Laila Lars Laszlo Leandro Leila Lena Leonie Liam Liesel Lin Linnea Lorenzo Luca Lucia
+Ludmila Lupita Maarten Magnus Mai Malak Malik Manon Mara Marek Mariam Marisol Marta Mateo Matilde
+Mehmet Mei Mikael Milan Mina Minh Miriam Mirko Moana Mohammed Moritz Nadia Naledi Nasrin Natalia
+Nawal Neha Nikolai Nils Nina Niamh Noor Nuno Obinna Odile Oisin Olamide Oleksandr Olga Omar Oona
+Orla Oskar Otto Paloma Pavel Petra Pilar Piotr Priya Quentin Radek Rafael Rahul Rania Rashid Ravi
+Reza Rhiannon Rin Rohan Rosalind Rui Ruslan Saanvi Sabine Sakura Salma Samir Sanjay Santiago
+Saoirse Sapna Selin Seo-yeon Sergei Shira Siddharth Sigrid Silvia Simone Sinead Siobhan Soren
+Stellan Sunita Svetlana Taavi Tadeo Takeshi Tamar Tanvir Tariq Teodor Thabo Theo Thiago Tiago
+Tomas Tove Tuan Ulla Umar Vaclav Valentina Vasco Vera Viktor Vikram Wanjiru Wei Wiebke Wiktoria
+Xavier Xiu Yara Yasmin Yusuf Yuki Yuna Zainab Zanele Zara Zeynep Zofia Zoltan Zuzana Abena Aditya
+Amadou Annika Baptiste Barnaby Cillian Dorota Eszter Faisal Goran Hyun-woo Ilona Ji-ho Kalle
+Ksenia Leopold Lucienne Mattias Nkechi Oyelaran Pernille Rasmus Sunniva Tobias Ugo Wojciech
+Yevgeny Zdenek Alva Benicio Cormac Dewi Eleni Florin Gideon Heikki Inaya Jovana Kenzo Lucas
+""")
+
+SURNAMES = _words("""
+Abara Achterberg Adeyemi Aguilar Ahn Akhtar Albrecht Alvarez Andersen Antonelli Aoki Arslan
+Asante Babic Bachmann Banerjee Barros Bauer Becker Bergstrom Bianchi Bondarenko Borowski Brennan
+Cardoso Castillo Chaudhry Chen Cho Costa Coutinho Czerny Dahl Dalton Das Dimitrov Doherty Dubois
+Duarte Dvorak Eriksen Esposito Falk Farouk Ferreira Fischer Fonseca Fournier Friedrich Fujita
+Gallagher Garcia Gashi Gonzalez Gupta Haddad Halvorsen Hansen Hartmann Hashemi Hayashi Herrera
+Hoffmann Horvath Hosseini Huang Hussain Ibarra Ilic Inoue Ivanova Iyer Jablonski Jansen Jensen
+Johansson Joshi Juarez Kaczmarek Kamau Kang Kapoor Karlsson Kaur Kawasaki Keller Kennedy Khan
+Kim Kiplagat Kovacs Kowalski Kozlov Kruger Kumar Lambert Landry Larsen Laurent Lehmann Lindqvist
+Lombardi Lopez Lozano Lundgren Macharia Magnusson Mahmoud Maier Mancini Marquez Martins Matsumoto
+McCarthy Mendes Mensah Meyer Mikkelsen Molnar Moreau Morales Muller Murphy Nakamura Navarro Ndlovu
+Nguyen Nielsen Novak Nowak Nyberg Obi Ochoa Odhiambo Okafor Okonkwo Olsen Oyelowo Ozturk Pajari
+Papadopoulos Patel Pereira Petrov Pham Popescu Quintero Rahman Ramos Rasmussen Reyes Ricci
+Rodrigues Romano Rosen Rossi Ruiz Sato Schmidt Schneider Schulz Sepulveda Shah Shevchenko Silva
+Singh Sokolov Sorensen Suzuki Svensson Takahashi Tamm Tanaka Tan Teixeira Thorsen Toivonen
+Tran Ueda Usman Vasquez Varga Vos Vu Wagner Walczak Wang Watanabe Weber Wojcik Xu Yamamoto Yilmaz
+Yoon Zhang Zielinski Zimmermann Zubiri Abernathy Blackwood Calloway Delacroix Ekström Fairbairn
+Gulliver Holloway Ingersoll Juhasz Kilbride Lachance Marchetti Northcott Ostrowski Pellegrini
+Quarshie Rautenbach Stavros Thistlethwaite Underhill Valentini Whitlock Yardley Zapata Achebe
+""")
+
+# Cities and towns; street names are combined with a street type into addresses.
+CITIES = _phrases("""
+Tallinn | Porto | Leeds | Lyon | Graz | Bergen | Krakow | Valencia | Bologna | Ghent | Utrecht |
+Aarhus | Tampere | Cork | Galway | Cardiff | Swansea | Dundee | Inverness | Brno | Ljubljana |
+Zagreb | Split | Riga | Vilnius | Gdansk | Poznan | Seville | Bilbao | Malaga | Coimbra | Braga |
+Turin | Naples | Verona | Nantes | Bordeaux | Lille | Marseille | Basel | Lausanne | Innsbruck |
+Salzburg | Leipzig | Dresden | Bremen | Freiburg | Rotterdam | Eindhoven | Antwerp | Bruges |
+Uppsala | Malmo | Trondheim | Stavanger | Odense | Reykjavik | Helsinki | Turku | Tartu | Kaunas |
+Lodz | Wroclaw | Debrecen | Cluj | Plovdiv | Thessaloniki | Izmir | Haifa | Nairobi | Accra |
+Lagos | Kumasi | Durban | Kyoto | Osaka | Sapporo | Busan | Daegu | Hanoi | Da Nang | Penang |
+Chennai | Pune | Mysore | Lahore | Karachi | Marrakesh | Tunis | Montreal | Halifax | Winnipeg |
+Oaxaca | Cusco | Valparaiso | Rosario | Curitiba | Recife | Hobart | Wellington | Dunedin |
+Nelson | Launceston | Darwin | Cairns | Perth
+""")
+
+STREET_NAMES = _words("""
+Quay Elm Mill Orchard Harbour Chapel Station Willow Cedar Beacon Ferry Granary Tannery Foundry
+Linden Alder Rowan Heather Juniper Thistle Bramble Kiln Wharf Copper Lantern Meadow Falcon Kestrel
+Heron Badger Otter Marlowe Abbey Priory Castle Bridge Market Dock Canal Weaver Cooper Fletcher
+Chandler Saddler Tanner Boatman Glebe Rectory Vicarage Pinfold Moorland Fern Hawthorn Sycamore
+Poplar Larch Hazelnut Chestnut Beech Cherrytree Dovecote Lark Wren Finch Starling Plover
+""")
+
+STREET_TYPES = _words("Road Street Lane Avenue Close Crescent Way Terrace Place Drive Gardens Row Walk Mews")
+
+# Landmarks used for relative places: "above the bakery", "opposite the station".
+LANDMARKS = _phrases("""
+the bakery | the chemist | the post office | the old church | the launderette | the barber shop |
+the fish market | the corner shop | the petrol station | the library | the town hall | the cinema |
+the bus depot | the fire station | the swimming baths | the primary school | the football ground |
+the bike shop | the noodle bar | the tram stop | the war memorial | the allotments | the mosque |
+the synagogue | the garden centre | the dry cleaner | the tattoo parlour | the bowling alley |
+the recycling centre | the river bridge
+""")
+
+LANDMARK_PREPS = ("above", "opposite", "next to", "behind", "around the corner from", "two doors down from")
+
+# Where a thing can be: (prepositions, spots). Each spot gets one of its group's prepositions.
+SPOT_GROUPS = (
+    (("in", "inside", "at the back of"), _phrases("""
+        the bread bin | the shed | the attic | the hall cupboard | the top drawer of my desk | the glovebox |
+        the fridge | the freezer | the sock drawer | the airing cupboard | the cellar | the garage |
+        the biscuit tin | the blue suitcase | the toolbox | the filing cabinet | the boot of the car |
+        the laundry basket | the kitchen drawer | the wardrobe | the tool shed | the garden box |
+        the cutlery drawer | the bathroom cabinet | the shoe rack | the spare room | the loft |
+        the understairs cupboard | the utility room | the pantry | the larder | the greenhouse |
+        the box room | the camper van | the porch | the cabinet by the door | the rucksack |
+        the pencil case | the sewing box | the cool box | the old trunk
+    """)),
+    (("under", "behind", "on top of", "next to", "beside"), _phrases("""
+        the mat | the sofa | the bed | the fridge magnet board | the plant pot | the kettle | the microwave |
+        the bookshelf | the radiator | the washing machine | the piano | the desk lamp | the fruit bowl |
+        the television | the coat rack | the kitchen clock | the recycling bin | the stairs |
+        the garden gnome | the flower pot by the door | the printer | the hallway mirror |
+        the front steps | the water butt | the log pile | the bird table | the compost bin
+    """)),
+)
+
+# Household and personal things; plural ones agree with "are".
+THINGS = _phrases("""
+drill | ladder | passport | spare key | umbrella | laptop | charger | headphones | camera | tripod |
+hair dryer | iron | sewing machine | tent | sleeping bag | camping stove | kayak paddle | tennis racket |
+golf clubs | fishing rod | snorkel | wetsuit | ski boots | bike pump | helmet | padlock | toolbox |
+tape measure | spirit level | jigsaw | sander | hedge trimmer | lawnmower | wheelbarrow | hose |
+pressure washer | step stool | extension cord | torch | lantern | power bank | tablet | e-reader |
+birth certificate | marriage certificate | tax folder | cheque book | savings book | insurance papers |
+vaccination card | warranty card | car keys | house keys | office keys | bike keys | gym card |
+library card | rail card | season ticket | concert tickets | wedding ring | watch | necklace |
+earrings | bracelet | cufflinks | reading glasses | sunglasses | contact lenses | hearing aid |
+inhaler | pill box | thermometer | blood pressure monitor | first aid kit | hot water bottle |
+electric blanket | fan heater | dehumidifier | air fryer | slow cooker | blender | food processor |
+stand mixer | bread maker | rice cooker | pasta machine | waffle iron | fondue set | punch bowl |
+cake tin | roasting tray | carving knife | chopping board | picnic basket | cool bag | flask |
+thermos | water bottle | lunch box | suitcase | carry-on bag | duffel bag | backpack | briefcase |
+laptop bag | tote bag | wallet | purse | coin jar | piggy bank | chess set | jigsaw puzzle |
+board games | playing cards | guitar | ukulele | violin | keyboard | metronome | music stand |
+sheet music | record player | vinyl records | speaker | microphone | projector | screen |
+sewing kit | knitting needles | yarn | paint brushes | easel | sketchbook | glue gun | stapler |
+hole punch | label maker | shredder | printer ink | envelopes | stamps | photo albums | scrapbook |
+baby monitor | pram | car seat | high chair | stair gate | cot | baby carrier | potty | paddling pool |
+dog lead | cat carrier | bird cage | fish tank filter | pet brush | horse saddle | bird feeder |
+seed trays | trowel | pruning shears | rake | leaf blower | garden hose reel | sledge | snow shovel |
+ice scraper | jump leads | tow rope | roof box | bike rack | spare tyre | jack | car cover |
+yoga mat | dumbbells | kettlebell | skipping rope | foam roller | rowing gloves | boxing gloves |
+roller skates | skateboard | scooter helmet | hiking poles | binoculars | telescope | metal detector |
+soldering iron | multimeter | glue | superglue | duct tape | cable ties | fuse box key | meter key |
+wool blanket | winter coat | rain jacket | wellies | dinner jacket | wedding dress | christening gown |
+tablecloth | candle holders | fairy lights | christmas decorations | party hats | bunting
+""")
+
+PLURAL_THINGS = frozenset(_phrases("""
+headphones | golf clubs | ski boots | car keys | house keys | office keys | bike keys | insurance papers |
+concert tickets | earrings | cufflinks | reading glasses | sunglasses | contact lenses | board games |
+playing cards | vinyl records | knitting needles | paint brushes | envelopes | stamps | photo albums |
+seed trays | pruning shears | jump leads | dumbbells | boxing gloves | rowing gloves | roller skates |
+hiking poles | binoculars | cable ties | wellies | candle holders | fairy lights | christmas decorations |
+party hats
+"""))
+
+# Vehicles are parked in spots, not put in places.
+VEHICLES = _phrases("van | car | camper | motorbike | scooter | trailer | caravan | moped | e-bike | minibus | pickup | boat")
+PARKING_AREAS = _words("bay space spot row slot berth")
+
+RELATIONS = _phrases("""
+cousin | sister | brother | aunt | uncle | niece | nephew | grandmother | grandfather | mother-in-law |
+father-in-law | sister-in-law | brother-in-law | stepfather | stepmother | godmother | godfather | wife |
+husband | partner | girlfriend | boyfriend | best friend | flatmate | roommate | neighbour | landlord |
+landlady | boss | manager | colleague | dentist | doctor | GP | physiotherapist | therapist | vet |
+accountant | lawyer | mechanic | plumber | electrician | hairdresser | barber | piano tutor |
+maths tutor | driving instructor | yoga teacher | personal trainer | babysitter | childminder | cleaner |
+gardener | pharmacist | optician | midwife | football coach | swimming coach | music teacher |
+line manager | team lead | mentor | pen pal | godson | goddaughter | stepson | stepdaughter | son |
+daughter | son-in-law | daughter-in-law | ex-wife | ex-husband | fiancee | twin brother |
+twin sister | older sister | younger brother | great-aunt | second cousin | sister's husband |
+brother's wife | neighbour's son | dog walker | financial adviser | estate agent | tax adviser |
+speech therapist | dance teacher | French tutor | guitar teacher | chess coach | tennis coach |
+podiatrist | surgeon | bank manager | wedding planner | builder | roofer | window cleaner | postman
+""")
+
+# Relations that read well after another relation ("my cousin's wife", "Lena's piano tutor").
+SECOND_RELATIONS = _phrases("""
+wife | husband | partner | boss | dentist | piano tutor | son | daughter | landlord | flatmate |
+best friend | mother | father | sister | brother | neighbour | girlfriend | boyfriend | mechanic
+""")
+
+JOBS = _phrases("""
+nurse | teacher | pilot | carpenter | plumber | electrician | architect | engineer | accountant |
+paramedic | pharmacist | firefighter | police officer | lawyer | judge | journalist | photographer |
+graphic designer | software developer | data analyst | librarian | baker | chef | butcher | florist |
+barista | bus driver | train driver | taxi driver | lorry driver | postwoman | postman | midwife |
+physiotherapist | radiographer | vet | dentist | optician | surgeon | psychologist | social worker |
+civil servant | bank clerk | estate agent | translator | interpreter | tour guide | flight attendant |
+air traffic controller | ship captain | fisherman | farmer | beekeeper | gardener | landscaper |
+stonemason | welder | mechanic | tailor | shoemaker | jeweller | potter | glassblower | sculptor |
+painter | musician | cellist | drummer | actor | dancer | choreographer | sound engineer | editor |
+publisher | bookseller | shop assistant | cashier | warehouse manager | project manager | consultant |
+economist | statistician | researcher | lab technician | chemist | geologist | astronomer | zookeeper |
+park ranger | lifeguard | swimming instructor | personal trainer | yoga instructor | hairdresser |
+make-up artist | wedding planner | event manager | hotel receptionist | sommelier | brewer
+""")
+
+WORKPLACES = _phrases("""
+the hospital | the central library | the town hall | the airport | the harbour office | the fire station |
+the university | the primary school | the secondary school | the bakery on the corner | the brewery |
+the city museum | the botanical garden | the zoo | the train depot | the bus garage | the post office |
+the tax office | the courthouse | the shipyard | the paper mill | the data centre | the call centre |
+the garden centre | the vet clinic | the dental practice | the pharmacy | the opera house |
+the concert hall | the theatre | the art gallery | the radio station | the newspaper | the bank |
+the insurance firm | the law firm | the supermarket | the hotel by the station | the ferry terminal |
+the observatory | the aquarium | the leisure centre | the care home | the community centre
+""")
+
+# Things a person can be allergic to, colours, foods: values of personal attributes.
+ALLERGENS = _phrases("""
+peanuts | penicillin | shellfish | cats | pollen | latex | wasp stings | sesame | gluten | dairy |
+eggs | soy | kiwi fruit | mustard | celery | lupin | aspirin | ibuprofen | dust mites | horse hair |
+strawberries | tree nuts | codeine | sulphites | nickel
+""")
+
+COLOURS = _words("""
+teal turquoise crimson scarlet maroon burgundy lilac lavender mauve indigo navy cobalt azure
+cyan emerald chartreuse mustard ochre saffron tangerine coral salmon peach magenta fuchsia
+beige taupe charcoal silver gold bronze copper khaki cream ivory
+""")
+
+FOODS = _phrases("""
+lasagne | ramen | pad thai | paella | moussaka | pierogi | dumplings | sushi | jollof rice | tagine |
+goulash | pho | biryani | falafel | risotto | fish pie | shepherd's pie | enchiladas | bibimbap |
+katsu curry | gnocchi | borscht | ceviche | halloumi salad | mac and cheese | bangers and mash
+""")
+
+# Words for passwords like "cobalt-19" (digits are added by the generator).
+CODE_WORDS = _words("""
+falcon ember glacier harbour meteor orchid pepper quartz raven saturn tundra velvet walnut zephyr
+anchor blizzard cactus dynamo eclipse fjord granite hazel igloo jaguar kelp lagoon marble nebula
+oyster pebble quiver rocket sierra thunder umber vortex willow yonder zinc acorn bramble comet
+delta fable goblin hornet iris jester kayak lemon mango nutmeg opal puffin quokka radish sprocket
+tulip uplink viper wombat yeti zebra asteroid biscuit canyon drizzle
+""")
+
+PET_NAMES = _words("""
+Biscuit Pepperpot Kiwi Noodle Waffles Pickles Mochi Tofu Nacho Pretzel Bramblewick Sprout Muffin
+Gizmo Pixel Bandit Whiskers Smudge Patches Dotty Fudge Toffee Crumpet Nugget Bubbles Squeak Ziggy
+Banjo Bingo Boomer Chewie Dobby Elvis Frodo Gonzo Hobbes Igor Jinx Kipper Loki Marmite Nibbles Ozzy
+Pudding Quincy Rascal Scooter Tinkerbell Truffle Wiggles Yoda Zorro Custard Doodle Meatball Peanut
+Snickers Sushiroll Taco Tater
+""")
+
+ANIMALS = _phrases("dog | cat | horse | rabbit | hamster | parrot | tortoise | goldfish | guinea pig | ferret | budgie | snake | lizard | pony | goat")
+
+# Things people count: "I have 3 cats.", "Lena has two daughters."
+COUNTABLES = _phrases("""
+cats | dogs | kids | grandchildren | siblings | bikes | cousins | chickens | guitars | houseplants |
+nephews | nieces | goats | bee hives | allotment beds | sourdough starters | tortoises | rabbits
+""")
+
+# Events with a date: "My haircut is on Friday at 10am."
+EVENTS = _phrases("""
+dentist appointment | haircut | parents' evening | MOT | job interview | eye test | physio session |
+flu jab | driving test | piano lesson | yoga class | book club | team dinner | vet appointment |
+boiler service | council meeting | school play | hospital check-up | passport interview |
+smear test | blood test | wedding fitting | car service | tax deadline | mortgage meeting |
+pottery class | choir rehearsal | football match | gym induction | chimney sweep visit
+""")
+
+# Places with opening hours: "The pool is open until 6pm."
+OPEN_PLACES = _phrases("""
+the pool | the pharmacy | the library | the post office | the recycling centre | the gym | the sauna |
+the farmers' market | the museum | the bike shop | the launderette | the bakery | the garden centre |
+the ice rink | the climbing wall | the dump | the chemist | the bank
+""")
+
+MONTHS = _words("January February March April May June July August September October November December")
+WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")

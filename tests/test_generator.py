@@ -1,0 +1,165 @@
+"""The conversation generator: deterministic, split-disjoint, and its labels hold."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from chatmem import generator as g
+
+N = 50
+
+
+@pytest.fixture(scope="module")
+def train():
+    return g.generate(N, seed=11, split="train")
+
+
+@pytest.fixture(scope="module")
+def valid():
+    return g.generate(N, seed=11, split="valid")
+
+
+def questions(convs):
+    for c in convs:
+        for i, t in enumerate(c.turns):
+            if t.question:
+                yield c, i, t
+
+
+def test_same_seed_same_conversations(train):
+    again = g.generate(N, seed=11, split="train")
+    assert [g.to_dict(c) for c in again] == [g.to_dict(c) for c in train]
+    assert g.to_dict(g.generate(1, seed=12)[0]) != g.to_dict(train[0])
+
+
+def test_lexicon_splits_are_disjoint():
+    for name in ("FIRST_NAMES", "SURNAMES", "CITIES", "THINGS", "STREET_NAMES", "PET_NAMES", "JOBS"):
+        tr, va = set(g.pool(name, "train")), set(g.pool(name, "valid"))
+        assert tr and va and not tr & va, name
+
+
+def test_valid_names_never_appear_in_train_conversations(train):
+    text = "\n".join(t.text + " " + (t.answer or "") for c in train for t in c.turns)
+    for name in ("FIRST_NAMES", "SURNAMES", "CITIES", "PET_NAMES", "STREET_NAMES"):
+        leaked = [w for w in g.pool(name, "valid") if re.search(rf"\b{re.escape(w)}\b", text)]
+        assert not leaked, (name, leaked)
+
+
+def test_valid_conversations_use_valid_names(valid):
+    text = "\n".join(t.text for c in valid for t in c.turns)
+    used = [w for w in g.pool("FIRST_NAMES", "valid") if re.search(rf"\b{re.escape(w)}\b", text)]
+    assert len(used) > 20
+    assert all(c.split == "valid" for c in valid)
+
+
+def test_spans_are_exact(train, valid):
+    n = 0
+    for c, i, t in questions(train + valid):
+        if t.answer_support is not None:
+            assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+            assert t.answer_support in t.support
+            n += 1
+    assert n > 200
+
+
+def test_support_points_to_earlier_facts(train):
+    for c, i, t in questions(train):
+        for k in t.support:
+            assert k < i and c.turns[k].is_fact
+        if t.qkind == "unanswerable":
+            assert t.answer is None and t.support == [] and t.answer_support is None
+        else:
+            assert t.answer and t.support
+
+
+def test_every_question_kind_appears(train):
+    assert {t.qkind for _, _, t in questions(train)} == set(g.QKINDS)
+
+
+def test_update_questions_cite_the_newest_fact(train):
+    seen = 0
+    for c, i, t in questions(train):
+        if t.qkind != "update":
+            continue
+        seen += 1
+        (k,) = t.support
+        assert c.turns[k].kind == "update" and c.turns[k].supersedes is not None
+        assert c.turns[k].supersedes < k
+        # nothing later than the cited update, before the question, supersedes it
+        assert not any(c.turns[j].supersedes == k for j in range(k + 1, i))
+    assert seen > 10
+
+
+def test_two_hop_questions_have_two_supports(train):
+    hops = [(c, t) for c, _, t in questions(train) if t.qkind == "two_hop"]
+    assert hops
+    for c, t in hops:
+        assert len(t.support) == 2 and t.support[-1] == t.answer_support
+
+
+def test_write_time_questions_answer_with_a_date(train):
+    told = [(c, t) for c, _, t in questions(train) if t.qkind == "when" and t.answer_support is None]
+    assert told
+    for c, t in told:
+        assert t.answer == g.date_phrase(c.turns[t.support[0]].created)
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ 20\d\d", t.answer)
+
+
+def test_write_times_increase_over_days(train):
+    for c in train:
+        times = [t.created for t in c.turns]
+        assert times == sorted(times) and len(set(times)) == len(times)
+    assert max(c.turns[-1].created - c.turns[0].created for c in train) > 7 * 86400
+
+
+def test_chitchat_and_requests_are_not_facts(train):
+    kinds = {t.kind for c in train for t in c.turns}
+    assert {"fact", "update", "question", "request", "chitchat"} <= kinds
+    for c in train:
+        assert 20 <= len(c.turns) <= 60
+        for t in c.turns:
+            assert t.is_fact == (t.kind in ("fact", "update"))
+            if t.kind == "chitchat":
+                assert not t.question and t.answer is None
+
+
+def test_chat_script_lines(train):
+    for c in train[:10]:
+        script = g.to_chat_script(c)
+        lines = [l for l in script.splitlines() if l and not l.startswith("#")]
+        assert len(lines) == len(c.turns)
+        for line, t in zip(lines, c.turns):
+            if g.EXPECT in line:
+                text, _, expected = line.partition(g.EXPECT)
+                assert t.question and text == t.text and expected == t.answer and text.endswith("?")
+            else:
+                assert line.split("  #")[0] == t.text
+
+
+def test_jsonl_round_trips(train):
+    rows = [json.loads(l) for l in g.to_jsonl(train[:3]).splitlines()]
+    assert [r["seed"] for r in rows] == [c.seed for c in train[:3]]
+    assert rows[0]["turns"][0]["text"] == train[0].turns[0].text
+
+
+def test_cli_prints_a_script():
+    out = subprocess.run([sys.executable, "-m", "chatmem.generator", "--n", "2", "--seed", "1", "--split", "valid"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.count("# generated conversation") == 2 and g.EXPECT in out
+
+
+def test_import_is_light():
+    code = ("import sys, chatmem.generator; "
+            "print(sorted(m for m in ('torch', 'spacy', 'sentence_transformers', 'textual') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_bad_split_is_refused():
+    with pytest.raises(ValueError):
+        g.generate(1, split="test")
