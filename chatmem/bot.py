@@ -17,6 +17,11 @@ from chatmem.input import Encoder, MiniLMEncoder, Utterance, encode, make_uttera
 from chatmem.memory import Memory, MemoryBase, new_session_id
 from chatmem.paths import assets_dir
 
+POOL_ALL = 4096          # up to this many memories the relevance term ranks every one of them
+COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
+COSINE_TOP = 64
+O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
+
 
 @dataclass(frozen=True)
 class Support:
@@ -35,6 +40,7 @@ class Answer:
     trace: list[list[tuple[Memory | None, float]]] = field(default_factory=list)  # per hop: top candidates (None = STOP)
     related: bool = True               # a cited memory shares a content word with the question
     ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # O's hop 1: (memory ids, scores), best first
+    span: tuple[int, int, int] | None = None   # a span answer: (memory id, start, end) of the words it copied
 
     @property
     def text(self) -> str:
@@ -49,6 +55,7 @@ class Answer:
     def to_json(self) -> dict:
         return {"question": self.question, "answer": self.text, "words": self.words, "score": round(self.score, 4),
                 "confident": self.confident,
+                "span": None if self.span is None else dict(zip(("id", "start", "end"), self.span)),
                 "support": [{"id": s.memory.id, "text": s.memory.text, "hop": s.hop, "score": round(s.score, 4)}
                             for s in self.supports]}
 
@@ -160,26 +167,58 @@ class Bot:
 
         mem = self.memory
         if not retrieved:   # a few hundred memories at most, all of them candidates
-            return Candidates.story(mem.tokens[:k], mem.embeddings[:k])
+            return Candidates.story(mem.tokens[:k], mem.embeddings[:k], self._loaded.vocab.index)
         post = self.retriever.postings      # the retriever's word index counts every memory
         n = len(mem)
         return Candidates(mem.tokens[pos], mem.embeddings[pos], lambda w: len(post.get(w, ())), n,
-                          np.asarray(pos, dtype=np.float32) / max(n - 1, 1))
+                          np.asarray(pos, dtype=np.float32) / max(n - 1, 1), self._loaded.vocab.index)
 
-    def _prior(self, utt: Utterance, pos: np.ndarray, k: int, retrieved: bool) -> np.ndarray | None:
-        rel = self._loaded.relevance
-        if rel is None or not len(pos):
-            return None
+    def _pool(self, utt: Utterance, rows: np.ndarray) -> np.ndarray:
+        """Memories the relevance term ranks before s_O sees any: every memory of a store up to POOL_ALL,
+        else the word-hash candidates and the MiniLM-nearest of the newest COSINE_WINDOW memories."""
+        n = len(self.memory)
+        if n <= POOL_ALL:
+            return np.arange(n)
+        lo = max(0, n - COSINE_WINDOW)
+        cos = self.memory.embeddings[lo:n] @ utt.embedding
+        near = lo + np.argpartition(-cos, COSINE_TOP)[:COSINE_TOP]
+        return np.union1d(rows, near)
+
+    def _cascade(self, utt: Utterance, rows: np.ndarray):
+        """O's first hop over a big store in two stages: the cheap relevance term r ranks the pool, and the
+        full α s_O + r scores its top O_CANDIDATES. Returns (rows for s_O, (their r, α), (the pool, its r))."""
         from chatmem.relevance import prior
 
-        return prior(rel, utt.tokens, utt.embedding, self._relevance_candidates(pos, k, retrieved))
+        pool = self._pool(utt, rows)
+        r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding,
+                         self._relevance_candidates(pool, len(pool), True))
+        keep = np.sort(np.argsort(-r, kind="stable")[:O_CANDIDATES])
+        return pool[keep], (r[keep], alpha), (pool, r)
+
+    @property
+    def span_threshold(self) -> float:
+        return float(self.load()._loaded.config.get("span_threshold", 0.5))
+
+    def _spans(self, utts, queries, where) -> dict:
+        """R's best span in the supporting memories of each answered question (chatmem.span), by query."""
+        from chatmem.span import SUPPORTS, predict, span_input
+
+        sr, sv = self._loaded.span, self._loaded.span_vocab
+        todo = [(u, q, pos) for u, q, pos in zip(utts, queries, where) if q.chosen]
+        if sr is None or sv is None or not todo:
+            return {}
+        texts = [[self.memory.memory_at(int(pos[i])).text for i in q.chosen[:SUPPORTS]] for _, q, pos in todo]
+        inputs = [span_input(sv, u.tokens, u.embedding, t) for (u, _, _), t in zip(todo, texts)]
+        return {id(q): s for (_, q, _), s in zip(todo, predict(sr, inputs, texts)) if s is not None}
 
     def answer(self, utt: Utterance) -> Answer:
         return self.answer_many([utt])[0]
 
-    def _queries(self, utts: list[Utterance], visible: list[int] | None, prior: bool = True):
+    def _queries(self, utts: list[Utterance], visible: list[int] | None, train: bool = False):
         """O's inputs for a batch of questions: one sentence table (blocks of memory rows, each question's row
-        after its block) and a Query per question over its candidates; `where` maps back to memory rows."""
+        after its block) and a Query per question over its candidates; `where` maps back to memory rows.
+        `train`: no relevance term, and s_O over the whole pool the term would rank (its training data)."""
+        from chatmem.relevance import prior
         import torch
 
         from chatmem.features import StoryIndex
@@ -202,8 +241,16 @@ class Bot:
             size += len(gid_rows)
             return size - len(gid_rows)
 
+        rel = self._loaded.relevance
         for utt, k in zip(utts, visible):
             rows = self._candidates(utt) if k == n else None
+            p, pool = None, None
+            if rows is not None and train:
+                rows = self._pool(utt, rows)
+            elif rows is not None and rel is not None:
+                rows, p, pool = self._cascade(utt, rows)
+            elif rel is not None and not train:
+                p = prior(rel, utt.tokens, utt.embedding, self._relevance_candidates(np.arange(k), k, False))
             if rows is None:                   # score every visible memory
                 idx = self._story_index()
                 if all_off is None:
@@ -214,7 +261,7 @@ class Bot:
                 off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
             q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
-                                 prior=self._prior(utt, pos, k, rows is not None) if prior else None))
+                                 prior=None if p is None else p[0], alpha=1.0 if p is None else p[1], pool=pool))
             where.append(pos)
         if not queries:
             return utts, None, None, [], []
@@ -228,7 +275,7 @@ class Bot:
 
         self.load(encoder=False)
         with self._lock:
-            _, gid, mini, queries, where = self._queries([utt], None, prior=False)
+            _, gid, mini, queries, where = self._queries([utt], None, train=True)
             q, pos = queries[0], where[0]
             run_hops(self._loaded.model, gid, mini, queries, max_hops=1, beam=1)
             return pos, q.hop1, self._relevance_candidates(pos, q.n, q.retrieved)
@@ -240,6 +287,7 @@ class Bot:
         replay can store a whole story first and still ask each question at its place in the story."""
         from chatmem.output import run_hops
         from chatmem.response import decode
+        from chatmem.span import SUPPORTS, gate_features, use_span
 
         self.load(encoder=False)          # encode() loads the encoder if a question still needs embedding
         with self._lock:
@@ -251,6 +299,7 @@ class Bot:
             run_hops(model, gid, mini, queries)
             answered = [q for q in queries if q.chosen]
             resps = dict(zip(map(id, answered), decode(model, vocab, gid, mini, answered) if answered else []))
+            spans = self._spans(utts, queries, where)
             out = []
             for utt, q, pos in zip(utts, queries, where):
                 def at(i: int) -> Memory:
@@ -262,6 +311,12 @@ class Bot:
                 if q.hop1 is not None:
                     order = np.argsort(-q.hop1, kind="stable")
                     ranking = (mem.ids[np.asarray(pos)[order]].copy(), q.hop1[order])
+                    if q.pool is not None:      # then the rest of the pool, by the relevance term alone
+                        rest = np.setdiff1d(np.arange(len(q.pool[0])), np.searchsorted(q.pool[0], pos))
+                        rest = rest[np.argsort(-q.pool[1][rest], kind="stable")]
+                        low = float(q.hop1.min()) - 1.0 - float(q.pool[1][rest].max(initial=0.0))
+                        ranking = (np.concatenate([ranking[0], mem.ids[q.pool[0][rest]]]),
+                                   np.concatenate([ranking[1], low + q.pool[1][rest]]))
                 if resp is None:
                     out.append(Answer(utt.text, [], 0.0, False, [], trace, ranking=ranking))
                     continue
@@ -271,5 +326,14 @@ class Bot:
                 strange = [w for w in content if w not in vocab.index and w not in cited]
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 related = any(w in cited for w in content)
-                out.append(Answer(utt.text, resp.words, resp.score, confident, supports, trace, related, ranking))
+                words, score, span = resp.words, resp.score, None
+                sp = spans.get(id(q))
+                if sp is not None and use_span(self._loaded.span, gate_features(
+                        resp.score, confident, sp, utt.tokens, [s.memory.tokens for s in supports[:SUPPORTS]],
+                        vocab.index, resp.words)):
+                    words, score = [sp.text], sp.prob
+                    confident = sp.prob >= self.span_threshold and sp.prob > sp.null_prob
+                    related = related and sp.prob > sp.null_prob      # "no answer" won: say so, guess nothing
+                    span = (supports[sp.support].memory.id, sp.start, sp.end)
+                out.append(Answer(utt.text, words, score, confident, supports, trace, related, ranking, span))
             return out

@@ -45,7 +45,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-REL = "relevance."      # prefix of O's first-hop relevance term in the one weights file
+# Parts trained after O and R, kept in the same weights file under their own prefix: (config key, module class).
+PARTS = {"relevance": ("chatmem.relevance", "Relevance", "RelevanceConfig"),
+         "span": ("chatmem.span", "SpanR", "SpanConfig")}
 
 
 @dataclass
@@ -53,21 +55,26 @@ class Loaded:
     model: object       # MemNN
     vocab: object       # Vocab
     config: dict
-    relevance: object = None   # chatmem.relevance.Relevance, or None for a model trained without it
+    relevance: object = None   # chatmem.relevance.Relevance: O's first-hop relevance term, or None
+    span: object = None        # chatmem.span.SpanR: R's span answers, or None
+    span_vocab: object = None  # chatmem.span.SpanVocab
 
 
-def save(directory: Path, model, vocab, extra: dict, relevance=None) -> None:
+def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None) -> None:
+    """Write the weights (one safetensors file), the vocabularies and config.json with their checksums."""
     from safetensors.torch import save as st_save
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    extra = {k: v for k, v in extra.items() if k not in ("model", "relevance", "sha256")}
-    if relevance is not None:
-        state.update({REL + k: v.detach().contiguous() for k, v in relevance.state_dict().items()})
-        extra["relevance"] = relevance.cfg.to_json()
+    extra = {k: v for k, v in extra.items() if k not in ("model", "sha256", *PARTS)}
+    for name, part in (("relevance", relevance), ("span", span)):
+        if part is not None:
+            state.update({f"{name}.{k}": v.detach().contiguous() for k, v in part.state_dict().items()})
+            extra[name] = part.cfg.to_json()
     atomic_write_bytes(directory / WEIGHTS, st_save(state))
-    atomic_write_text(directory / VOCAB, json.dumps(vocab.to_json()))
+    words = vocab.to_json() | ({"span_words": span_vocab.words} if span_vocab is not None else {})
+    atomic_write_text(directory / VOCAB, json.dumps(words))
     cfg = {"model": model.cfg.to_json(), **extra,
            "sha256": {WEIGHTS: sha256(directory / WEIGHTS), VOCAB: sha256(directory / VOCAB)}}
     atomic_write_text(directory / CONFIG, json.dumps(cfg, indent=2))
@@ -75,9 +82,10 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None) -> None:
 
 def load(directory: Path) -> Loaded:
     """Load and verify the model in `directory`; any problem is an AssetError naming the file."""
+    import importlib
+
     from chatmem.features import Vocab
     from chatmem.model import MemNN, ModelConfig
-    from chatmem.relevance import Relevance, RelevanceConfig
 
     directory = Path(directory)
     cfg_path = directory / CONFIG
@@ -89,7 +97,10 @@ def load(directory: Path) -> Loaded:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
         sums = cfg["sha256"]
         mcfg = ModelConfig(**cfg["model"])
-        rcfg = RelevanceConfig(**cfg["relevance"]) if "relevance" in cfg else None
+        part_cfgs = {}
+        for name, (mod, _, conf) in PARTS.items():
+            if name in cfg:
+                part_cfgs[name] = getattr(importlib.import_module(mod), conf)(**cfg[name])
     except (ValueError, KeyError, TypeError) as exc:
         raise AssetError(f"model file {cfg_path} is damaged ({exc.__class__.__name__}: {exc})") from None
     for name in (WEIGHTS, VOCAB):
@@ -99,16 +110,23 @@ def load(directory: Path) -> Loaded:
     try:
         from safetensors.torch import load_file
 
-        vocab = Vocab.from_json(json.loads((directory / VOCAB).read_text(encoding="utf-8")))
+        words = json.loads((directory / VOCAB).read_text(encoding="utf-8"))
+        vocab = Vocab.from_json(words)
         state = load_file(str(directory / WEIGHTS))
         model = MemNN(mcfg)
-        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(REL)})
-        relevance = None
-        if rcfg is not None:
-            relevance = Relevance(rcfg)
-            relevance.load_state_dict({k[len(REL):]: v for k, v in state.items() if k.startswith(REL)})
-            relevance.eval()
+        model.load_state_dict({k: v for k, v in state.items() if k.split(".", 1)[0] not in PARTS})
+        parts = {}
+        for name, pc in part_cfgs.items():
+            mod, cls, _ = PARTS[name]
+            part = getattr(importlib.import_module(mod), cls)(pc)
+            part.load_state_dict({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
+            parts[name] = part.eval()
+        span_vocab = None
+        if "span_words" in words:
+            from chatmem.span import SpanVocab
+
+            span_vocab = SpanVocab(words["span_words"])
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
         raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
     model.eval()
-    return Loaded(model, vocab, cfg, relevance)
+    return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab)

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--seed", type=int)
     tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
+    tr.add_argument("--locomo", metavar="FILE", help="LoCoMo development conversations for O's relevance term "
+                    "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
+    tr.add_argument("--relevance-only", action="store_true",
+                    help="keep the trained O and R; fit only O's first-hop relevance term (minutes)")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -156,7 +160,17 @@ def cmd_train(args) -> int:
     if args.seed is not None:
         cfg.seed = args.seed
     out = Path(args.out) if args.out else assets_dir()
-    train(cfg, out, log=lambda m: print(m, file=sys.stderr))
+    log = lambda m: print(m, file=sys.stderr)     # noqa: E731
+    if not args.relevance_only:
+        train(cfg, out, log=log)
+    from chatmem.paths import default_locomo_file
+    from chatmem.relevance_train import RelevanceTrainConfig, train_relevance
+
+    locomo = Path(args.locomo) if args.locomo else default_locomo_file()
+    if locomo is not None and not locomo.is_file():
+        raise ChatmemError(f"LoCoMo file {locomo} does not exist")
+    rcfg = RelevanceTrainConfig(seed=cfg.seed)
+    train_relevance(out, rcfg, Path(cfg.babi_dir), locomo, log=log)
     from chatmem.report import write_model_card
 
     write_model_card(out, _babi_dir(args.babi_dir))

@@ -59,9 +59,10 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
         for s in group:
             q_row = table.row[s.question]
             n = len(s.story)
-            rel = None if relevance is None else prior(relevance, table.tokens[q_row], table.mini[q_row], Candidates.story(
-                [table.tokens[r] for r in mem_rows[:n]], table.mini[mem_rows[:n]]))
-            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], n, prior=rel)))
+            rel, alpha = (None, 1.0) if relevance is None else prior(
+                relevance, table.tokens[q_row], table.mini[q_row],
+                Candidates.story([table.tokens[r] for r in mem_rows[:n]], table.mini[mem_rows[:n]], vocab.index))
+            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], n, prior=rel, alpha=alpha)))
     # Batches pad every question to the longest story in them: batch similar lengths together.
     order = sorted(range(len(queries)), key=lambda k: queries[k][1].n)
     out: list[Prediction | None] = [None] * len(queries)

@@ -197,13 +197,13 @@ def format_table(s: dict) -> str:
 
 
 def run(path: str | Path, model_dir: Path | None = None, conversations: int | None = None,
-        show_progress: bool = True) -> tuple[list[Row], dict]:
+        show_progress: bool = True, only: Sequence[str] | None = None) -> tuple[list[Row], dict]:
     from chatmem.bot import Bot
     from chatmem.input import MiniLMEncoder
     from chatmem.memory import EphemeralMemory
     from chatmem.train import minilm_cached, progress_bar
 
-    convs = load(path)[:conversations]
+    convs = [c for c in load(path)[:conversations] if only is None or c.sample_id in only]
     encoder = MiniLMEncoder()
 
     def factory():

@@ -30,7 +30,9 @@ class Query:
     trace: list[list[tuple[int, float]]] = field(default_factory=list)   # per hop: top (memory index or -1 STOP, score)
     hop1: np.ndarray | None = None  # s_O(x, m_i) of every visible memory at the first hop: O's ranking
     prior: np.ndarray | None = None  # the relevance term added at the first hop (chatmem.relevance)
+    alpha: float = 1.0              # the weight on s_O at the first hop (chatmem.relevance)
     retrieved: bool = False         # the memories are a retriever's candidates, not all of them
+    pool: tuple[np.ndarray, np.ndarray] | None = None   # memories the relevance term ranked, and its scores
 
 
 @dataclass
@@ -79,12 +81,14 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             s = model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
                               torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows),
                               torch.as_tensor(F), torch.as_tensor(M))
-        if hop == 0 and any(h.q.prior is not None for h in active):
+        if hop == 0 and any(h.q.prior is not None for h in active):     # s_O1 = α s_O + r
             add = np.zeros((H, C), dtype=np.float32)
+            scale = np.ones((H, 1), dtype=np.float32)
             for i, hy in enumerate(active):
                 if hy.q.prior is not None:
                     add[i, : hy.q.n] = hy.q.prior
-            s = s + torch.as_tensor(add)
+                    scale[i] = hy.q.alpha
+            s = s * torch.as_tensor(scale) + torch.as_tensor(add)
         s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG))
         logp = torch.log_softmax(s, -1).numpy()   # chains are ranked by the sum of per-hop log-probabilities
         s = s.numpy()

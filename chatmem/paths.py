@@ -42,3 +42,12 @@ def default_babi_dir() -> Path | None:
         return Path(env).expanduser()
     guess = Path(__file__).resolve().parent.parent.parent / "shared" / "babi" / "tasks_1-20_v1-2" / "en"
     return guess if guess.is_dir() else None
+
+
+def default_locomo_file() -> Path | None:
+    """CHATMEM_LOCOMO, else ../shared/locomo/locomo_dev.json beside the repository, if it is there."""
+    env = os.environ.get("CHATMEM_LOCOMO")
+    if env:
+        return Path(env).expanduser()
+    guess = Path(__file__).resolve().parent.parent.parent / "shared" / "locomo" / "locomo_dev.json"
+    return guess if guess.is_file() else None

@@ -4,21 +4,23 @@ The bAbI-trained scorer reads 12 word positions of a memory; a conversation turn
 average and often past 100, so on LoCoMo its first hop ranks evidence no better than chance. This term
 reads the whole memory and is added to s_O at the first hop:
 
-    s_O1(x, m) = s_O(x, m) + Φx(x)ᵀ UᵀU Φy(m) + MLP(match(x, m))
+    s_O1(x, m) = α(x) s_O(x, m) + Φx(x)ᵀ UᵀU Φy(m) + MLP(match(x, m))
 
 Φ is the MiniLM embedding (the paper's form, with one U for both sides), and `match` holds features
 that compare words by identity over the whole memory (paper §3.6): BM25 and idf-weighted overlap with
 document frequencies from the memory itself, coverage of the question's words, the question word, the
-memory's length and place in time. It is trained with s_O frozen, on bAbI and on conversations, so it
-learns to leave s_O alone where s_O already knows (bAbI) and to lead where it does not.
+memory's length and place in time. α(x) in (0, 1) weighs s_O by how much of the question and the memories
+its vocabulary knows and how long the memories are. It is trained with s_O frozen, on bAbI and on
+conversations, so it learns to leave s_O alone where s_O already knows (bAbI) and to lead where it does not.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable, Container, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ from chatmem.features import STOP_WORDS
 QWORDS = ("who", "what", "when", "where", "which", "how", "why")
 N_MATCH = 12
 NF = N_MATCH + len(QWORDS) + 1
+NQ = 4          # per-question features of the weight on s_O
 K1, B = 1.2, 0.75      # BM25's usual constants
 
 
@@ -49,17 +52,28 @@ class Relevance(nn.Module):
         self.U = nn.Linear(cfg.minilm_dim, cfg.d, bias=False)
         self.mlp = nn.Sequential(nn.Linear(NF, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(),
                                  nn.Linear(cfg.hidden, 1))
+        self.alpha = nn.Linear(NQ, 1)
         nn.init.normal_(self.U.weight, std=0.02)
+        nn.init.constant_(self.alpha.bias, 2.0)
 
-    def forward(self, q_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        """q_mini (Q, 384), m_mini (Q, C, 384), feats (Q, C, NF) -> (Q, C)."""
+    def forward(self, q_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, qfeats: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """q_mini (Q, 384), m_mini (Q, C, 384), feats (Q, C, NF), qfeats (Q, NQ) -> r (Q, C) and α (Q,)."""
         u = self.U(q_mini)
         v = self.U(m_mini)
-        return (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
+        r = (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
+        return r, torch.sigmoid(self.alpha(qfeats).squeeze(-1))
 
 
 def _content(tokens: Sequence[str]) -> list[str]:
     return [w for w in tokens if w not in STOP_WORDS and any(c.isalnum() for c in w)]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _words(tokens: tuple[str, ...]) -> tuple[Counter, frozenset, bool]:
+    """A memory's term counts, content-word prefixes and whether it holds a number (cached per memory)."""
+    return (Counter(tokens), frozenset(w[:5] for w in tokens if w not in STOP_WORDS),
+            any(c.isdigit() for w in tokens for c in w))
 
 
 def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]], df: Callable[[str], int], n: int,
@@ -70,27 +84,24 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     F = np.zeros((C, NF), dtype=np.float32)
     qc = list(dict.fromkeys(_content(q_tokens)))
     idf = {w: math.log(1 + (n - df(w) + 0.5) / (df(w) + 0.5)) for w in qc}
-    pre = {}
+    pre: dict[str, float] = {}
     for w in qc:
-        pre.setdefault(w[:5], 0.0)
-        pre[w[:5]] += idf[w]
+        pre[w[:5]] = pre.get(w[:5], 0.0) + idf[w]
     q_idf = sum(idf.values()) or 1.0
+    q_all = set(q_tokens)
     lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
-    avg = float(lens.mean()) if C else 1.0
-    first = {w for w in q_tokens}
+    norm = K1 * (1 - B + B * lens / max(float(lens.mean()) if C else 1.0, 1.0))
     for i, toks in enumerate(mem_tokens):
-        tf = Counter(toks)
+        tf, prefixes, digit = _words(tuple(toks))
         shared = [w for w in qc if w in tf]
-        norm = K1 * (1 - B + B * lens[i] / max(avg, 1.0))
-        bm25 = sum(idf[w] * tf[w] * (K1 + 1) / (tf[w] + norm) for w in shared)
-        prefixes = {w[:5] for w in tf if w not in STOP_WORDS}
-        F[i, 1] = bm25
-        F[i, 3] = sum(idf[w] for w in shared) / q_idf
-        F[i, 4] = len(shared) / max(len(qc), 1)
+        if shared:
+            F[i, 1] = sum(idf[w] * tf[w] * (K1 + 1) / (tf[w] + norm[i]) for w in shared)
+            F[i, 3] = sum(idf[w] for w in shared) / q_idf
+            F[i, 4] = len(shared) / len(qc)
+            F[i, 6] = max(idf[w] for w in shared) / math.log(n + 2)
         F[i, 5] = sum(v for p, v in pre.items() if p in prefixes) / q_idf
-        F[i, 6] = max((idf[w] for w in shared), default=0.0) / math.log(n + 2)
-        F[i, 9] = float(bool(toks) and toks[0] in first)        # the speaker or subject is named in the question
-        F[i, 10] = float(any(c.isdigit() for w in toks for c in w))
+        F[i, 9] = float(bool(toks) and toks[0] in q_all)        # the speaker or subject is named in the question
+        F[i, 10] = float(digit)
     F[:, 0] = cos
     F[:, 2] = F[:, 1] / max(float(F[:, 1].max()) if C else 0.0, 1e-6)
     F[:, 1] = np.minimum(F[:, 1] / 10.0, 3.0)
@@ -111,26 +122,38 @@ class Candidates:
     df: Callable[[str], int]           # memories holding a word
     n: int                             # memories in all
     positions: np.ndarray              # place in write order, 0 oldest .. 1 newest
+    known: Container[str] = ()         # the words s_O has embeddings for
 
     @classmethod
-    def story(cls, tokens: Sequence[Sequence[str]], mini: np.ndarray) -> "Candidates":
+    def story(cls, tokens: Sequence[Sequence[str]], mini: np.ndarray, known: Container[str] = ()) -> "Candidates":
         """A whole (small) memory, every memory a candidate, in write order."""
         n = len(tokens)
-        return cls(tokens, mini, counter_df(tokens), n, np.arange(n, dtype=np.float32) / max(n - 1, 1))
+        return cls(tokens, mini, counter_df(tokens), n, np.arange(n, dtype=np.float32) / max(n - 1, 1), known)
 
     def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
         return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini)
 
+    def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:
+        """What α reads: how much of the question and of (up to 64) memories s_O's vocabulary knows, how long
+        the memories are, how many there are."""
+        q = _content(q_tokens)
+        sample = [w for t in list(self.tokens)[-64:] for w in t]
+        lens = [len(t) for t in list(self.tokens)[-64:]] or [0]
+        return np.array([np.mean([w in self.known for w in q]) if q else 1.0,
+                         np.mean([w in self.known for w in sample]) if sample else 1.0,
+                         np.log1p(np.mean(lens)) / 5, np.log1p(self.n) / 10], dtype=np.float32)
 
-def prior(rel: Relevance, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates) -> np.ndarray:
-    """The relevance term of every candidate memory for one question (added to s_O at the first hop)."""
+
+def prior(rel: Relevance, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates) -> tuple[np.ndarray, float]:
+    """The relevance term of every candidate memory for one question, and α, the weight on s_O."""
     if not len(cands.tokens):
-        return np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.float32), 1.0
     F = cands.features(q_tokens, q_mini)
     with torch.no_grad():
-        r = rel(torch.as_tensor(q_mini[None], dtype=torch.float32),
-                torch.as_tensor(cands.mini[None], dtype=torch.float32), torch.as_tensor(F[None]))
-    return r[0].numpy()
+        r, alpha = rel(torch.as_tensor(q_mini[None], dtype=torch.float32),
+                       torch.as_tensor(cands.mini[None], dtype=torch.float32), torch.as_tensor(F[None]),
+                       torch.as_tensor(cands.question_features(q_tokens)[None]))
+    return r[0].numpy(), float(alpha[0])
 
 
 def counter_df(mem_tokens: Sequence[Sequence[str]]) -> Callable[[str], int]:

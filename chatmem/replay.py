@@ -44,6 +44,7 @@ class Result:
     expected_support: list[str] | None = None
     support_ok: bool | None = None
     confident: bool = True
+    said: str = ""                     # R's answer as given: a span keeps its casing and spaces
 
     @property
     def guessed(self) -> bool | None:
@@ -56,7 +57,7 @@ class Result:
         return None if self.expected is None else self.confident and self.words == self.expected
 
     def to_json(self) -> dict:
-        d = {"question": self.question, "answer": ",".join(self.words) if self.confident and self.words else self.answer,
+        d = {"question": self.question, "answer": (self.said or ",".join(self.words)) if self.confident and self.words else self.answer,
              "expected": ",".join(self.expected) if self.expected is not None else None,
              "correct": self.correct, "support": self.support, "confident": self.confident,
              "best_guess": ",".join(self.words)}
@@ -171,8 +172,10 @@ class Printer:
 
 
 def _result(u: Utterance, ans, expected) -> Result:
-    return Result(u.text, ans.text, list(ans.words), expected, [s.memory.text for s in ans.supports],
-                  [s.score for s in ans.supports], confident=ans.confident)
+    # A span answer ("Karim Marchetti") compares word by word, as expected answers are read.
+    return Result(u.text, ans.text, normalize_answer(",".join(ans.words)), expected, [s.memory.text for s in ans.supports],
+                  [s.score for s in ans.supports], confident=ans.confident,
+                  said=",".join(ans.words) if ans.span is None else ans.words[0])
 
 
 def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:

@@ -1,0 +1,222 @@
+"""R's span answers: a contiguous phrase copied from a supporting memory, with the memory's own casing.
+
+Still the paper's R, `r = argmax_w s_R([x, m_o1, m_o2], w)`, over candidate answers that are spans:
+every run of 1..MAX_SPAN words of the first SUPPORTS supporting memories, plus a learned "no answer"
+option. A bidirectional GRU reads each supporting memory word by word; each word carries identity-match
+flags (paper §3.6: it occurs in the question, in another support), its shape (capitalised, a number) and a
+learned embedding of frequent words, so "behind the bread bin", "March 3 at 4pm", "Henrike Vos" and
+"cobalt-19" come out whole, and unseen names work by their shape and their place in the sentence.
+Start and end scores are conditioned on the question (its words and its MiniLM embedding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from chatmem.features import STOP_WORDS
+from chatmem.relevance import QWORDS
+
+SUPPORTS = 3        # supporting memories R reads
+MAX_WORDS = 96      # words per memory (a longer memory's tail is not read)
+MAX_SPAN = 8
+N_FLAGS = 12
+N_GATE = 8
+UNK = 1
+
+# A word: letters or digits, keeping inner hyphens, apostrophes, dots, colons and slashes ("cobalt-19", "4:30pm").
+_WORD = re.compile(r"[^\W_](?:[\w'’\-./:@+#]*[^\W_])?")
+
+
+def words(text: str) -> list[tuple[int, int]]:
+    """Character offsets of the words of a memory."""
+    return [m.span() for m in _WORD.finditer(text)][:MAX_WORDS]
+
+
+@dataclass
+class SpanConfig:
+    vocab_size: int
+    d: int = 32
+    gru: int = 48
+    minilm_dim: int = 384
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SpanInput:
+    """One question with its supporting memories, as arrays."""
+
+    ids: np.ndarray        # (SUPPORTS, MAX_WORDS) word ids, 0 = padding
+    flags: np.ndarray      # (SUPPORTS, MAX_WORDS, N_FLAGS)
+    q_ids: np.ndarray      # (16,) question word ids
+    q_type: int            # index into QWORDS, len(QWORDS) for none
+    q_mini: np.ndarray     # (384,)
+    offsets: list[list[tuple[int, int]]]   # per support, the words' character offsets
+
+
+def _flags(text: str, offs: list[tuple[int, int]], q_low: set[str], q_pre: set[str], others: set[str], k: int) -> np.ndarray:
+    f = np.zeros((MAX_WORDS, N_FLAGS), dtype=np.float32)
+    n = len(offs)
+    for j, (a, b) in enumerate(offs):
+        w = text[a:b]
+        lw = w.lower()
+        f[j] = (lw in q_low, lw[:5] in q_pre and lw not in STOP_WORDS, w[:1].isupper() and j > 0, w.isupper() and len(w) > 1,
+                any(c.isdigit() for c in w), lw in STOP_WORDS, j == 0, text[b:b + 1] == ":" and j < 3,
+                j / max(n - 1, 1), min(len(w), 12) / 12, lw in others and lw not in STOP_WORDS, k / SUPPORTS)
+    return f
+
+
+class SpanVocab:
+    """Frequent lower-cased words (function words, prepositions, months...): 0 padding, 1 unknown."""
+
+    def __init__(self, words_: Sequence[str]):
+        self.words = list(words_)
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def id(self, w: str) -> int:
+        return self.index.get(w.lower(), UNK)
+
+    @classmethod
+    def build(cls, texts: Sequence[str], min_count: int = 5, size: int = 6000) -> "SpanVocab":
+        from collections import Counter
+
+        c = Counter(t[a:b].lower() for t in texts for a, b in words(t))
+        return cls(["<pad>", "<unk>"] + [w for w, k in c.most_common(size) if k >= min_count])
+
+
+def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str]) -> SpanInput:
+    q_low = {w.lower() for w in q_tokens}
+    q_pre = {w[:5] for w in q_low if w not in STOP_WORDS}
+    ids = np.zeros((SUPPORTS, MAX_WORDS), dtype=np.int64)
+    flags = np.zeros((SUPPORTS, MAX_WORDS, N_FLAGS), dtype=np.float32)
+    offsets = []
+    sup = list(supports)[:SUPPORTS]
+    bags = [{t[a:b].lower() for a, b in words(t)} for t in sup]
+    for k, text in enumerate(sup):
+        offs = words(text)
+        offsets.append(offs)
+        others = set().union(*(bags[:k] + bags[k + 1:])) if len(bags) > 1 else set()
+        ids[k, : len(offs)] = [vocab.id(text[a:b]) for a, b in offs]
+        flags[k] = _flags(text, offs, q_low, q_pre, others, k)
+    q_ids = np.zeros(16, dtype=np.int64)
+    qs = [vocab.id(w) for w in q_tokens][:16]
+    q_ids[: len(qs)] = qs
+    qw = next((w for w in q_tokens if w in QWORDS), None)
+    return SpanInput(ids, flags, q_ids, QWORDS.index(qw) if qw else len(QWORDS), np.asarray(q_mini, np.float32), offsets)
+
+
+class SpanR(nn.Module):
+    def __init__(self, cfg: SpanConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, g = cfg.d, cfg.gru
+        self.E = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
+        self.q_type = nn.Embedding(len(QWORDS) + 1, d)
+        self.q_mini = nn.Linear(cfg.minilm_dim, d, bias=False)
+        self.gru = nn.GRU(d + N_FLAGS + d, g, batch_first=True, bidirectional=True)
+        self.start = nn.Sequential(nn.Linear(2 * g + d, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.end = nn.Sequential(nn.Linear(2 * g + d, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.length = nn.Parameter(torch.zeros(MAX_SPAN))
+        self.null = nn.Sequential(nn.Linear(2 * g + d + 1, 32), nn.ReLU(), nn.Linear(32, 1))
+        self.gate = nn.Linear(N_GATE, 1)     # which R answers: > 0 the span, else R's dictionary and pointer words
+
+    def forward(self, ids, flags, q_ids, q_type, q_mini):
+        """ids (B, K, W), flags (B, K, W, F), q_ids (B, 16), q_type (B,), q_mini (B, 384) ->
+        span scores (B, K, W, MAX_SPAN) (start at w, length l+1; -inf where impossible) and null (B,)."""
+        B, K, W_full = ids.shape
+        W = max(int((ids > 0).any(1).any(0).nonzero().max()) + 1, 1) if bool((ids > 0).any()) else 1
+        ids, flags = ids[:, :, :W], flags[:, :, :W]          # read only as far as the longest memory
+        qm = (q_ids > 0).float()
+        q = (self.E(q_ids) * qm[..., None]).sum(1) / qm.sum(1, keepdim=True).clamp(min=1)
+        q = q + self.q_type(q_type) + self.q_mini(q_mini)                      # (B, d)
+        x = torch.cat([self.E(ids), flags, q[:, None, None, :].expand(B, K, W, -1)], -1).reshape(B * K, W, -1)
+        h, _ = self.gru(x)
+        h = torch.cat([h, q[:, None, :].repeat_interleave(K, 0).expand(-1, W, -1)], -1)
+        st = self.start(h).squeeze(-1).reshape(B, K, W)
+        en = self.end(h).squeeze(-1).reshape(B, K, W)
+        valid = (ids > 0)
+        scores = torch.full((B, K, W_full, MAX_SPAN), -1e4)
+        for ln in range(MAX_SPAN):
+            if ln >= W:
+                break
+            ok = valid[:, :, : W - ln] & valid[:, :, ln:]
+            s = st[:, :, : W - ln] + en[:, :, ln:] + self.length[ln]
+            scores[:, :, : W - ln, ln] = torch.where(ok, s, torch.full_like(s, -1e4))
+        pooled = torch.where(valid.reshape(B * K, W, 1), h, torch.full_like(h, -1e4)).max(1).values.reshape(B, K, -1)[:, 0]
+        null = self.null(torch.cat([pooled, scores.flatten(1).max(1).values[:, None] / 10], -1)).squeeze(-1)
+        return scores, null
+
+
+def batch_tensors(inputs: Sequence[SpanInput]):
+    return (torch.as_tensor(np.stack([x.ids for x in inputs])), torch.as_tensor(np.stack([x.flags for x in inputs])),
+            torch.as_tensor(np.stack([x.q_ids for x in inputs])), torch.as_tensor([x.q_type for x in inputs]),
+            torch.as_tensor(np.stack([x.q_mini for x in inputs])))
+
+
+@dataclass
+class Span:
+    support: int       # which supporting memory (hop order)
+    start: int         # character offsets in that memory's text
+    end: int
+    text: str
+    prob: float        # of this span among all spans and "no answer"
+    null_prob: float   # of "no answer"
+
+
+def predict(model: SpanR, inputs: Sequence[SpanInput], texts: Sequence[Sequence[str]]) -> list[Span | None]:
+    """The best span of each question (None when it has no supporting memory)."""
+    if not inputs:
+        return []
+    with torch.no_grad():
+        scores, null = model(*batch_tensors(inputs))
+    B = scores.shape[0]
+    flat = torch.cat([scores.reshape(B, -1), null[:, None]], 1)
+    p = torch.softmax(flat, -1)
+    best = scores.reshape(B, -1).argmax(1)
+    out = []
+    for b, x in enumerate(inputs):
+        if not texts[b]:
+            out.append(None)
+            continue
+        k, rest = divmod(int(best[b]), MAX_WORDS * MAX_SPAN)
+        w, ln = divmod(rest, MAX_SPAN)
+        offs = x.offsets[k]
+        if w + ln >= len(offs):
+            out.append(None)
+            continue
+        a, e = offs[w][0], offs[w + ln][1]
+        out.append(Span(k, a, e, texts[b][k][a:e], float(p[b, best[b]]), float(p[b, -1])))
+    return out
+
+
+def target_index(x: SpanInput, k: int, start: int, end: int) -> int | None:
+    """The flat span index of the words covering characters [start, end) of support k, if it fits."""
+    offs = x.offsets[k] if k < len(x.offsets) else []
+    ws = [j for j, (a, b) in enumerate(offs) if a < end and b > start]
+    if not ws or ws[-1] - ws[0] >= MAX_SPAN:
+        return None
+    return (k * MAX_WORDS + ws[0]) * MAX_SPAN + (ws[-1] - ws[0])
+
+
+def gate_features(dict_score: float, dict_confident: bool, span: Span, q_tokens: Sequence[str],
+                  support_tokens: Sequence[Sequence[str]], known: dict, dict_words: Sequence[str]) -> np.ndarray:
+    """What the gate between R's two kinds of answer sees: both answers' confidence, how much of the question
+    and the supports the word-level R knows (`known`: its vocabulary), the supports' length, and agreement."""
+    q = [w for w in q_tokens if w not in STOP_WORDS]
+    sup = [w for t in support_tokens for w in t]
+    return np.array([np.tanh(dict_score / 5), float(dict_confident), span.prob, span.null_prob,
+                     np.mean([w in known for w in q]) if q else 1.0, np.mean([w in known for w in sup]) if sup else 1.0,
+                     min(len(sup) / max(len(support_tokens), 1), 60) / 20,
+                     float(" ".join(dict_words).lower() == span.text.lower())], dtype=np.float32)
+
+
+def use_span(model: SpanR, feats: np.ndarray) -> bool:
+    with torch.no_grad():
+        return bool(model.gate(torch.as_tensor(feats)[None])[0, 0] > 0)

@@ -1,0 +1,90 @@
+"""The generator's held-out conversations (validation split: names, places and values never trained on),
+played through the Bot as the app would: statements stored, each question answered in place.
+
+    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--json docs/eval_generated.json]
+
+Per kind of question: answers that are short, right and confident; right supporting memories cited;
+declined (for unanswerable questions, the right behaviour). Beside them, in the same run, the supporting
+memory BM25 and MiniLM cosine would cite first (the newest memory is often the answer, so "newest" too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    from chatmem import generator
+    from chatmem.bot import Bot
+    from chatmem.input import MiniLMEncoder
+    from chatmem.locomo_eval import _bm25
+    from chatmem.memory import EphemeralMemory
+    from chatmem.span_train import _dialog_answers
+    from chatmem.train import minilm_cached, progress_bar
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=150, help="conversations")
+    ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--examples", type=int, default=0, help="print this many questions with their answers")
+    args = ap.parse_args()
+    convs = generator.generate(args.n, seed=args.seed, split="valid")
+    encoder = MiniLMEncoder()
+    rows = []
+    t0 = time.perf_counter()
+    bar = progress_bar(len(convs), "conversations", "conv")
+    for c in convs:
+        bot = Bot(EphemeralMemory(), encoder=encoder)
+        vecs = minilm_cached([t.text for t in c.turns], encoder)
+        index = {id(t): i for i, t in enumerate(c.turns)}
+        for t, a in _dialog_answers(bot, c, vecs):
+            i = index[id(t)]
+            facts = [k for k in range(i) if not c.turns[k].question]
+            gold = {c.turns[k].text for k in t.support}
+            cited = [s.memory.text for s in a.supports[:3]]
+            texts = [c.turns[k].text for k in facts]
+            first = {"bm25": texts[int(np.argmax(_bm25(texts)(t.text)))] if texts else None,
+                     "minilm": texts[int(np.argmax(vecs[facts] @ vecs[i]))] if texts else None,
+                     "newest": texts[-1] if texts else None}
+            said = a.confident and bool(a.words)
+            rows.append({"kind": t.qkind, "question": t.text, "expected": t.answer, "answer": a.text,
+                         "confident": a.confident, "span": a.span is not None,
+                         "right": t.answer is not None and said and a.words == [t.answer],
+                         "declined": not said, "cited_right": bool(gold) and gold <= set(cited),
+                         **{f"{m}_right": bool(gold) and first[m] in gold for m in first}})
+        bar.update(1)
+    bar.close()
+    kinds = ["single", "who", "when", "update", "two_hop", "unanswerable"]
+    out = {}
+    print(f"{len(convs)} held-out generated conversations, {len(rows)} questions, {time.perf_counter() - t0:.0f} s")
+    print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
+          f"{'BM25 top-1':>10} {'MiniLM top-1':>12} {'newest':>7}")
+    for k in kinds + ["answerable"]:
+        rs = [r for r in rows if (r["kind"] == k if k != "answerable" else r["kind"] != "unanswerable")]
+        if not rs:
+            continue
+        m = lambda key: float(np.mean([r[key] for r in rs]))   # noqa: E731
+        out[k] = {"questions": len(rs), "right": m("right"), "cited_right": m("cited_right"), "declined": m("declined"),
+                  "bm25_top1": m("bm25_right"), "minilm_top1": m("minilm_right"), "newest": m("newest_right")}
+        v = out[k]
+        print(f"{k:<13} {len(rs):>9} {100 * v['right']:>13.1f}% {100 * v['cited_right']:>10.1f}% "
+              f"{100 * v['declined']:>7.1f}% {100 * v['bm25_top1']:>9.1f}% {100 * v['minilm_top1']:>11.1f}% "
+              f"{100 * v['newest']:>6.1f}%")
+    for r in rows[: args.examples]:
+        print(f"[{r['kind']}] {r['question']}  ->  {r['answer']}   (expected: {r['expected']})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": out, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
