@@ -12,8 +12,11 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+import errno
 import os
+import secrets
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -246,12 +249,42 @@ class MemoryBase:
         pass
 
     # -- export ------------------------------------------------------------
+    def _own_files(self) -> list[Path]:
+        """Files of the store itself, which an export must never replace."""
+        return []
+
     def export_jsonl(self, path: str | os.PathLike) -> int:
-        """Write a header line saying what the file holds, then one memory per line."""
+        """Write a header line saying what the file holds, then one memory per line. A new or regular file is
+        replaced atomically through a temporary file of our own; a character device or FIFO (/dev/stdout, a
+        pipe) is written directly; anything else (a symlink, a directory, a block device) is refused."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        real = os.path.realpath(path)
+        if any(real == os.path.realpath(f) for f in self._own_files()):
+            raise StoreError(f"{path} is one of the memory's own files; export to another file")
         try:
-            self._export_to(tmp)
+            link = os.lstat(path)
+        except FileNotFoundError:
+            link = None
+        if link is not None and not stat.S_ISREG(link.st_mode):
+            try:
+                target = os.stat(path)
+            except OSError:
+                target = link
+            if stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode):
+                # The user named a special file: write into it, never rename over it.
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+                self._export_to(fd, sync=False)
+                return len(self)
+            if stat.S_ISDIR(target.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
+            kind = "a symbolic link" if stat.S_ISLNK(link.st_mode) else "not a regular file"
+            raise StoreError(f"{path} is {kind}; refusing to replace it (export to a new or regular file)")
+        # A random name created exclusively (O_EXCL never follows a link), so nobody can plant the temp file.
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            self._export_to(fd, sync=True)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -259,8 +292,7 @@ class MemoryBase:
         return len(self)
 
     @_locked
-    def _export_to(self, tmp: Path) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _export_to(self, fd: int, sync: bool) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             header = {
                 "format": EXPORT_FORMAT, "version": 1, "count": len(self),
@@ -271,8 +303,8 @@ class MemoryBase:
             for m in self.all():
                 f.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
             f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
+            if sync:
+                os.fsync(f.fileno())
 
 
 class EphemeralMemory(MemoryBase):
@@ -362,6 +394,9 @@ class SQLiteMemory(MemoryBase):
         self.snapshot_min = SNAPSHOT_MIN
         self._conn = self._connect()
         self._load()
+
+    def _own_files(self) -> list[Path]:
+        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"), self.snapshot_path]
 
     # -- opening -----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

@@ -1,0 +1,82 @@
+"""Probes from the hardening issue (#14): each one failed before its fix. Real files under tmp_path, no mocks."""
+
+import json
+import os
+import stat
+import threading
+
+import pytest
+
+from chatmem import ChatmemError
+from chatmem.input import encode, parse
+from chatmem.memory import DB_NAME, SNAPSHOT_NAME, SQLiteMemory, StoreError
+
+
+def _store(path, enc, text="Mary went to the kitchen. My PIN is 4711."):
+    m = SQLiteMemory(path)
+    m.write(encode(parse(text), enc), "s")
+    return m
+
+
+# -- 1. export ---------------------------------------------------------------------------------------------
+
+def test_export_ignores_a_planted_temp_symlink(tmp_path, hash_encoder):
+    m = _store(tmp_path / "home", hash_encoder)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    stolen = tmp_path / "attacker-owned"
+    stolen.write_text("")
+    (shared / "mem.jsonl.tmp").symlink_to(stolen)        # the old fixed temp name
+    assert m.export_jsonl(shared / "mem.jsonl") == 2
+    assert stolen.read_text() == ""
+    assert stat.S_IMODE(os.stat(shared / "mem.jsonl").st_mode) == 0o600
+    assert sorted(p.name for p in shared.iterdir()) == ["mem.jsonl", "mem.jsonl.tmp"]
+
+
+@pytest.mark.parametrize("name", [DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", SNAPSHOT_NAME])
+def test_export_refuses_the_stores_own_files(tmp_path, hash_encoder, name):
+    m = _store(tmp_path, hash_encoder)
+    m.log_turn("user", "hello", "s")
+    with pytest.raises(StoreError, match="own files"):
+        m.export_jsonl(tmp_path / name)
+    with pytest.raises(StoreError, match="own files"):
+        m.export_jsonl(tmp_path / "." / ".." / tmp_path.name / name)
+    m.close()
+    m = SQLiteMemory(tmp_path)
+    assert len(m) == 2 and m.recent_turns()[0]["text"] == "hello"
+
+
+def test_export_refuses_to_replace_a_symlink(tmp_path, hash_encoder):
+    m = _store(tmp_path / "home", hash_encoder)
+    target = tmp_path / "target"
+    target.write_text("keep")
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(StoreError, match="symbolic link"):
+        m.export_jsonl(tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and target.read_text() == "keep"
+
+
+def test_export_writes_into_a_fifo_without_replacing_it(tmp_path, hash_encoder):
+    m = _store(tmp_path / "home", hash_encoder)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    assert m.export_jsonl(fifo) == 2
+    reader.join(30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    lines = got[0].splitlines()
+    assert json.loads(lines[0])["count"] == 2 and json.loads(lines[2])["text"] == "My PIN is 4711."
+
+
+def test_export_writes_into_a_character_device_without_replacing_it(tmp_path, hash_encoder):
+    m = _store(tmp_path / "home", hash_encoder)
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))     # a second /dev/null (needs root)
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+    assert m.export_jsonl(dev) == 2
+    assert stat.S_ISCHR(os.lstat(dev).st_mode)
+    assert m.export_jsonl("/dev/null") == 2 and stat.S_ISCHR(os.lstat("/dev/null").st_mode)
