@@ -22,6 +22,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from chatmem import ChatmemError
+from chatmem.input import printable
+
+
+def plain(text: str, style: str = "") -> Text:
+    """User text (memories, answers, paths) is shown as text, never parsed as markup, with controls escaped."""
+    return Text(printable(str(text)), style=style)
 
 HELP = """\
 [b]chatmem[/b]: a Memory Network that remembers what you tell it.
@@ -67,7 +73,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question)
+            yield Label(plain(self.question))
             with Horizontal():
                 yield Button("Yes, forget everything", variant="error", id="yes")
                 yield Button("Cancel", variant="primary", id="no")
@@ -169,16 +175,16 @@ class ChatmemApp(App):
     def set_status(self, state: str) -> None:
         n = len(self.memory) if self.memory is not None else 0
         status = self.query_one("#status", Static)
-        status.update(f"{state} · {n:,} memories · {self.data_dir}")
+        status.update(plain(f"{state} · {n:,} memories · {self.data_dir}"))
         status.set_class(self.ready, "ready")
 
     def status_ready(self) -> None:
         self.set_status("ready" if not self.busy else "thinking…")
 
     def say(self, text: str, role: str = "system", extra: str = "", old: bool = False, unsure: bool = False) -> Static:
-        body = Text(text)
+        body = plain(text)
         if extra:
-            body.append("\n" + extra, style="dim")
+            body.append("\n" + printable(extra), style="dim")
         w = Static(body, classes=f"msg {role}" + (" old" if old else "") + (" unsure" if unsure else ""))
         conv = self.query_one("#conversation", VerticalScroll)
         conv.mount(w)
@@ -196,7 +202,7 @@ class ChatmemApp(App):
         table = self.query_one("#memories", DataTable)
         for m in memories:
             if str(m.id) not in table.rows:
-                table.add_row("", str(m.id), _ago(m.created), m.text, key=str(m.id))
+                table.add_row("", str(m.id), _ago(m.created), plain(m.text), key=str(m.id))
         while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
             table.remove_row(next(iter(table.rows)))
         if table.row_count:
@@ -211,13 +217,13 @@ class ChatmemApp(App):
             if str(mid) in table.rows:
                 table.update_cell(str(mid), "mark", "")
                 m = self.memory.get(mid)
-                table.update_cell(str(mid), "text", m.text if m else "")
+                table.update_cell(str(mid), "text", plain(m.text if m else ""))
         self.highlighted = []
         for s in supports:
             key = str(s.memory.id)
             if key in table.rows:
                 table.update_cell(key, "mark", Text(f"▶{s.hop}", style="bold reverse"))
-                table.update_cell(key, "text", Text(s.memory.text, style="bold underline"))
+                table.update_cell(key, "text", plain(s.memory.text, style="bold underline"))
                 self.highlighted.append(s.memory.id)
         if supports and str(supports[0].memory.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(supports[0].memory.id)))

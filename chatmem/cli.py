@@ -96,6 +96,8 @@ def cmd_memory(args) -> int:
         else:
             print(f"moved the damaged file to {aside}; salvaged {n} memories into a fresh memory")
         return 0
+    from chatmem.input import printable
+
     mem = _memory(args)
     try:
         if args.action == "list":
@@ -103,7 +105,7 @@ def cmd_memory(args) -> int:
                 if args.json:
                     print(json.dumps(m.to_json(), ensure_ascii=False))
                 else:
-                    print(f"{m.id:>6}  {m.created_iso}  {m.text}")
+                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}")   # rows other clients wrote may hold escapes
             if not args.json:
                 print(f"{len(mem)} memories in {mem.path}", file=sys.stderr)
         elif args.action == "forget":
@@ -190,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except ChatmemError as exc:
-        print(f"chatmem: error: {exc}", file=sys.stderr)
+        from chatmem.input import printable
+
+        print(f"chatmem: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):

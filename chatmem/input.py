@@ -69,6 +69,12 @@ def _spacy():
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
+def printable(text: str) -> str:
+    """Text safe to show on a terminal: control and bidi characters (ESC, OSC, BEL, C1) become visible \\xNN or
+    \\uNNNN escapes instead of reaching the terminal; tabs and newlines stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
 def clean(text: str) -> str:
     """Strip control and bidi-override characters, collapse whitespace, enforce the length limit."""
     if not isinstance(text, str):

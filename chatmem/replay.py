@@ -21,7 +21,7 @@ from pathlib import Path
 
 from chatmem import ChatmemError
 from chatmem.babi import BabiFormatError, MAX_LINE_CHARS, looks_like_babi, parse_lines
-from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse
+from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse, printable
 
 EXPECT = " => "
 
@@ -128,6 +128,8 @@ class Printer:
         self.bar = progress_bar(total, "replaying", "utt")
 
     def out(self, text: str) -> None:
+        if not self.as_json:
+            text = printable(text)      # expected answers and rows are shown, never sent raw to the terminal
         if self.bar.disable:
             print(text, flush=True)
         else:

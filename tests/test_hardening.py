@@ -2,13 +2,15 @@
 
 import json
 import os
+import sqlite3
 import stat
 import threading
 
 import pytest
 
-from chatmem import ChatmemError
+from chatmem import ChatmemError, checkpoint
 from chatmem.input import encode, parse
+from chatmem.paths import assets_dir
 from chatmem.memory import DB_NAME, SNAPSHOT_NAME, SQLiteMemory, StoreError
 
 
@@ -80,3 +82,28 @@ def test_export_writes_into_a_character_device_without_replacing_it(tmp_path, ha
     assert m.export_jsonl(dev) == 2
     assert stat.S_ISCHR(os.lstat(dev).st_mode)
     assert m.export_jsonl("/dev/null") == 2 and stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+# -- 2. control characters never reach the terminal ---------------------------------------------------------
+
+def test_memory_list_escapes_control_characters_from_other_clients(tmp_path, hash_encoder):
+    from conftest import run_cli
+
+    _store(tmp_path, hash_encoder).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as raw:
+        raw.execute("UPDATE memories SET text = ? WHERE id = 1", ("a\x1b]52;c;aGk=\x07b\x9bc",))
+    r = run_cli("--data-dir", str(tmp_path), "memory", "list")
+    assert r.returncode == 0, r.stderr
+    assert "a\\x1b]52;c;aGk=\\x07b\\x9bc" in r.stdout
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")
+
+
+@pytest.mark.skipif(not (assets_dir() / checkpoint.WEIGHTS).exists(), reason="no trained model in assets/")
+def test_replay_escapes_an_expected_answer(tmp_path):
+    from conftest import run_cli
+
+    f = tmp_path / "esc.chat"
+    f.write_text("Mary went to the kitchen.\nWhere is Mary? => gar\x1b]0;owned\x07den\n")
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", str(f))
+    assert r.returncode == 0, r.stderr
+    assert "expected gar\\x1b]0;owned\\x07den" in r.stdout and "\x1b" not in r.stdout + r.stderr
