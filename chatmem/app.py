@@ -22,7 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from chatmem import ChatmemError
-from chatmem.input import printable
+from chatmem.input import printable, squash
 
 
 def plain(text: str, style: str = "") -> Text:
@@ -186,10 +186,19 @@ class ChatmemApp(App):
         if extra:
             body.append("\n" + printable(extra), style="dim")
         w = Static(body, classes=f"msg {role}" + (" old" if old else "") + (" unsure" if unsure else ""))
+        w.said = squash(text + " " + extra)       # what a forget looks for
         conv = self.query_one("#conversation", VerticalScroll)
         conv.mount(w)
         conv.scroll_end(animate=False)
         return w
+
+    def unsay(self, quotes) -> None:
+        """Take forgotten text off the screen, as the memory takes it out of the log: every message that
+        quotes it (the statement, answers citing it) goes."""
+        for w in list(self.query(".msg")):
+            if quotes(getattr(w, "said", "")):
+                w.remove()
+        self.last_answer = None           # /why would show it again
 
     def reload_memories(self) -> None:
         table = self.query_one("#memories", DataTable)
@@ -389,6 +398,7 @@ class ChatmemApp(App):
         if not self._need_memory():
             return
         mid = int(args[0].lstrip("#"))
+        gone = self.memory.get(mid)
         try:
             forgot = self.memory.forget(mid)
         except ChatmemError as exc:
@@ -396,6 +406,7 @@ class ChatmemApp(App):
             return
         if forgot:
             self.reload_memories()
+            self.unsay(lambda said: gone is not None and squash(gone.text) in said)
             self.say(f"Forgot memory #{mid}.", "system")
         else:
             self.say(f"There is no memory #{mid}.", "error")
@@ -413,6 +424,7 @@ class ChatmemApp(App):
                     self.say(str(exc), "error")
                     return
                 self.reload_memories()
+                self.unsay(lambda said: True)
                 self.say(f"Forgot all {n} memories.", "system")
             else:
                 self.say("Nothing was forgotten.", "system")

@@ -75,6 +75,11 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
 
 
+def squash(text: str) -> str:
+    """NFC, control characters as spaces, whitespace collapsed: the form memories are stored in."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+
+
 def clean(text: str) -> str:
     """Strip control and bidi-override characters, collapse whitespace, enforce the length limit."""
     if not isinstance(text, str):
@@ -83,9 +88,7 @@ def clean(text: str) -> str:
         raise InputError(
             f"input is {len(text):,} characters; the limit is {MAX_UTTERANCE_CHARS:,} characters per utterance"
         )
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
+    text = squash(text)
     if not text:
         raise InputError("empty input: type a statement or a question")
     return text

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from chatmem import ChatmemError
-from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance
+from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, squash
 from chatmem.paths import ensure_private_dir
 
 SCHEMA_VERSION = 1
@@ -412,6 +412,7 @@ class SQLiteMemory(MemoryBase):
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")     # a forgotten memory's text is overwritten, not left in free pages
+            conn.create_function("chatmem_squash", 1, squash, deterministic=True)
             conn.executescript(_SCHEMA)
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories_backfilled'").fetchone():
                 conn.executescript(_TRIGGERS)
@@ -656,10 +657,15 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             known = self._rewrite_count() == self._rewrites
+            row = self._conn.execute("SELECT text FROM memories WHERE id = ?", (int(memory_id),)).fetchone()
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
+            if row and isinstance(row[0], str) and squash(row[0]):
+                # The log must not keep what was forgotten: drop every turn that quotes it (the statement, and
+                # answers citing it). Compared in the stored form, since the log keeps the text as typed.
+                self._conn.execute("DELETE FROM turns WHERE instr(chatmem_squash(text), ?) > 0", (squash(row[0]),))
             if known:                 # RAM still matches the file after this delete
                 self._rewrites = self._rewrite_count()
-        self._drop_snapshot()         # again: another process may have written one in between
+        self._scrub()
         i = self.index_of(memory_id)
         if i is not None:
             self._drop_index(i)
@@ -670,12 +676,23 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
+            self._conn.execute("DELETE FROM turns")         # the log quotes the memories
             self._rewrites = self._rewrite_count()      # an empty memory matches any file state
-        self._drop_snapshot()
+        self._scrub()
         n = max(cur.rowcount, len(self))
         self._reset()
         self.postings_seed = None
         return n
+
+    def _scrub(self) -> None:
+        """After a forget: no copy of the text may stay on disk. secure_delete zeroes it in the database pages;
+        the WAL still holds old page images until it is checkpointed and truncated. The snapshot is deleted
+        again, as another process may have written one in between."""
+        self._drop_snapshot()
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # busy readers: finished by a later one
+        except sqlite3.OperationalError:
+            pass
 
     @_locked
     def refresh(self, known: dict | None = None, check: bool = False):

@@ -20,6 +20,19 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir(data_override: str | os.PathLike | None = None) -> Path:
+    """Where sentence embeddings are cached (they hold the text of replayed files): CHATMEM_CACHE, else
+    `cache/` inside a data dir the user chose (--data-dir or CHATMEM_HOME), else the user cache dir."""
+    env = os.environ.get("CHATMEM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    if data_override or os.environ.get("CHATMEM_HOME"):
+        return data_dir(data_override) / "cache"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir(APP_NAME, appauthor=False))
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) and make it readable by its owner only."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

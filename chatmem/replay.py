@@ -206,7 +206,7 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
     return results
 
 
-def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
+def replay_babi(samples, bot_factory, printer: Printer, cache: Path | None = None) -> list[Result]:
     from chatmem.data import story_groups
     from chatmem.train import minilm_cached
 
@@ -215,7 +215,7 @@ def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
     texts = list(dict.fromkeys([t for g in groups for s in g for t in s.story] + [s.question for g in groups for s in g]))
     first = bot_factory()
     # bAbI files repeat: their embeddings are cached on disk (.npy), as `chatmem eval` does.
-    vecs = minilm_cached(texts, first.encoder)
+    vecs = minilm_cached(texts, first.encoder, cache)
     utt = {t: Utterance(u.text, u.tokens, u.is_question, v)
            for t, u, v in zip(texts, (make_utterance(t) for t in texts), vecs)}
     for g in groups:
@@ -240,7 +240,7 @@ def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
 def run_replay(args) -> int:
     from chatmem.bot import Bot
     from chatmem.memory import EphemeralMemory, SQLiteMemory
-    from chatmem.paths import data_dir
+    from chatmem.paths import cache_dir, data_dir
 
     path = Path(args.file)
     lines = read_text(path)
@@ -254,7 +254,7 @@ def run_replay(args) -> int:
         proto = Bot(EphemeralMemory()).load(encoder=False)     # the encoder loads only if the cache misses
         factory = lambda: _share(Bot(EphemeralMemory(), session="babi"), proto)  # noqa: E731
         printer = Printer(args.json, sum(len(s.story) for s in samples) + len(samples))
-        results = replay_babi(samples, factory, printer)
+        results = replay_babi(samples, factory, printer, cache_dir(args.data_dir))
     else:
         turns = parse_script(lines, str(path))
         if args.fresh:

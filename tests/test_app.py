@@ -265,3 +265,21 @@ async def test_markup_in_memories_answers_and_path_is_shown_as_text(tmp_path, lo
         await pilot.click("#memories")
         await pilot.pause()
         assert app.is_running
+
+
+async def test_a_forgotten_memory_leaves_the_screen_and_the_log(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the kitchen. Bob's PIN is 4711.")
+        app.submit_text("Where is Mary?")
+        await wait_ready(app, pilot)
+        app.command("/forget 2")
+        await pilot.pause()
+        text = "\n".join(messages(app))
+        assert "4711" not in text and "Forgot memory #2." in text and "Where is Mary?" in text
+    app2 = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app2.run_test() as pilot:
+        await wait_ready(app2, pilot)
+        text = "\n".join(messages(app2))
+        assert "4711" not in text and "Where is Mary?" in text

@@ -107,3 +107,41 @@ def test_replay_escapes_an_expected_answer(tmp_path):
     r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", str(f))
     assert r.returncode == 0, r.stderr
     assert "expected gar\\x1b]0;owned\\x07den" in r.stdout and "\x1b" not in r.stdout + r.stderr
+
+
+# -- 4. forget and clear leave no text behind --------------------------------------------------------------
+
+def _grep_dir(d, needle: bytes) -> list[str]:
+    return [str(p) for p in d.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+@pytest.mark.parametrize("how", ["forget", "clear"])
+def test_forgotten_text_leaves_the_log_and_every_file(tmp_path, hash_encoder, how):
+    m = _store(tmp_path, hash_encoder)
+    m.snapshot_min = 1
+    m.log_turn("user", "Mary went to the kitchen.  My   PIN is 4711.", "s")        # as typed
+    m.log_turn("bot", "Stored as memory #2.", "s")
+    m.log_turn("bot", "4711\n▶1 #2 My PIN is 4711.  (just now)", "s")
+    m.log_turn("user", "Where is Mary?", "s")
+    m.close()                                     # writes a snapshot (it holds the words too)
+    m = SQLiteMemory(tmp_path)
+    assert _grep_dir(tmp_path, b"4711")
+    m.forget(2) if how == "forget" else m.clear()
+    assert "4711" not in json.dumps(m.recent_turns())
+    assert _grep_dir(tmp_path, b"4711") == []     # no copy in the database, its WAL or the snapshot
+    m.close()
+    assert _grep_dir(tmp_path, b"4711") == []
+    left = [t["text"] for t in SQLiteMemory(tmp_path).recent_turns()]
+    assert left == (["Stored as memory #2.", "Where is Mary?"] if how == "forget" else [])
+
+
+def test_the_embedding_cache_is_private_and_follows_the_data_dir(tmp_path, hash_encoder, monkeypatch):
+    from chatmem.paths import cache_dir
+    from chatmem.train import minilm_cached
+
+    monkeypatch.delenv("CHATMEM_CACHE", raising=False)
+    cache = cache_dir(tmp_path / "home")
+    assert cache == tmp_path / "home" / "cache"
+    minilm_cached(["My PIN is 4711."], hash_encoder, cache)
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    assert [stat.S_IMODE(p.stat().st_mode) for p in cache.iterdir()] == [0o600]
