@@ -9,6 +9,7 @@ empty). Both keep every embedding in one in-RAM float32 matrix for scoring.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -76,7 +77,7 @@ def _locked(fn):
             try:
                 return fn(self, *args, **kwargs)
             except sqlite3.Error as exc:
-                raise StoreError(f"{getattr(self, 'path', None) or 'memory'}: {exc}") from None
+                raise _store_error(getattr(self, 'path', None) or 'memory', exc) from None
     return inner
 
 
@@ -373,6 +374,28 @@ CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
 CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
     WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
 """
+def _disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL or ENOSPC: the disk, not the file. `recover` would only make it worse."""
+    return (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC
+            or "disk is full" in str(exc) or "No space left" in str(exc))
+
+
+def _store_error(where, exc: BaseException) -> StoreError:
+    if _disk_full(exc):
+        return StoreError(f"{where}: the disk is full; free some space and try again (the memory is not damaged, "
+                          "nothing was written)")
+    return StoreError(f"{where}: {exc}")
+
+
+def _readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (not even its journal mode). Without a -wal file, `immutable`
+    also keeps SQLite from creating -wal and -shm files beside a WAL-mode file."""
+    from urllib.parse import quote
+
+    flags = "mode=ro" + ("" if os.path.exists(f"{path}-wal") else "&immutable=1")
+    return contextlib.closing(sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True))
+
+
 SNAPSHOT_NAME = "memory.snapshot"
 SNAPSHOT_FORMAT = "chatmem-snapshot-1"
 SNAPSHOT_MIN = 50_000     # smaller stores open in well under a second without one
@@ -400,10 +423,11 @@ class SQLiteMemory(MemoryBase):
 
     # -- opening -----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        fresh = not self.path.exists()
-        if fresh:
+        if os.path.lexists(self.path):
+            self._inspect()            # read-only: nothing is changed in a file that is not ours
+        else:
             # Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         os.chmod(self.path, 0o600)
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -413,15 +437,19 @@ class SQLiteMemory(MemoryBase):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")     # a forgotten memory's text is overwritten, not left in free pages
             conn.create_function("chatmem_squash", 1, squash, deterministic=True)
-            conn.executescript(_SCHEMA)
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories_backfilled'").fetchone():
-                conn.executescript(_TRIGGERS)
-            self._check_meta(conn)
+            # One transaction: a file is never left with our tables but no meta saying whose they are.
+            try:
+                conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _TRIGGERS)     # left open: meta goes in with it
+                conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                 list(self._want_meta().items()))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self._check_meta(dict(conn.execute("SELECT key, value FROM meta").fetchall()))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable chatmem memory ({exc}); it was left untouched. "
-                f"Run `chatmem memory recover` to move it aside and salvage what can be read."
-            ) from None
+            raise self._unusable(exc) from None
         if mode.lower() != "wal":
             raise StoreError(f"{self.path}: could not switch SQLite to WAL mode (got {mode!r})")
         for suffix in ("-wal", "-shm"):
@@ -430,16 +458,38 @@ class SQLiteMemory(MemoryBase):
                 os.chmod(side, 0o600)
         return conn
 
-    def _check_meta(self, conn: sqlite3.Connection) -> None:
-        want = {"schema_version": str(SCHEMA_VERSION), "encoder_name": self.encoder_name, "encoder_dim": str(self.dim)}
-        have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        if not have:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                if not have:
-                    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(want.items()))
-                    have = want
+    def _unusable(self, exc: BaseException) -> StoreError:
+        if _disk_full(exc):
+            return _store_error(self.path, exc)
+        return StoreError(f"{self.path} is not a usable chatmem memory ({exc}); it was left untouched. "
+                          f"Run `chatmem memory recover` to move it aside and salvage what can be read.")
+
+    def _inspect(self) -> None:
+        """Before anything is written: the file must be a chatmem memory of our schema and encoder (an empty
+        file is one we created and did not fill yet). Read-only, so another application's file is left as
+        it was."""
+        if not stat.S_ISREG(os.stat(self.path).st_mode):
+            raise StoreError(f"{self.path} is not a regular file; it was left untouched")
+        if os.path.getsize(self.path) == 0:
+            return
+        try:
+            with _readonly(self.path) as ro:
+                tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                have = dict(ro.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+        if have or (tables and "memories" not in tables):
+            self._check_meta(have)
+        # else: no tables yet, or our tables without meta (a file an older chatmem began): ours to finish
+
+    def _want_meta(self) -> dict:
+        return {"schema_version": str(SCHEMA_VERSION), "encoder_name": self.encoder_name, "encoder_dim": str(self.dim)}
+
+    def _check_meta(self, have: dict) -> None:
+        want = self._want_meta()
+        if "schema_version" not in have:
+            raise StoreError(f"{self.path} is not a chatmem memory (it has no chatmem metadata); it was left "
+                             "untouched. Choose another --data-dir.")
         if have.get("schema_version") != want["schema_version"]:
             raise StoreError(
                 f"{self.path} has memory schema version {have.get('schema_version')}, but this chatmem "
@@ -522,6 +572,8 @@ class SQLiteMemory(MemoryBase):
                 self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._reset()
+            if _disk_full(exc):
+                raise _store_error(self.path, exc) from None
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
 
     # -- the snapshot: ids, embeddings and the word index in one file, so a million memories open in seconds --
@@ -644,10 +696,11 @@ class SQLiteMemory(MemoryBase):
                     ids.append(cur.lastrowid)
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:     # a failed COMMIT (disk full) has already rolled back
+                    self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"could not write to {self.path}: {exc}") from None
+            raise _store_error(f"could not write to {self.path}", exc) from None
         # Another process may have written in between: take its rows first, keeping id order.
         self.refresh(known={i: (u.text, tuple(u.tokens), ts[k], session) for k, (i, u) in enumerate(zip(ids, utts))})
         return [self.get(i) for i in ids]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chatmem import ChatmemError
+
 APP_NAME = "chatmem"
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """`--data-dir` wins, then CHATMEM_HOME, then platformdirs' user data directory."""
-    if override:
+    if override is not None:
+        if not str(override).strip():       # an empty --data-dir is a mistake, not "the default store"
+            raise ChatmemError("--data-dir is empty: name a directory")
         return Path(override).expanduser()
     env = os.environ.get("CHATMEM_HOME")
     if env:
@@ -34,9 +38,16 @@ def cache_dir(data_override: str | os.PathLike | None = None) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents), readable by its owner only. A directory that already exists is used as it
+    is: it may not be ours (a shared 1777 directory, /tmp), so its mode is never changed; the files we create
+    in it are 0600."""
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        if path.is_dir():
+            return path
+        raise
+    os.chmod(path, 0o700)         # ours: the umask may have narrowed the mode, never widened it
     return path
 
 

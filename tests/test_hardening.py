@@ -145,3 +145,71 @@ def test_the_embedding_cache_is_private_and_follows_the_data_dir(tmp_path, hash_
     minilm_cached(["My PIN is 4711."], hash_encoder, cache)
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
     assert [stat.S_IMODE(p.stat().st_mode) for p in cache.iterdir()] == [0o600]
+
+
+# -- 6. files that are not ours are left exactly as they were -------------------------------------------------
+
+def _digest(d):
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def test_another_applications_sqlite_file_is_not_touched(tmp_path):
+    with sqlite3.connect(tmp_path / DB_NAME) as other:
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.execute("INSERT INTO notes VALUES ('mine')")
+    other.close()
+    before = _digest(tmp_path)
+    with pytest.raises(StoreError, match="not a chatmem memory"):
+        SQLiteMemory(tmp_path)
+    assert _digest(tmp_path) == before            # no WAL switch, no tables added, no -wal file left
+    with sqlite3.connect(tmp_path / DB_NAME) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    other.close()
+
+
+def test_a_newer_schema_is_refused_before_anything_is_altered(tmp_path, hash_encoder):
+    _store(tmp_path, hash_encoder).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as raw:
+        raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        raw.execute("DROP TABLE turns")            # version 2 has no such table
+        raw.execute("DROP TRIGGER memories_deleted")
+    raw.close()
+    before = _digest(tmp_path)
+    with pytest.raises(StoreError, match="schema version 2"):
+        SQLiteMemory(tmp_path)
+    assert _digest(tmp_path) == before
+
+
+def test_an_existing_shared_directory_keeps_its_mode(tmp_path, hash_encoder):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    _store(shared, hash_encoder).close()
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777        # the sticky bit stays
+    assert {stat.S_IMODE(p.stat().st_mode) for p in shared.iterdir()} == {0o600}
+    made = tmp_path / "new" / "home"
+    _store(made, hash_encoder).close()
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+
+
+def test_an_empty_data_dir_is_an_error(tmp_path):
+    from conftest import run_cli
+
+    r = run_cli("--data-dir", "", "memory", "path", env={"CHATMEM_HOME": str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--data-dir is empty" in r.stderr, r.stderr
+
+
+# -- 3/7. a full disk is not damage -----------------------------------------------------------------------------
+
+def test_a_full_disk_during_a_write_says_so_and_never_advises_recover(tmp_path, hash_encoder):
+    m = _store(tmp_path, hash_encoder)
+    pages = m._conn.execute("PRAGMA page_count").fetchone()[0]
+    m._conn.execute(f"PRAGMA max_page_count = {pages}")      # SQLite's own SQLITE_FULL, as on a full disk
+    big = " ".join(f"word{i}" for i in range(200)) + "."
+    with pytest.raises(StoreError) as err:
+        m.write(encode(parse(big) * 40, hash_encoder), "s")
+    msg = str(err.value)
+    assert "disk is full" in msg and "recover" not in msg and "rollback" not in msg
+    assert len(m) == 2 and not m._conn.in_transaction
