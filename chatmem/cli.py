@@ -90,11 +90,12 @@ def cmd_memory(args) -> int:
     if args.action == "recover":
         from chatmem.memory import recover
 
-        aside, n = recover(data_dir(args.data_dir), force=args.force)
-        if aside is None:
+        r = recover(data_dir(args.data_dir), force=args.force)
+        if r.aside is None:
             print("no memory file to recover")
         else:
-            print(f"moved the damaged file to {aside}; salvaged {n} memories into a fresh memory")
+            left = f"; {r.skipped} damaged rows were left behind in it" if r.skipped else ""
+            print(f"moved the damaged file to {r.aside}; salvaged {r.salvaged} memories into a fresh memory{left}")
         return 0
     from chatmem.input import printable
 

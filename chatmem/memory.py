@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import functools
 import json
-import errno
+import math
 import os
 import secrets
 import sqlite3
@@ -26,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,7 +79,7 @@ def _locked(fn):
             try:
                 return fn(self, *args, **kwargs)
             except sqlite3.Error as exc:
-                raise _store_error(getattr(self, 'path', None) or 'memory', exc) from None
+                raise _store_error(getattr(self, 'path', None) or 'memory', exc, getattr(self, "directory", None)) from None
     return inner
 
 
@@ -374,14 +376,34 @@ CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
 CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
     WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
 """
-def _disk_full(exc: BaseException) -> bool:
-    """SQLITE_FULL or ENOSPC: the disk, not the file. `recover` would only make it worse."""
-    return (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC
-            or "disk is full" in str(exc) or "No space left" in str(exc))
+MIN_TIME, MAX_TIME = 0.0, 253402300799.0       # 1970 to the end of 9999: what a date can show
 
 
-def _store_error(where, exc: BaseException) -> StoreError:
-    if _disk_full(exc):
+def valid_time(t) -> bool:
+    return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and MIN_TIME <= t <= MAX_TIME
+
+
+def _low_space(directory: Path) -> bool:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
+
+
+def _disk_full(exc: BaseException, directory: Path | None = None) -> bool:
+    """SQLITE_FULL or ENOSPC: the disk, not the file. `recover` would only make it worse. SQLite reports a
+    full disk while it opens a file as an I/O error, so for those the free space decides."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) \
+            or "No space left" in str(exc):
+        return True
+    return (directory is not None and code is not None and code & 0xFF in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN)
+            and _low_space(directory))
+
+
+def _store_error(where, exc: BaseException, directory: Path | None = None) -> StoreError:
+    if _disk_full(exc, directory):
         return StoreError(f"{where}: the disk is full; free some space and try again (the memory is not damaged, "
                           "nothing was written)")
     return StoreError(f"{where}: {exc}")
@@ -459,8 +481,8 @@ class SQLiteMemory(MemoryBase):
         return conn
 
     def _unusable(self, exc: BaseException) -> StoreError:
-        if _disk_full(exc):
-            return _store_error(self.path, exc)
+        if _disk_full(exc, self.directory):
+            return _store_error(self.path, exc, self.directory)
         return StoreError(f"{self.path} is not a usable chatmem memory ({exc}); it was left untouched. "
                           f"Run `chatmem memory recover` to move it aside and salvage what can be read.")
 
@@ -572,8 +594,8 @@ class SQLiteMemory(MemoryBase):
                 self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._reset()
-            if _disk_full(exc):
-                raise _store_error(self.path, exc) from None
+            if _disk_full(exc, self.directory):
+                raise _store_error(self.path, exc, self.directory) from None
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
 
     # -- the snapshot: ids, embeddings and the word index in one file, so a million memories open in seconds --
@@ -700,7 +722,7 @@ class SQLiteMemory(MemoryBase):
                     self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
-            raise _store_error(f"could not write to {self.path}", exc) from None
+            raise _store_error(f"could not write to {self.path}", exc, self.directory) from None
         # Another process may have written in between: take its rows first, keeping id order.
         self.refresh(known={i: (u.text, tuple(u.tokens), ts[k], session) for k, (i, u) in enumerate(zip(ids, utts))})
         return [self.get(i) for i in ids]
@@ -806,64 +828,144 @@ def open_memory(directory: str | os.PathLike) -> SQLiteMemory:
     return SQLiteMemory(directory)
 
 
-def _healthy(directory: Path) -> bool:
-    try:
-        m = SQLiteMemory(directory)
-    except ChatmemError:
-        return False
-    try:
-        return m._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    except sqlite3.Error:
-        return False
-    finally:
-        m.close(snapshot=False)        # only looking: `recover` may be about to replace the file
+class Recovered(NamedTuple):
+    aside: Path | None        # where the damaged file was kept (None: there was no file)
+    salvaged: int             # memories in the new file
+    skipped: int              # damaged rows left behind (still in the aside file)
 
 
-def recover(directory: str | os.PathLike, force: bool = False) -> tuple[Path | None, int]:
-    """Move a damaged memory file aside (timestamped) and salvage its readable rows, with their ids and the
-    conversation log, into a fresh one. A healthy file is left alone unless `force`."""
+def _emb_ok(blob, dim: int) -> bool:
+    return isinstance(blob, bytes) and len(blob) == 4 * dim and bool(np.isfinite(np.frombuffer(blob, np.float32)).all())
+
+
+def _rows_by_id(conn, table: str, cols: str, hi: int, step: int = 2000):
+    """Every readable row of `table` (ids 1..hi and on while rows keep coming), asked for by id range and, where
+    a range hits a damaged page, by halves down to single ids: one bad page costs only its own rows."""
+    def grab(a, b):
+        try:
+            return conn.execute(f"SELECT {cols} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (a, b)).fetchall()
+        except sqlite3.DatabaseError:
+            if a == b:
+                return []
+            mid = (a + b) // 2
+            return grab(a, mid) + grab(mid + 1, b)
+    start, got = 1, True
+    while start <= hi or got:
+        rows = grab(start, start + step - 1)
+        got = bool(rows)
+        yield from rows
+        start += step
+
+
+def _top_id(conn, table: str) -> int:
+    """The highest id the damaged file still knows of, from the table or its AUTOINCREMENT sequence."""
+    top = 0
+    for sql in (f"SELECT max(id) FROM {table}", "SELECT seq FROM sqlite_sequence WHERE name = ?"):
+        try:
+            row = conn.execute(sql, (table,) if "?" in sql else ()).fetchone()
+            top = max(top, int(row[0])) if row and isinstance(row[0], int) else top
+        except sqlite3.DatabaseError:
+            pass
+    return top
+
+
+def _inspect_for_recover(conn, path: Path, want: dict) -> bool:
+    """Refuse what recover does not understand; True if the file is healthy (integrity check passes and every
+    embedding is whole and finite; a NaN makes every answer fail, yet SQLite sees nothing wrong)."""
+    try:
+        have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError:
+        have = None                   # damaged (or no meta): it is in our file's place, salvage what is ours
+    if have and {k: have.get(k) for k in want} != want:
+        raise StoreError(f"{path} holds schema {have.get('schema_version')} / encoder {have.get('encoder_name')} "
+                         f"({have.get('encoder_dim')}-d), not this chatmem's; recover only rebuilds its own kind. "
+                         "Nothing was changed.")
+    try:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return False
+        dim = int(want["encoder_dim"])
+        return all(_emb_ok(b, dim) and valid_time(t) for b, t in conn.execute("SELECT embedding, created FROM memories"))
+    except sqlite3.DatabaseError:
+        return False
+
+
+def recover(directory: str | os.PathLike, force: bool = False) -> Recovered:
+    """Rebuild a damaged memory: salvage every readable, sound row (keeping ids, the id sequence and the
+    conversation) into a new file built beside it in one transaction, keep the damaged file (timestamped)
+    and swap the new one in with one rename. A healthy file is left alone unless `force`; a file of another
+    schema or encoder, or a full disk, is refused with nothing changed."""
     directory = Path(directory)
     path = directory / DB_NAME
     if not path.exists():
-        return None, 0
-    if not force and _healthy(directory):
-        raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was changed. "
-                         "`chatmem memory recover --force` rebuilds it anyway.")
-    (directory / SNAPSHOT_NAME).unlink(missing_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = directory / f"{DB_NAME}.damaged-{stamp}"
-    os.replace(path, aside)
-    for suffix in ("-wal", "-shm"):
-        side = Path(str(path) + suffix)
-        if side.exists():
-            os.replace(side, Path(str(aside) + suffix))
-    salvaged, turns, seq = [], [], []
+        return Recovered(None, 0, 0)
+    if _low_space(directory):
+        raise _store_error(path, OSError(errno.ENOSPC, "No space left on device"))
+    want = {"schema_version": str(SCHEMA_VERSION), "encoder_name": ENCODER_NAME, "encoder_dim": str(ENCODER_DIM)}
+    for stale in directory.glob(f".{DB_NAME}.recover-*"):     # left by a recover that was killed
+        stale.unlink(missing_ok=True)
+    tmp = directory / f".{DB_NAME}.recover-{secrets.token_hex(8)}"
     try:
-        conn = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
-        for sql, out in (("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id", salvaged),
-                         ("SELECT created, session, role, text, data FROM turns ORDER BY id", turns),
-                         ("SELECT seq FROM sqlite_sequence WHERE name = 'memories'", seq)):
-            try:
-                for row in conn.execute(sql):
-                    out.append(row)
-            except sqlite3.DatabaseError:
-                pass
-        conn.close()
-    except sqlite3.DatabaseError:
-        pass
-    fresh = SQLiteMemory(directory)
-    good = [r for r in salvaged if isinstance(r[0], int) and isinstance(r[3], bytes) and len(r[3]) == 4 * fresh.dim
-            and isinstance(r[1], str)]
-    with fresh._conn:        # ids are kept: a forgotten id must never come back as another memory
-        fresh._conn.executemany(
-            "INSERT INTO memories (id, text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r[0], r[1], r[2] or "", r[3], float(r[4] or time.time()), str(r[5] or "recovered")) for r in good])
-        fresh._conn.executemany("INSERT INTO turns (created, session, role, text, data) VALUES (?, ?, ?, ?, ?)", turns)
-        top = max([r[0] for r in good] + [int(r[0]) for r in seq if isinstance(r[0], int)] + [0])
-        fresh._conn.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('memories', 0)")
-        fresh._conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'memories'", (top,))
-    fresh.close()
-    return aside, len(good)
+        with _readonly(path) as old:
+            if _inspect_for_recover(old, path, want) and not force:
+                raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was "
+                                 "changed. `chatmem memory recover --force` rebuilds it anyway.")
+            salvaged, skipped = _build_recovered(old, tmp, want)
+    except sqlite3.DatabaseError as exc:
+        tmp.unlink(missing_ok=True)
+        if _disk_full(exc, directory):
+            raise _store_error(path, exc) from None
+        raise StoreError(f"{path}: could not rebuild it ({exc}); nothing was changed") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    aside = directory / f"{DB_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    # Keep the damaged file (and its WAL) under the new name first: the old name still works meanwhile.
+    for suffix in ("", "-wal"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.link(f"{path}{suffix}", f"{aside}{suffix}")
+    (directory / SNAPSHOT_NAME).unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):              # the old WAL must never be replayed into the new file
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, path)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return Recovered(aside, salvaged, skipped)
+
+
+def _build_recovered(old: sqlite3.Connection, tmp: Path, want: dict) -> tuple[int, int]:
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    new = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        new.execute("PRAGMA synchronous=FULL")
+        new.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _TRIGGERS)
+        new.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(want.items()))
+        salvaged = skipped = 0
+        dim = int(want["encoder_dim"])
+        top = _top_id(old, "memories")
+        for i, text, tokens, emb, created, session in _rows_by_id(
+                old, "memories", "id, text, tokens, embedding, created, session", top):
+            if not (isinstance(i, int) and isinstance(text, str) and _emb_ok(emb, dim)):
+                skipped += 1          # a NaN or cut embedding: the row stays in the aside file only
+                continue
+            new.execute("INSERT INTO memories (id, text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?, ?)",
+                        (i, text, tokens if isinstance(tokens, str) else "", emb,
+                         created if valid_time(created) else time.time(), session if isinstance(session, str) else "recovered"))
+            salvaged += 1
+        turns_top = _top_id(old, "turns")
+        for row in _rows_by_id(old, "turns", "id, created, session, role, text, data", turns_top):
+            if isinstance(row[0], int) and all(isinstance(v, str) for v in row[2:5]):
+                new.execute("INSERT INTO turns (id, created, session, role, text, data) VALUES (?, ?, ?, ?, ?, ?)",
+                            (*row[:1], row[1] if valid_time(row[1]) else time.time(), *row[2:]))
+        for table, seq in (("memories", top), ("turns", turns_top)):    # ids are never reused
+            new.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES (?, 0)", (table,))
+            new.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, table))
+        new.execute("COMMIT")
+    finally:
+        new.close()
+    return salvaged, skipped
 
 
 def read_export(path: str | os.PathLike) -> list[dict]:

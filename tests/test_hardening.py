@@ -6,12 +6,14 @@ import sqlite3
 import stat
 import threading
 
+import numpy as np
 import pytest
 
 from chatmem import ChatmemError, checkpoint
 from chatmem.input import encode, parse
 from chatmem.paths import assets_dir
-from chatmem.memory import DB_NAME, SNAPSHOT_NAME, SQLiteMemory, StoreError
+from chatmem.memory import DB_NAME, SNAPSHOT_NAME, SQLiteMemory, StoreError, recover
+from conftest import HashEncoder
 
 
 def _store(path, enc, text="Mary went to the kitchen. My PIN is 4711."):
@@ -201,15 +203,102 @@ def test_an_empty_data_dir_is_an_error(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--data-dir is empty" in r.stderr, r.stderr
 
 
-# -- 3/7. a full disk is not damage -----------------------------------------------------------------------------
+# -- 3. recover --------------------------------------------------------------------------------------------------
 
-def test_a_full_disk_during_a_write_says_so_and_never_advises_recover(tmp_path, hash_encoder):
-    m = _store(tmp_path, hash_encoder)
-    pages = m._conn.execute("PRAGMA page_count").fetchone()[0]
-    m._conn.execute(f"PRAGMA max_page_count = {pages}")      # SQLite's own SQLITE_FULL, as on a full disk
-    big = " ".join(f"word{i}" for i in range(200)) + "."
-    with pytest.raises(StoreError) as err:
-        m.write(encode(parse(big) * 40, hash_encoder), "s")
-    msg = str(err.value)
-    assert "disk is full" in msg and "recover" not in msg and "rollback" not in msg
-    assert len(m) == 2 and not m._conn.in_transaction
+def _big_store(path, n=2000):
+    m = SQLiteMemory(path)
+    rows = [(f"fact {i:06d} marker", f"fact {i:06d} marker", np.full(384, 0.01 * i, np.float32).tobytes(), 1.7e9 + i, "s")
+            for i in range(1, n + 1)]
+    with m._conn:
+        m._conn.executemany("INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?,?,?,?,?)", rows)
+    m.log_turn("user", "fact 000001 marker", "s")
+    m.forget(n)                                  # the id sequence is ahead of the last row
+    m.close()
+    return n
+
+
+def test_recover_salvages_past_a_bad_page_and_keeps_ids_and_sequence(tmp_path):
+    n = _big_store(tmp_path)
+    path = tmp_path / DB_NAME
+    raw = bytearray(path.read_bytes())
+    page = raw.index(b"fact 001000 marker") // 4096 * 4096
+    raw[page: page + 4096] = b"\xa5" * 4096       # one leaf page of the memories table destroyed
+    path.write_bytes(bytes(raw))
+    aside, salvaged, skipped = recover(tmp_path)
+    assert n - 1 - 5 <= salvaged < n - 1         # only the rows on that page are lost
+    assert aside.exists()
+    m = SQLiteMemory(tmp_path)
+    ids = m.ids.tolist()
+    assert ids[0] == 1 and ids[-1] == n - 1 and 1000 not in ids and 1500 in ids
+    assert m.get(1500).text == "fact 001500 marker"            # ids kept with their rows
+    assert [t["text"] for t in m.recent_turns()] == ["fact 000001 marker"]
+    assert [x.id for x in m.write(encode(parse("New fact."), HashEncoder()), "s")] == [n + 1]   # no id reused
+
+
+def test_recover_finds_a_nan_embedding_that_the_integrity_check_misses(tmp_path, hash_encoder):
+    _store(tmp_path, hash_encoder).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as raw:
+        raw.execute("UPDATE memories SET embedding = ? WHERE id = 2", (np.full(384, np.nan, np.float32).tobytes(),))
+    raw.close()
+    aside, salvaged, skipped = recover(tmp_path)          # not "healthy": no --force needed
+    assert (salvaged, skipped) == (1, 1)
+    assert [x.id for x in SQLiteMemory(tmp_path).all()] == [1]
+
+
+def test_recover_killed_at_any_moment_leaves_the_old_or_the_new_store(tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    n = _big_store(tmp_path)
+    code = "import sys; from chatmem.memory import recover; recover(sys.argv[1], force=True)"
+    rng = random.Random(14)
+    for _ in range(5):
+        p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)])
+        time.sleep(rng.uniform(0.3, 2.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        m = SQLiteMemory(tmp_path)
+        assert len(m) == n - 1 and m.ids[-1] == n - 1       # never empty, never partial
+        m.close()
+
+
+def _tiny_disk(tmp_path):
+    import subprocess
+
+    d = tmp_path / "tiny"
+    d.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    return d
+
+
+def test_a_full_disk_at_open_is_not_damage_and_recover_refuses(tmp_path, hash_encoder):
+    import subprocess
+
+    d = _tiny_disk(tmp_path)
+    try:
+        _store(d / "home", hash_encoder).close()        # closed cleanly: no -wal or -shm left
+        m = _store(d / "other", hash_encoder)
+        with open(d / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        with pytest.raises(StoreError) as err:            # a write on the full disk
+            m.write(encode(parse(" ".join(f"word{i}" for i in range(200)) + ".") * 40, hash_encoder), "s")
+        assert "disk is full" in str(err.value) and "rollback" not in str(err.value), err.value
+        m.close()
+        before = _digest(d / "home")[DB_NAME]
+        with pytest.raises(StoreError) as err:
+            SQLiteMemory(d / "home")
+        assert "disk is full" in str(err.value) and "recover" not in str(err.value)
+        with pytest.raises(StoreError, match="disk is full"):
+            recover(d / "home")
+        assert _digest(d / "home")[DB_NAME] == before and not list((d / "home").glob("*damaged*"))
+    finally:
+        subprocess.run(["umount", "-l", str(d)])
