@@ -53,6 +53,10 @@ PANEL_ROWS = 2000   # memories listed in the panel (the newest)
 
 
 def _ago(ts: float) -> str:
+    from chatmem.memory import valid_time
+
+    if not valid_time(ts):
+        return "?"            # another client wrote a time no date can show
     d = max(0, time.time() - ts)
     if d < 60:
         return "just now"

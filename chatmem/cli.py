@@ -98,15 +98,26 @@ def cmd_memory(args) -> int:
             print(f"moved the damaged file to {r.aside}; salvaged {r.salvaged} memories into a fresh memory{left}")
         return 0
     from chatmem.input import printable
+    from chatmem.memory import bad_time_warning, damaged_warning
+
+    def warn(line: str) -> None:
+        print(f"chatmem: {printable(line)}", file=sys.stderr)
 
     mem = _memory(args)
+    if mem.damaged:
+        warn(damaged_warning(mem.damaged))
     try:
         if args.action == "list":
+            bad = []
             for m in mem.all():
                 if args.json:
                     print(json.dumps(m.to_json(), ensure_ascii=False))
                 else:
                     print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}")   # rows other clients wrote may hold escapes
+                if not m.time_ok:
+                    bad.append(m.id)
+            if bad:
+                warn(bad_time_warning(bad))
             if not args.json:
                 print(f"{len(mem)} memories in {mem.path}", file=sys.stderr)
         elif args.action == "forget":
@@ -118,7 +129,7 @@ def cmd_memory(args) -> int:
                 raise ChatmemError("clearing forgets every memory; run `chatmem memory clear --yes` to do it")
             print(f"forgot {mem.clear()} memories")
         elif args.action == "export":
-            n = mem.export_jsonl(args.file)
+            n = mem.export_jsonl(args.file, warn=warn)
             print(f"exported {n} memories to {args.file}")
         elif args.action == "import":
             from chatmem.bot import Bot

@@ -57,17 +57,39 @@ class Memory:
     session: str
 
     @property
+    def time_ok(self) -> bool:
+        """False for a write time no date can show (another client wrote 1e20, inf or -1e12)."""
+        return valid_time(self.created)
+
+    @property
     def created_iso(self) -> str:
+        if not self.time_ok:
+            return "(bad time)".ljust(25)
         return _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="seconds")
 
     def to_json(self) -> dict:
-        # Microseconds, so an export -> import round trip keeps the write time.
-        created = _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="microseconds")
+        # Microseconds, so an export -> import round trip keeps the write time; a bad one is exported as null.
+        created = _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="microseconds") \
+            if self.time_ok else None
         return {"id": self.id, "text": self.text, "created": created, "session": self.session}
 
 
 def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _shown(ids) -> str:
+    ids = sorted(ids)
+    return f"{len(ids)} memories (ids " + ", ".join(map(str, ids[:10])) + (", …)" if len(ids) > 10 else ")")
+
+
+def bad_time_warning(ids) -> str:
+    return f"warning: {_shown(ids)} have a write time no date can show; they are listed and exported without one"
+
+
+def damaged_warning(ids) -> str:
+    return (f"warning: {_shown(ids)} have a damaged embedding and cannot be recalled; "
+            "`chatmem memory recover` removes them (keeping a copy of the file)")
 
 
 def _locked(fn):
@@ -226,12 +248,16 @@ class MemoryBase:
         self.lock, self.version, self.word_index = lock, version + 1, index
 
     @staticmethod
-    def _check(utts: Sequence[Utterance], dim: int) -> np.ndarray:
+    def _check(utts: Sequence[Utterance], dim: int, created=None) -> np.ndarray:
         if any(u.embedding is None for u in utts):
             raise ValueError("utterances must be encoded before they are written")
         emb = np.stack([np.asarray(u.embedding, dtype=np.float32) for u in utts])
         if emb.shape[1] != dim:
             raise StoreError(f"embedding dimension {emb.shape[1]} does not match the memory's {dim}")
+        if not np.isfinite(emb).all():        # one NaN would make every answer fail
+            raise StoreError("an embedding holds NaN or infinity; nothing was written")
+        if created is not None and not all(valid_time(t) for t in created):
+            raise StoreError("a write time is not a date between 1970 and 9999; nothing was written")
         return emb
 
     # -- interface both stores implement -----------------------------------------
@@ -256,7 +282,7 @@ class MemoryBase:
         """Files of the store itself, which an export must never replace."""
         return []
 
-    def export_jsonl(self, path: str | os.PathLike) -> int:
+    def export_jsonl(self, path: str | os.PathLike, warn=None) -> int:
         """Write a header line saying what the file holds, then one memory per line. A new or regular file is
         replaced atomically through a temporary file of our own; a character device or FIFO (/dev/stdout, a
         pipe) is written directly; anything else (a symlink, a directory, a block device) is refused."""
@@ -276,7 +302,7 @@ class MemoryBase:
             if stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode):
                 # The user named a special file: write into it, never rename over it.
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
-                self._export_to(fd, sync=False)
+                self._export_to(fd, sync=False, warn=warn)
                 return len(self)
             if stat.S_ISDIR(target.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
@@ -287,7 +313,7 @@ class MemoryBase:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             os.fchmod(fd, 0o600)
-            self._export_to(fd, sync=True)
+            self._export_to(fd, sync=True, warn=warn)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -295,7 +321,7 @@ class MemoryBase:
         return len(self)
 
     @_locked
-    def _export_to(self, fd: int, sync: bool) -> None:
+    def _export_to(self, fd: int, sync: bool, warn=None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             header = {
                 "format": EXPORT_FORMAT, "version": 1, "count": len(self),
@@ -303,11 +329,16 @@ class MemoryBase:
                             "its write time and session. Private: it is your conversation.",
             }
             f.write(json.dumps(header, ensure_ascii=False) + "\n")
+            bad = []
             for m in self.all():
                 f.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
+                if not m.time_ok:
+                    bad.append(m.id)
             f.flush()
             if sync:
                 os.fsync(f.fileno())
+        if bad and warn:
+            warn(bad_time_warning(bad))
 
 
 class EphemeralMemory(MemoryBase):
@@ -322,7 +353,7 @@ class EphemeralMemory(MemoryBase):
     def write(self, utts, session, created=None):
         if not utts:
             return []
-        emb = self._check(utts, self.dim)
+        emb = self._check(utts, self.dim, created)
         ids = list(range(self._next_id, self._next_id + len(utts)))
         self._next_id += len(utts)
         now = time.time()
@@ -437,6 +468,7 @@ class SQLiteMemory(MemoryBase):
         self._rewrites = "0"          # the rewrite count RAM agrees with (deletes and updates this process saw)
         self.postings_seed = None
         self.snapshot_min = SNAPSHOT_MIN
+        self.damaged: set[int] = set()      # ids whose embedding was cut or not finite (zero in RAM)
         self._conn = self._connect()
         self._load()
 
@@ -553,11 +585,20 @@ class SQLiteMemory(MemoryBase):
         """Append (id, embedding) rows read from the file; their text is read when first needed."""
         if not rows:
             return
-        bad = [r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != 4 * self.dim]
-        if bad:
-            raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; run `chatmem memory recover`.")
+        size = 4 * self.dim
+        bad = [r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != size]
         ids, blobs = zip(*rows)
-        self._append_rows(ids, None, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.dim))
+        emb = np.frombuffer(b"".join(b if isinstance(b, bytes) and len(b) == size else bytes(size) for b in blobs),
+                            dtype=np.float32).reshape(len(rows), self.dim)
+        if not np.isfinite(emb.sum()):        # one pass; rows are looked at only when something is off
+            # Another client's damaged row must not break the others: it is kept as a zero vector (it matches
+            # nothing) and reported; `recover` removes it.
+            nan = ~np.isfinite(emb).all(axis=1)
+            emb = emb.copy()
+            emb[nan] = 0.0
+            bad += np.asarray(ids)[nan].tolist()
+        self.damaged.update(bad)
+        self._append_rows(ids, None, emb)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -703,7 +744,7 @@ class SQLiteMemory(MemoryBase):
     def write(self, utts, session, created=None):
         if not utts:
             return []
-        emb = self._check(utts, self.dim)
+        emb = self._check(utts, self.dim, created)
         ids = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -757,6 +798,7 @@ class SQLiteMemory(MemoryBase):
         n = max(cur.rowcount, len(self))
         self._reset()
         self.postings_seed = None
+        self.damaged.clear()
         return n
 
     def _scrub(self) -> None:
@@ -991,16 +1033,19 @@ def read_export(path: str | os.PathLike) -> list[dict]:
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise ChatmemError(f"{path}:{n}: expected an object with a \"text\" field")
+        if obj.get("created") is not None and not valid_time(parse_created(obj["created"])):
+            raise ChatmemError(f"{path}:{n}: \"created\" must be a time between 1970 and 9999, "
+                               f"got {str(obj['created'])[:40]!r}; nothing was imported")
         out.append(obj)
     return out
 
 
 def parse_created(value) -> float | None:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
         try:
             return _dt.datetime.fromisoformat(value).timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             return None
     return None

@@ -302,3 +302,50 @@ def test_a_full_disk_at_open_is_not_damage_and_recover_refuses(tmp_path, hash_en
         assert _digest(d / "home")[DB_NAME] == before and not list((d / "home").glob("*damaged*"))
     finally:
         subprocess.run(["umount", "-l", str(d)])
+
+
+# -- 5. bad values ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("created", ["1e20", "Infinity", "-1e12", "NaN", '"0001-01-01T00:00:00"'])
+def test_import_refuses_a_write_time_no_date_can_show(tmp_path, created):
+    from chatmem.memory import read_export
+
+    f = tmp_path / "in.jsonl"
+    f.write_text('{"text": "Mary went home.", "created": 1700000000}\n{"text": "x", "created": %s}\n' % created)
+    with pytest.raises(ChatmemError, match=":2: \"created\" must be a time"):
+        read_export(f)
+
+
+def test_writes_refuse_nan_embeddings_and_bad_times(tmp_path, hash_encoder):
+    m = _store(tmp_path, hash_encoder)
+    u = encode(parse("John went home."), hash_encoder)
+    with pytest.raises(StoreError, match="write time"):
+        m.write(u, "s", created=[float("inf")])
+    nan = [type(u[0])(u[0].text, u[0].tokens, False, np.full(384, np.nan, np.float32))]
+    with pytest.raises(StoreError, match="NaN"):
+        m.write(nan, "s")
+    assert len(m) == 2 and len(SQLiteMemory(tmp_path)) == 2
+
+
+def test_list_and_export_survive_bad_rows_from_another_client(tmp_path, hash_encoder):
+    from conftest import run_cli
+
+    m = _store(tmp_path, hash_encoder, "A went home. B went home. C went home. D went home. E went home.")
+    m.close()
+    with sqlite3.connect(tmp_path / DB_NAME) as raw:
+        for i, t in ((1, 1e20), (2, float("inf")), (3, -1e12)):
+            raw.execute("UPDATE memories SET created = ? WHERE id = ?", (t, i))
+        raw.execute("UPDATE memories SET embedding = ? WHERE id = 4", (np.full(384, np.nan, np.float32).tobytes(),))
+    raw.close()
+    m = SQLiteMemory(tmp_path)
+    assert m.damaged == {4} and np.isfinite(m.embeddings).all()        # answers still work
+    m.close()
+    r = run_cli("--data-dir", str(tmp_path), "memory", "list")
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[-3] for l in r.stdout.splitlines()] == ["A", "B", "C", "D", "E"]
+    assert "3 memories (ids 1, 2, 3) have a write time" in r.stderr and "ids 4) have a damaged embedding" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli("--data-dir", str(tmp_path), "memory", "export", str(tmp_path / "out.jsonl"))
+    assert r.returncode == 0 and "3 memories (ids 1, 2, 3) have a write time" in r.stderr, r.stderr
+    rows = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()[1:]]
+    assert [x["created"] is None for x in rows] == [True, True, True, False, False]
