@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chatmem import ChatmemError
-from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, squash
+from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, read_lines, squash
 from chatmem.paths import ensure_private_dir
 
 SCHEMA_VERSION = 1
@@ -1013,14 +1013,7 @@ def _build_recovered(old: sqlite3.Connection, tmp: Path, want: dict) -> tuple[in
 def read_export(path: str | os.PathLike) -> list[dict]:
     """Parse an export file: an optional header line, then {"text", "created", "session"} objects."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ChatmemError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ChatmemError(f"{path} is not a UTF-8 text file") from None
+    lines = read_lines(path, 64 * 1024)      # a 2,000-character memory, escaped, fits many times over
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():

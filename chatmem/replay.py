@@ -14,16 +14,19 @@ a half-replayed memory behind.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatmem import ChatmemError
-from chatmem.babi import BabiFormatError, MAX_LINE_CHARS, looks_like_babi, parse_lines
-from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse, printable
+from chatmem.babi import BabiFormatError, looks_like_babi, parse_lines
+from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse, printable, read_lines
 
-EXPECT = " => "
+_SEP = re.compile(r"(?:^|\s)=>(?=\s|$)")
+# Other arrows after a question mark: meant as an expected answer, and would otherwise pass silently.
+_ODD_SEP = re.compile(r"\?\s*(?:->|-->|==>|=>|=|→|⇒|=&gt;)\s*\S")
 
 
 @dataclass
@@ -70,22 +73,8 @@ def normalize_answer(text: str) -> list[str]:
 
 
 def read_text(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ChatmemError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ChatmemError(f"{path} is a directory, not a dialog file") from None
-    except OSError as exc:
-        raise ChatmemError(f"{path}: cannot read it ({exc.strerror})") from None
-    if b"\x00" in data:
-        raise ChatmemError(f"{path} is a binary file, not a dialog script or bAbI file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ChatmemError(f"{path}:{line}: not UTF-8 text") from None
-    lines = text.splitlines()
+    # A line may hold 2,000 characters of up to 4 UTF-8 bytes each, a comment and an expected answer.
+    lines = read_lines(path, 4 * MAX_UTTERANCE_CHARS + 1024)
     if not any(l.strip() and not l.lstrip().startswith("#") for l in lines):
         raise ChatmemError(f"{path} is empty: nothing to replay")
     return lines
@@ -102,12 +91,17 @@ def parse_script(lines: list[str], source: str) -> list[Turn]:
         if " #" in line:
             line = line.split(" #", 1)[0].rstrip()
         expected = None
-        if EXPECT in line or line.endswith(" =>"):
-            line, _, exp = line.partition(" =>")
+        sep = _SEP.search(line)
+        if sep:                       # "=>" after a space or tab, or at the start of the line
+            line, exp = line[: sep.start()].strip(), line[sep.end():]
             expected = normalize_answer(exp)
-            line = line.strip()
+            if not line:
+                raise ChatmemError(f"{source}:{n}: nothing before '=>': write the question, e.g. 'Where is Mary? => kitchen'")
             if not expected:
                 raise ChatmemError(f"{source}:{n}: nothing after '=>': write the expected answer, e.g. 'Where is Mary? => kitchen'")
+        elif _ODD_SEP.search(line):
+            raise ChatmemError(f"{source}:{n}: an expected answer is written 'question => answer', "
+                               f"e.g. 'Where is Mary? => kitchen'")
         try:
             utts = parse(line)
         except InputError as exc:

@@ -349,3 +349,64 @@ def test_list_and_export_survive_bad_rows_from_another_client(tmp_path, hash_enc
     assert r.returncode == 0 and "3 memories (ids 1, 2, 3) have a write time" in r.stderr, r.stderr
     rows = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()[1:]]
     assert [x["created"] is None for x in rows] == [True, True, True, False, False]
+
+
+# -- 7. smaller ones ----------------------------------------------------------------------------------------------
+
+def test_script_separators():
+    from chatmem.replay import parse_script
+
+    with pytest.raises(ChatmemError, match=":1: nothing before '=>'"):
+        parse_script([" => x"], "s")
+    t = parse_script(["Where is Mary?\t=>\tkitchen"], "s")[0]
+    assert [u.text for u in t.utterances] == ["Where is Mary?"] and t.expected == ["kitchen"]
+    for odd in ("Where is Mary? -> kitchen", "Where is Mary? = kitchen", "Where is Mary? → kitchen"):
+        with pytest.raises(ChatmemError, match="question => answer"):
+            parse_script([odd], "s")
+    assert parse_script(["x=>y is an arrow."], "s")[0].expected is None
+
+
+def test_a_numbered_chat_script_is_not_taken_for_babi():
+    from chatmem.babi import looks_like_babi
+
+    assert not looks_like_babi(["1 Mary went to the kitchen.", "2 Where is Mary? => kitchen"])
+    assert not looks_like_babi(["3 apples are on the table.", "4 pears are too."])
+    assert looks_like_babi(["1 Mary went to the kitchen.", "2 Where is Mary?\tkitchen\t1"])
+
+
+@pytest.mark.parametrize("reader", ["replay", "import"])
+def test_huge_lines_and_endless_files_stop_at_the_limit(tmp_path, reader):
+    from chatmem.memory import read_export
+    from chatmem.replay import read_text
+
+    read = read_text if reader == "replay" else read_export
+    with pytest.raises(ChatmemError, match="binary"):
+        read("/dev/zero")                         # never ends: the first line is already over the limit
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        f.write(b"Mary went home.\n")
+        for _ in range(20):
+            f.write(b"a" * (1 << 20))             # a 20 MB line
+    with pytest.raises(ChatmemError, match=":2: line is longer than the limit"):
+        read(big)
+
+
+@pytest.mark.skipif(not (assets_dir() / checkpoint.WEIGHTS).exists(), reason="no trained model in assets/")
+@pytest.mark.parametrize("edit", ["sums-as-list", "threshold-as-text", "changed-by-hand", "not-an-object"])
+def test_a_bad_config_json_is_one_clear_error(tmp_path, edit):
+    import shutil
+
+    d = tmp_path / "model"
+    shutil.copytree(assets_dir(), d)
+    cfg = json.loads((d / checkpoint.CONFIG).read_text())
+    if edit == "sums-as-list":
+        cfg["sha256"] = list(cfg["sha256"].values())
+    elif edit == "threshold-as-text":
+        cfg["confidence_threshold"] = "high"
+    elif edit == "changed-by-hand":
+        cfg["confidence_threshold"] = -100.0     # answers everything, however unsure
+    else:
+        cfg = [cfg]
+    (d / checkpoint.CONFIG).write_text(json.dumps(cfg))
+    with pytest.raises(checkpoint.AssetError, match="config.json is damaged"):
+        checkpoint.load(d)
