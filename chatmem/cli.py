@@ -130,7 +130,7 @@ def cmd_memory(args) -> int:
             print(f"forgot {mem.clear()} memories")
         elif args.action == "export":
             n = mem.export_jsonl(args.file, warn=warn)
-            print(f"exported {n} memories to {args.file}")
+            print(f"exported {n} memories to {args.file}", file=sys.stderr)    # stdout may be the export itself
         elif args.action == "import":
             from chatmem.bot import Bot
             from chatmem.input import make_utterance

@@ -299,8 +299,10 @@ class MemoryBase:
                 target = os.stat(path)
             except OSError:
                 target = link
-            if stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode):
-                # The user named a special file: write into it, never rename over it.
+            stream = str(path).startswith(("/dev/", "/proc/self/fd/")) and stat.S_ISREG(target.st_mode)
+            if stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode) or stream:
+                # The user named a special file (/dev/stdout may lead to a terminal, a pipe or the file the shell
+                # redirected it to): write into it, never rename over it.
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
                 self._export_to(fd, sync=False, warn=warn)
                 return len(self)
@@ -407,7 +409,7 @@ CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
 CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
     WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
 """
-MIN_TIME, MAX_TIME = 0.0, 253402300799.0       # 1970 to the end of 9999: what a date can show
+MIN_TIME, MAX_TIME = 0.0, 253402128000.0       # 1970 to 9999-12-30 (a day short, for any time zone): what a date can show
 
 
 def valid_time(t) -> bool:
@@ -477,11 +479,11 @@ class SQLiteMemory(MemoryBase):
 
     # -- opening -----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        if os.path.lexists(self.path):
-            self._inspect()            # read-only: nothing is changed in a file that is not ours
-        else:
+        try:
             # Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
+            self._inspect()            # read-only: nothing is changed in a file that is not ours
         os.chmod(self.path, 0o600)
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,

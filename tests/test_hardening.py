@@ -410,3 +410,19 @@ def test_a_bad_config_json_is_one_clear_error(tmp_path, edit):
     (d / checkpoint.CONFIG).write_text(json.dumps(cfg))
     with pytest.raises(checkpoint.AssetError, match="config.json is damaged"):
         checkpoint.load(d)
+
+
+def test_export_to_dev_stdout_redirected_to_a_file(tmp_path, hash_encoder):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    _store(tmp_path / "home", hash_encoder).close()
+    out = tmp_path / "out.jsonl"
+    with open(out, "w") as f:
+        r = subprocess.run([sys.executable, "-m", "chatmem", "--data-dir", str(tmp_path / "home"), "memory", "export",
+                            "/dev/stdout"], stdout=f, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "exported 2 memories" in r.stderr, r.stderr
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [x.get("text") for x in rows] == [None, "Mary went to the kitchen.", "My PIN is 4711."]
