@@ -97,7 +97,7 @@ def cmd_memory(args) -> int:
             left = f"; {r.skipped} damaged rows were left behind in it" if r.skipped else ""
             print(f"moved the damaged file to {r.aside}; salvaged {r.salvaged} memories into a fresh memory{left}")
         return 0
-    from chatmem.input import printable
+    from chatmem.input import json_line, printable
     from chatmem.memory import bad_time_warning, damaged_warning
 
     def warn(line: str) -> None:
@@ -111,7 +111,7 @@ def cmd_memory(args) -> int:
             bad = []
             for m in mem.all():
                 if args.json:
-                    print(json.dumps(m.to_json(), ensure_ascii=False))
+                    print(json_line(m.to_json()))
                 else:
                     print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}")   # rows other clients wrote may hold escapes
                 if not m.time_ok:

@@ -7,6 +7,7 @@ spaCy and sentence-transformers load on first use, never at import.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -114,6 +115,12 @@ def read_lines(path, max_line_bytes: int) -> list[str]:
             except UnicodeDecodeError:
                 raise ChatmemError(f"{path}:{n}: not UTF-8 text") from None
             lines.append(line.removeprefix("\ufeff") if n == 1 else line)
+
+
+def json_line(obj) -> str:
+    """JSON for a terminal or a file: UTF-8 as is, but DEL, C1 and bidi controls escaped as \\uNNNN (json.dumps
+    leaves them raw; they are only ever inside strings, so the result is the same JSON)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(obj, ensure_ascii=False))
 
 
 def squash(text: str) -> str:

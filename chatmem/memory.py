@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chatmem import ChatmemError
-from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, read_lines, squash
+from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, json_line, read_lines, squash
 from chatmem.paths import ensure_private_dir
 
 SCHEMA_VERSION = 1
@@ -330,10 +330,10 @@ class MemoryBase:
                 "contains": "chatmem memories: the text of each statement you told chatmem, "
                             "its write time and session. Private: it is your conversation.",
             }
-            f.write(json.dumps(header, ensure_ascii=False) + "\n")
+            f.write(json_line(header) + "\n")
             bad = []
             for m in self.all():
-                f.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
+                f.write(json_line(m.to_json()) + "\n")
                 if not m.time_ok:
                     bad.append(m.id)
             f.flush()

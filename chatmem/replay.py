@@ -22,7 +22,7 @@ from pathlib import Path
 
 from chatmem import ChatmemError
 from chatmem.babi import BabiFormatError, looks_like_babi, parse_lines
-from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse, printable, read_lines
+from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, json_line, make_utterance, parse, printable, read_lines
 
 _SEP = re.compile(r"(?:^|\s)=>(?=\s|$)")
 # Other arrows after a question mark: meant as an expected answer, and would otherwise pass silently.
@@ -139,7 +139,7 @@ class Printer:
     def answered(self, r: Result) -> None:
         self.bar.update(1)
         if self.as_json:
-            self.out(json.dumps(r.to_json(), ensure_ascii=False))
+            self.out(json_line(r.to_json()))
             return
         mark = "" if r.correct is None else ("  ✓" if r.correct else f"  ✗ expected {','.join(r.expected)}")
         self.out(f"> {r.question}\n  {r.answer}{mark}")

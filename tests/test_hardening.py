@@ -98,6 +98,9 @@ def test_memory_list_escapes_control_characters_from_other_clients(tmp_path, has
     assert r.returncode == 0, r.stderr
     assert "a\\x1b]52;c;aGk=\\x07b\\x9bc" in r.stdout
     assert not any(c in r.stdout for c in "\x1b\x07\x9b")
+    r = run_cli("--data-dir", str(tmp_path), "memory", "list", "--json")     # json.dumps leaves C1 (\x9b: CSI) raw
+    assert json.loads(r.stdout.splitlines()[0])["text"] == "a\x1b]52;c;aGk=\x07b\x9bc"
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")
 
 
 @pytest.mark.skipif(not (assets_dir() / checkpoint.WEIGHTS).exists(), reason="no trained model in assets/")
