@@ -33,7 +33,7 @@ import numpy as np
 
 from chatmem import ChatmemError
 from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, json_line, read_lines, squash
-from chatmem.paths import ensure_private_dir
+from chatmem.paths import create_private, ensure_private_dir, private_temp
 
 SCHEMA_VERSION = 1
 DB_NAME = "memory.sqlite3"
@@ -310,11 +310,8 @@ class MemoryBase:
                 raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
             kind = "a symbolic link" if stat.S_ISLNK(link.st_mode) else "not a regular file"
             raise StoreError(f"{path} is {kind}; refusing to replace it (export to a new or regular file)")
-        # A random name created exclusively (O_EXCL never follows a link), so nobody can plant the temp file.
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        tmp, fd = private_temp(path)
         try:
-            os.fchmod(fd, 0o600)
             self._export_to(fd, sync=True, warn=warn)
             os.replace(tmp, path)
         except BaseException:
@@ -481,7 +478,7 @@ class SQLiteMemory(MemoryBase):
     def _connect(self) -> sqlite3.Connection:
         try:
             # Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            os.close(create_private(self.path))
         except FileExistsError:
             self._inspect()            # read-only: nothing is changed in a file that is not ours
         os.chmod(self.path, 0o600)
@@ -945,9 +942,10 @@ def recover(directory: str | os.PathLike, force: bool = False) -> Recovered:
     if _low_space(directory):
         raise _store_error(path, OSError(errno.ENOSPC, "No space left on device"))
     want = {"schema_version": str(SCHEMA_VERSION), "encoder_name": ENCODER_NAME, "encoder_dim": str(ENCODER_DIM)}
-    for stale in directory.glob(f".{DB_NAME}.recover-*"):     # left by a recover that was killed
+    for stale in directory.glob(f".{DB_NAME}.*.tmp"):     # left by a recover that was killed
         stale.unlink(missing_ok=True)
-    tmp = directory / f".{DB_NAME}.recover-{secrets.token_hex(8)}"
+    tmp, fd = private_temp(path)
+    os.close(fd)
     try:
         with _readonly(path) as old:
             if _inspect_for_recover(old, path, want) and not force:
@@ -980,7 +978,6 @@ def recover(directory: str | os.PathLike, force: bool = False) -> Recovered:
 
 
 def _build_recovered(old: sqlite3.Connection, tmp: Path, want: dict) -> tuple[int, int]:
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     new = sqlite3.connect(tmp, isolation_level=None)
     try:
         new.execute("PRAGMA synchronous=FULL")

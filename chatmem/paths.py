@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from chatmem import ChatmemError
@@ -49,6 +50,18 @@ def ensure_private_dir(path: Path) -> Path:
         raise
     os.chmod(path, 0o700)         # ours: the umask may have narrowed the mode, never widened it
     return path
+
+
+def create_private(path: Path) -> int:
+    """Create a new file, 0600, open for writing: never an existing file or a link someone planted."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
+def private_temp(path: Path) -> tuple[Path, int]:
+    """A new temporary file beside `path`, with a random name nobody can plant ahead: write it, then rename it
+    over `path` (the caller unlinks it on failure)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    return tmp, create_private(tmp)
 
 
 def assets_dir() -> Path:

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import random
-import secrets
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,7 +49,7 @@ def progress_bar(total: int, desc: str, unit: str = "it"):
 def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None) -> np.ndarray:
     """MiniLM embeddings of many sentences, cached on disk as .npy (no pickle), private like the data dir:
     the directory 0700, each file 0600 (embeddings reveal the text they encode)."""
-    from chatmem.paths import cache_dir, ensure_private_dir
+    from chatmem.paths import cache_dir, ensure_private_dir, private_temp
 
     name = type(encoder).__name__ if encoder is not None else "MiniLMEncoder"
     key = hashlib.sha256((name + "\n" + "\n".join(texts)).encode()).hexdigest()[:20]
@@ -76,8 +75,7 @@ def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None)
         bar.update(len(texts[i: i + 1024]))
     bar.close()
     ensure_private_dir(cache)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    tmp, fd = private_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, out, allow_pickle=False)
