@@ -22,6 +22,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from chatmem import ChatmemError
+from chatmem.input import printable, squash
+
+
+def plain(text: str, style: str = "") -> Text:
+    """User text (memories, answers, paths) is shown as text, never parsed as markup, with controls escaped."""
+    return Text(printable(str(text)), style=style)
 
 HELP = """\
 [b]chatmem[/b]: a Memory Network that remembers what you tell it.
@@ -47,6 +53,10 @@ PANEL_ROWS = 2000   # memories listed in the panel (the newest)
 
 
 def _ago(ts: float) -> str:
+    from chatmem.memory import valid_time
+
+    if not valid_time(ts):
+        return "?"            # another client wrote a time no date can show
     d = max(0, time.time() - ts)
     if d < 60:
         return "just now"
@@ -67,7 +77,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question)
+            yield Label(plain(self.question))
             with Horizontal():
                 yield Button("Yes, forget everything", variant="error", id="yes")
                 yield Button("Cancel", variant="primary", id="no")
@@ -169,21 +179,30 @@ class ChatmemApp(App):
     def set_status(self, state: str) -> None:
         n = len(self.memory) if self.memory is not None else 0
         status = self.query_one("#status", Static)
-        status.update(f"{state} · {n:,} memories · {self.data_dir}")
+        status.update(plain(f"{state} · {n:,} memories · {self.data_dir}"))
         status.set_class(self.ready, "ready")
 
     def status_ready(self) -> None:
         self.set_status("ready" if not self.busy else "thinking…")
 
     def say(self, text: str, role: str = "system", extra: str = "", old: bool = False, unsure: bool = False) -> Static:
-        body = Text(text)
+        body = plain(text)
         if extra:
-            body.append("\n" + extra, style="dim")
+            body.append("\n" + printable(extra), style="dim")
         w = Static(body, classes=f"msg {role}" + (" old" if old else "") + (" unsure" if unsure else ""))
+        w.said = squash(text + " " + extra)       # what a forget looks for
         conv = self.query_one("#conversation", VerticalScroll)
         conv.mount(w)
         conv.scroll_end(animate=False)
         return w
+
+    def unsay(self, quotes) -> None:
+        """Take forgotten text off the screen, as the memory takes it out of the log: every message that
+        quotes it (the statement, answers citing it) goes."""
+        for w in list(self.query(".msg")):
+            if quotes(getattr(w, "said", "")):
+                w.remove()
+        self.last_answer = None           # /why would show it again
 
     def reload_memories(self) -> None:
         table = self.query_one("#memories", DataTable)
@@ -196,7 +215,7 @@ class ChatmemApp(App):
         table = self.query_one("#memories", DataTable)
         for m in memories:
             if str(m.id) not in table.rows:
-                table.add_row("", str(m.id), _ago(m.created), m.text, key=str(m.id))
+                table.add_row("", str(m.id), _ago(m.created), plain(m.text), key=str(m.id))
         while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
             table.remove_row(next(iter(table.rows)))
         if table.row_count:
@@ -211,13 +230,13 @@ class ChatmemApp(App):
             if str(mid) in table.rows:
                 table.update_cell(str(mid), "mark", "")
                 m = self.memory.get(mid)
-                table.update_cell(str(mid), "text", m.text if m else "")
+                table.update_cell(str(mid), "text", plain(m.text if m else ""))
         self.highlighted = []
         for s in supports:
             key = str(s.memory.id)
             if key in table.rows:
                 table.update_cell(key, "mark", Text(f"▶{s.hop}", style="bold reverse"))
-                table.update_cell(key, "text", Text(s.memory.text, style="bold underline"))
+                table.update_cell(key, "text", plain(s.memory.text, style="bold underline"))
                 self.highlighted.append(s.memory.id)
         if supports and str(supports[0].memory.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(supports[0].memory.id)))
@@ -383,6 +402,7 @@ class ChatmemApp(App):
         if not self._need_memory():
             return
         mid = int(args[0].lstrip("#"))
+        gone = self.memory.get(mid)
         try:
             forgot = self.memory.forget(mid)
         except ChatmemError as exc:
@@ -390,6 +410,7 @@ class ChatmemApp(App):
             return
         if forgot:
             self.reload_memories()
+            self.unsay(lambda said: gone is not None and squash(gone.text) in said)
             self.say(f"Forgot memory #{mid}.", "system")
         else:
             self.say(f"There is no memory #{mid}.", "error")
@@ -407,6 +428,7 @@ class ChatmemApp(App):
                     self.say(str(exc), "error")
                     return
                 self.reload_memories()
+                self.unsay(lambda said: True)
                 self.say(f"Forgot all {n} memories.", "system")
             else:
                 self.say("Nothing was forgotten.", "system")

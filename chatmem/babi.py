@@ -90,8 +90,11 @@ def read_file(path: Path, task: int = 0) -> list[Sample]:
 
 
 def looks_like_babi(lines: list[str]) -> bool:
-    body = [l for l in lines if l.strip()]
-    return bool(body) and all(_LINE.match(l.rstrip("\r\n")) for l in body[:20])
+    """Numbered lines, story ids starting at 1, and questions written with tabs: a chat script whose lines
+    happen to start with numbers has no tabs (or uses '=>')."""
+    body = [l.rstrip("\r\n") for l in lines if l.strip()]
+    return (bool(body) and all(_LINE.match(l) for l in body[:20]) and body[0].startswith("1 ")
+            and any("\t" in l for l in body) and not any(" =>" in l for l in body[:20]))
 
 
 def task_file(babi_dir: Path, task: int, split: str) -> Path:

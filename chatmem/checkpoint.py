@@ -1,13 +1,14 @@
 """Saving and loading the trained model: safetensors weights, JSON config and vocabulary.
 
 Every file is written atomically (temporary file, then rename). config.json records the
-SHA-256 of the other files, and loading refuses a file whose checksum does not match.
+SHA-256 of the other files and of itself, and loading refuses a file whose checksum does not match.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,34 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
     atomic_write_text(directory / VOCAB, json.dumps(words))
     cfg = {"model": model.cfg.to_json(), **extra,
            "sha256": {WEIGHTS: sha256(directory / WEIGHTS), VOCAB: sha256(directory / VOCAB)}}
+    cfg[SELF_SUM] = _self_sum(cfg)
     atomic_write_text(directory / CONFIG, json.dumps(cfg, indent=2))
+
+
+SELF_SUM = "config_sha256"
+
+
+def _self_sum(cfg: dict) -> str:
+    """config.json's own checksum: of its content without this key, in a canonical form."""
+    body = {k: v for k, v in cfg.items() if k != SELF_SUM}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _check_config(cfg) -> None:
+    """Types first, so a hand-edited or damaged config.json is one clear error, not a traceback later."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not isinstance(cfg, dict):
+        raise TypeError("not a JSON object")
+    if not (isinstance(cfg.get("sha256"), dict) and all(isinstance(cfg["sha256"].get(k), str) for k in (WEIGHTS, VOCAB))):
+        raise TypeError("sha256 must map the model files to their checksums")
+    if not (isinstance(cfg.get("model"), dict) and all(number(v) and v >= 0 for v in cfg["model"].values())):
+        raise TypeError("model must hold non-negative numbers")
+    if "confidence_threshold" in cfg and not number(cfg["confidence_threshold"]):
+        raise TypeError("confidence_threshold must be a number")
+    if SELF_SUM in cfg and cfg[SELF_SUM] != _self_sum(cfg):      # older configs have none
+        raise ValueError("it does not match its own checksum: it was changed or damaged")
 
 
 def load(directory: Path) -> Loaded:
@@ -95,6 +123,7 @@ def load(directory: Path) -> Loaded:
                              f"or point CHATMEM_ASSETS at a trained model")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        _check_config(cfg)
         sums = cfg["sha256"]
         mcfg = ModelConfig(**cfg["model"])
         part_cfgs = {}

@@ -98,20 +98,34 @@ def cmd_memory(args) -> int:
     if args.action == "recover":
         from chatmem.memory import recover
 
-        aside, n = recover(data_dir(args.data_dir), force=args.force)
-        if aside is None:
+        r = recover(data_dir(args.data_dir), force=args.force)
+        if r.aside is None:
             print("no memory file to recover")
         else:
-            print(f"moved the damaged file to {aside}; salvaged {n} memories into a fresh memory")
+            left = f"; {r.skipped} damaged rows were left behind in it" if r.skipped else ""
+            print(f"moved the damaged file to {r.aside}; salvaged {r.salvaged} memories into a fresh memory{left}")
         return 0
+    from chatmem.input import json_line, printable
+    from chatmem.memory import bad_time_warning, damaged_warning
+
+    def warn(line: str) -> None:
+        print(f"chatmem: {printable(line)}", file=sys.stderr)
+
     mem = _memory(args)
+    if mem.damaged:
+        warn(damaged_warning(mem.damaged))
     try:
         if args.action == "list":
+            bad = []
             for m in mem.all():
                 if args.json:
-                    print(json.dumps(m.to_json(), ensure_ascii=False))
+                    print(json_line(m.to_json()))
                 else:
-                    print(f"{m.id:>6}  {m.created_iso}  {m.text}")
+                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}")   # rows other clients wrote may hold escapes
+                if not m.time_ok:
+                    bad.append(m.id)
+            if bad:
+                warn(bad_time_warning(bad))
             if not args.json:
                 print(f"{len(mem)} memories in {mem.path}", file=sys.stderr)
         elif args.action == "forget":
@@ -123,8 +137,8 @@ def cmd_memory(args) -> int:
                 raise ChatmemError("clearing forgets every memory; run `chatmem memory clear --yes` to do it")
             print(f"forgot {mem.clear()} memories")
         elif args.action == "export":
-            n = mem.export_jsonl(args.file)
-            print(f"exported {n} memories to {args.file}")
+            n = mem.export_jsonl(args.file, warn=warn)
+            print(f"exported {n} memories to {args.file}", file=sys.stderr)    # stdout may be the export itself
         elif args.action == "import":
             from chatmem.bot import Bot
             from chatmem.input import make_utterance
@@ -225,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except ChatmemError as exc:
-        print(f"chatmem: error: {exc}", file=sys.stderr)
+        from chatmem.input import printable
+
+        print(f"chatmem: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):

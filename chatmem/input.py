@@ -7,6 +7,7 @@ spaCy and sentence-transformers load on first use, never at import.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -69,6 +70,64 @@ def _spacy():
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
+def printable(text: str) -> str:
+    """Text safe to show on a terminal: control and bidi characters (ESC, OSC, BEL, C1) become visible \\xNN or
+    \\uNNNN escapes instead of reaching the terminal; tabs and newlines stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+MAX_FILE_BYTES = 256 << 20
+
+
+def read_lines(path, max_line_bytes: int) -> list[str]:
+    """The lines of a UTF-8 text file (scripts, bAbI files, exports), read one at a time so that /dev/zero, a
+    50 MB line or an endless stream stops at the limit instead of filling RAM. Errors name the line."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise ChatmemError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise ChatmemError(f"{path} is a directory, not a text file") from None
+    except OSError as exc:
+        raise ChatmemError(f"cannot read {path}: {exc.strerror}") from None
+    lines, total = [], 0
+    with f:
+        while True:
+            try:
+                raw = f.readline(max_line_bytes + 2)
+            except OSError as exc:
+                raise ChatmemError(f"cannot read {path}: {exc.strerror}") from None
+            if not raw:
+                return lines
+            n = len(lines) + 1
+            total += len(raw)
+            if b"\x00" in raw:
+                raise ChatmemError(f"{path} is a binary file, not a text file")
+            if len(raw.rstrip(b"\r\n")) > max_line_bytes:
+                raise ChatmemError(f"{path}:{n}: line is longer than the limit of {max_line_bytes:,} bytes")
+            if total > MAX_FILE_BYTES:
+                raise ChatmemError(f"{path} is over the limit of {MAX_FILE_BYTES >> 20} MiB")
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise ChatmemError(f"{path}:{n}: not UTF-8 text") from None
+            lines.append(line.removeprefix("\ufeff") if n == 1 else line)
+
+
+def json_line(obj) -> str:
+    """JSON for a terminal or a file: UTF-8 as is, but DEL, C1 and bidi controls escaped as \\uNNNN (json.dumps
+    leaves them raw; they are only ever inside strings, so the result is the same JSON)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(obj, ensure_ascii=False))
+
+
+def squash(text: str) -> str:
+    """NFC, control characters as spaces, whitespace collapsed: the form memories are stored in."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+
+
 def clean(text: str) -> str:
     """Strip control and bidi-override characters, collapse whitespace, enforce the length limit."""
     if not isinstance(text, str):
@@ -77,9 +136,7 @@ def clean(text: str) -> str:
         raise InputError(
             f"input is {len(text):,} characters; the limit is {MAX_UTTERANCE_CHARS:,} characters per utterance"
         )
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
+    text = squash(text)
     if not text:
         raise InputError("empty input: type a statement or a question")
     return text

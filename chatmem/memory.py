@@ -9,11 +9,16 @@ empty). Both keep every embedding in one in-RAM float32 matrix for scoring.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import functools
 import json
+import math
 import os
+import secrets
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -22,12 +27,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from chatmem import ChatmemError
-from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance
-from chatmem.paths import ensure_private_dir
+from chatmem.input import ENCODER_DIM, ENCODER_NAME, Utterance, json_line, read_lines, squash
+from chatmem.paths import create_private, ensure_private_dir, private_temp
 
 SCHEMA_VERSION = 1
 DB_NAME = "memory.sqlite3"
@@ -51,17 +57,39 @@ class Memory:
     session: str
 
     @property
+    def time_ok(self) -> bool:
+        """False for a write time no date can show (another client wrote 1e20, inf or -1e12)."""
+        return valid_time(self.created)
+
+    @property
     def created_iso(self) -> str:
+        if not self.time_ok:
+            return "(bad time)".ljust(25)
         return _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="seconds")
 
     def to_json(self) -> dict:
-        # Microseconds, so an export -> import round trip keeps the write time.
-        created = _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="microseconds")
+        # Microseconds, so an export -> import round trip keeps the write time; a bad one is exported as null.
+        created = _dt.datetime.fromtimestamp(self.created).astimezone().isoformat(timespec="microseconds") \
+            if self.time_ok else None
         return {"id": self.id, "text": self.text, "created": created, "session": self.session}
 
 
 def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _shown(ids) -> str:
+    ids = sorted(ids)
+    return f"{len(ids)} memories (ids " + ", ".join(map(str, ids[:10])) + (", …)" if len(ids) > 10 else ")")
+
+
+def bad_time_warning(ids) -> str:
+    return f"warning: {_shown(ids)} have a write time no date can show; they are listed and exported without one"
+
+
+def damaged_warning(ids) -> str:
+    return (f"warning: {_shown(ids)} have a damaged embedding and cannot be recalled; "
+            "`chatmem memory recover` removes them (keeping a copy of the file)")
 
 
 def _locked(fn):
@@ -73,7 +101,7 @@ def _locked(fn):
             try:
                 return fn(self, *args, **kwargs)
             except sqlite3.Error as exc:
-                raise StoreError(f"{getattr(self, 'path', None) or 'memory'}: {exc}") from None
+                raise _store_error(getattr(self, 'path', None) or 'memory', exc, getattr(self, "directory", None)) from None
     return inner
 
 
@@ -220,12 +248,16 @@ class MemoryBase:
         self.lock, self.version, self.word_index = lock, version + 1, index
 
     @staticmethod
-    def _check(utts: Sequence[Utterance], dim: int) -> np.ndarray:
+    def _check(utts: Sequence[Utterance], dim: int, created=None) -> np.ndarray:
         if any(u.embedding is None for u in utts):
             raise ValueError("utterances must be encoded before they are written")
         emb = np.stack([np.asarray(u.embedding, dtype=np.float32) for u in utts])
         if emb.shape[1] != dim:
             raise StoreError(f"embedding dimension {emb.shape[1]} does not match the memory's {dim}")
+        if not np.isfinite(emb).all():        # one NaN would make every answer fail
+            raise StoreError("an embedding holds NaN or infinity; nothing was written")
+        if created is not None and not all(valid_time(t) for t in created):
+            raise StoreError("a write time is not a date between 1970 and 9999; nothing was written")
         return emb
 
     # -- interface both stores implement -----------------------------------------
@@ -246,12 +278,41 @@ class MemoryBase:
         pass
 
     # -- export ------------------------------------------------------------
-    def export_jsonl(self, path: str | os.PathLike) -> int:
-        """Write a header line saying what the file holds, then one memory per line."""
+    def _own_files(self) -> list[Path]:
+        """Files of the store itself, which an export must never replace."""
+        return []
+
+    def export_jsonl(self, path: str | os.PathLike, warn=None) -> int:
+        """Write a header line saying what the file holds, then one memory per line. A new or regular file is
+        replaced atomically through a temporary file of our own; a character device or FIFO (/dev/stdout, a
+        pipe) is written directly; anything else (a symlink, a directory, a block device) is refused."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        real = os.path.realpath(path)
+        if any(real == os.path.realpath(f) for f in self._own_files()):
+            raise StoreError(f"{path} is one of the memory's own files; export to another file")
         try:
-            self._export_to(tmp)
+            link = os.lstat(path)
+        except FileNotFoundError:
+            link = None
+        if link is not None and not stat.S_ISREG(link.st_mode):
+            try:
+                target = os.stat(path)
+            except OSError:
+                target = link
+            stream = str(path).startswith(("/dev/", "/proc/self/fd/")) and stat.S_ISREG(target.st_mode)
+            if stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode) or stream:
+                # The user named a special file (/dev/stdout may lead to a terminal, a pipe or the file the shell
+                # redirected it to): write into it, never rename over it.
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+                self._export_to(fd, sync=False, warn=warn)
+                return len(self)
+            if stat.S_ISDIR(target.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
+            kind = "a symbolic link" if stat.S_ISLNK(link.st_mode) else "not a regular file"
+            raise StoreError(f"{path} is {kind}; refusing to replace it (export to a new or regular file)")
+        tmp, fd = private_temp(path)
+        try:
+            self._export_to(fd, sync=True, warn=warn)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -259,20 +320,24 @@ class MemoryBase:
         return len(self)
 
     @_locked
-    def _export_to(self, tmp: Path) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _export_to(self, fd: int, sync: bool, warn=None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             header = {
                 "format": EXPORT_FORMAT, "version": 1, "count": len(self),
                 "contains": "chatmem memories: the text of each statement you told chatmem, "
                             "its write time and session. Private: it is your conversation.",
             }
-            f.write(json.dumps(header, ensure_ascii=False) + "\n")
+            f.write(json_line(header) + "\n")
+            bad = []
             for m in self.all():
-                f.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
+                f.write(json_line(m.to_json()) + "\n")
+                if not m.time_ok:
+                    bad.append(m.id)
             f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
+            if sync:
+                os.fsync(f.fileno())
+        if bad and warn:
+            warn(bad_time_warning(bad))
 
 
 class EphemeralMemory(MemoryBase):
@@ -287,7 +352,7 @@ class EphemeralMemory(MemoryBase):
     def write(self, utts, session, created=None):
         if not utts:
             return []
-        emb = self._check(utts, self.dim)
+        emb = self._check(utts, self.dim, created)
         ids = list(range(self._next_id, self._next_id + len(utts)))
         self._next_id += len(utts)
         now = time.time()
@@ -341,6 +406,48 @@ CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
 CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
     WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
 """
+MIN_TIME, MAX_TIME = 0.0, 253402128000.0       # 1970 to 9999-12-30 (a day short, for any time zone): what a date can show
+
+
+def valid_time(t) -> bool:
+    return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and MIN_TIME <= t <= MAX_TIME
+
+
+def _low_space(directory: Path) -> bool:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
+
+
+def _disk_full(exc: BaseException, directory: Path | None = None) -> bool:
+    """SQLITE_FULL or ENOSPC: the disk, not the file. `recover` would only make it worse. SQLite reports a
+    full disk while it opens a file as an I/O error, so for those the free space decides."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) \
+            or "No space left" in str(exc):
+        return True
+    return (directory is not None and code is not None and code & 0xFF in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN)
+            and _low_space(directory))
+
+
+def _store_error(where, exc: BaseException, directory: Path | None = None) -> StoreError:
+    if _disk_full(exc, directory):
+        return StoreError(f"{where}: the disk is full; free some space and try again (the memory is not damaged, "
+                          "nothing was written)")
+    return StoreError(f"{where}: {exc}")
+
+
+def _readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (not even its journal mode). Without a -wal file, `immutable`
+    also keeps SQLite from creating -wal and -shm files beside a WAL-mode file."""
+    from urllib.parse import quote
+
+    flags = "mode=ro" + ("" if os.path.exists(f"{path}-wal") else "&immutable=1")
+    return contextlib.closing(sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True))
+
+
 SNAPSHOT_NAME = "memory.snapshot"
 SNAPSHOT_FORMAT = "chatmem-snapshot-1"
 SNAPSHOT_MIN = 50_000     # smaller stores open in well under a second without one
@@ -360,15 +467,20 @@ class SQLiteMemory(MemoryBase):
         self._rewrites = "0"          # the rewrite count RAM agrees with (deletes and updates this process saw)
         self.postings_seed = None
         self.snapshot_min = SNAPSHOT_MIN
+        self.damaged: set[int] = set()      # ids whose embedding was cut or not finite (zero in RAM)
         self._conn = self._connect()
         self._load()
 
+    def _own_files(self) -> list[Path]:
+        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"), self.snapshot_path]
+
     # -- opening -----------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        fresh = not self.path.exists()
-        if fresh:
+        try:
             # Create the file 0600 ourselves: SQLite gives the -wal and -shm files the same mode.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.close(create_private(self.path))
+        except FileExistsError:
+            self._inspect()            # read-only: nothing is changed in a file that is not ours
         os.chmod(self.path, 0o600)
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -377,15 +489,20 @@ class SQLiteMemory(MemoryBase):
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")     # a forgotten memory's text is overwritten, not left in free pages
-            conn.executescript(_SCHEMA)
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories_backfilled'").fetchone():
-                conn.executescript(_TRIGGERS)
-            self._check_meta(conn)
+            conn.create_function("chatmem_squash", 1, squash, deterministic=True)
+            # One transaction: a file is never left with our tables but no meta saying whose they are.
+            try:
+                conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _TRIGGERS)     # left open: meta goes in with it
+                conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                 list(self._want_meta().items()))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self._check_meta(dict(conn.execute("SELECT key, value FROM meta").fetchall()))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable chatmem memory ({exc}); it was left untouched. "
-                f"Run `chatmem memory recover` to move it aside and salvage what can be read."
-            ) from None
+            raise self._unusable(exc) from None
         if mode.lower() != "wal":
             raise StoreError(f"{self.path}: could not switch SQLite to WAL mode (got {mode!r})")
         for suffix in ("-wal", "-shm"):
@@ -394,16 +511,38 @@ class SQLiteMemory(MemoryBase):
                 os.chmod(side, 0o600)
         return conn
 
-    def _check_meta(self, conn: sqlite3.Connection) -> None:
-        want = {"schema_version": str(SCHEMA_VERSION), "encoder_name": self.encoder_name, "encoder_dim": str(self.dim)}
-        have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        if not have:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                if not have:
-                    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(want.items()))
-                    have = want
+    def _unusable(self, exc: BaseException) -> StoreError:
+        if _disk_full(exc, self.directory):
+            return _store_error(self.path, exc, self.directory)
+        return StoreError(f"{self.path} is not a usable chatmem memory ({exc}); it was left untouched. "
+                          f"Run `chatmem memory recover` to move it aside and salvage what can be read.")
+
+    def _inspect(self) -> None:
+        """Before anything is written: the file must be a chatmem memory of our schema and encoder (an empty
+        file is one we created and did not fill yet). Read-only, so another application's file is left as
+        it was."""
+        if not stat.S_ISREG(os.stat(self.path).st_mode):
+            raise StoreError(f"{self.path} is not a regular file; it was left untouched")
+        if os.path.getsize(self.path) == 0:
+            return
+        try:
+            with _readonly(self.path) as ro:
+                tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                have = dict(ro.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+        if have or (tables and "memories" not in tables):
+            self._check_meta(have)
+        # else: no tables yet, or our tables without meta (a file an older chatmem began): ours to finish
+
+    def _want_meta(self) -> dict:
+        return {"schema_version": str(SCHEMA_VERSION), "encoder_name": self.encoder_name, "encoder_dim": str(self.dim)}
+
+    def _check_meta(self, have: dict) -> None:
+        want = self._want_meta()
+        if "schema_version" not in have:
+            raise StoreError(f"{self.path} is not a chatmem memory (it has no chatmem metadata); it was left "
+                             "untouched. Choose another --data-dir.")
         if have.get("schema_version") != want["schema_version"]:
             raise StoreError(
                 f"{self.path} has memory schema version {have.get('schema_version')}, but this chatmem "
@@ -445,11 +584,20 @@ class SQLiteMemory(MemoryBase):
         """Append (id, embedding) rows read from the file; their text is read when first needed."""
         if not rows:
             return
-        bad = [r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != 4 * self.dim]
-        if bad:
-            raise StoreError(f"{self.path}: memory {bad[0]} has a damaged embedding; run `chatmem memory recover`.")
+        size = 4 * self.dim
+        bad = [r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != size]
         ids, blobs = zip(*rows)
-        self._append_rows(ids, None, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.dim))
+        emb = np.frombuffer(b"".join(b if isinstance(b, bytes) and len(b) == size else bytes(size) for b in blobs),
+                            dtype=np.float32).reshape(len(rows), self.dim)
+        if not np.isfinite(emb.sum()):        # one pass; rows are looked at only when something is off
+            # Another client's damaged row must not break the others: it is kept as a zero vector (it matches
+            # nothing) and reported; `recover` removes it.
+            nan = ~np.isfinite(emb).all(axis=1)
+            emb = emb.copy()
+            emb[nan] = 0.0
+            bad += np.asarray(ids)[nan].tolist()
+        self.damaged.update(bad)
+        self._append_rows(ids, None, emb)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -486,6 +634,8 @@ class SQLiteMemory(MemoryBase):
                 self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._reset()
+            if _disk_full(exc, self.directory):
+                raise _store_error(self.path, exc, self.directory) from None
             raise StoreError(f"{self.path} could not be read ({exc}); run `chatmem memory recover`.") from None
 
     # -- the snapshot: ids, embeddings and the word index in one file, so a million memories open in seconds --
@@ -593,7 +743,7 @@ class SQLiteMemory(MemoryBase):
     def write(self, utts, session, created=None):
         if not utts:
             return []
-        emb = self._check(utts, self.dim)
+        emb = self._check(utts, self.dim, created)
         ids = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -608,10 +758,11 @@ class SQLiteMemory(MemoryBase):
                     ids.append(cur.lastrowid)
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:     # a failed COMMIT (disk full) has already rolled back
+                    self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"could not write to {self.path}: {exc}") from None
+            raise _store_error(f"could not write to {self.path}", exc, self.directory) from None
         # Another process may have written in between: take its rows first, keeping id order.
         self.refresh(known={i: (u.text, tuple(u.tokens), ts[k], session) for k, (i, u) in enumerate(zip(ids, utts))})
         return [self.get(i) for i in ids]
@@ -621,10 +772,15 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             known = self._rewrite_count() == self._rewrites
+            row = self._conn.execute("SELECT text FROM memories WHERE id = ?", (int(memory_id),)).fetchone()
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
+            if row and isinstance(row[0], str) and squash(row[0]):
+                # The log must not keep what was forgotten: drop every turn that quotes it (the statement, and
+                # answers citing it). Compared in the stored form, since the log keeps the text as typed.
+                self._conn.execute("DELETE FROM turns WHERE instr(chatmem_squash(text), ?) > 0", (squash(row[0]),))
             if known:                 # RAM still matches the file after this delete
                 self._rewrites = self._rewrite_count()
-        self._drop_snapshot()         # again: another process may have written one in between
+        self._scrub()
         i = self.index_of(memory_id)
         if i is not None:
             self._drop_index(i)
@@ -635,12 +791,24 @@ class SQLiteMemory(MemoryBase):
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
+            self._conn.execute("DELETE FROM turns")         # the log quotes the memories
             self._rewrites = self._rewrite_count()      # an empty memory matches any file state
-        self._drop_snapshot()
+        self._scrub()
         n = max(cur.rowcount, len(self))
         self._reset()
         self.postings_seed = None
+        self.damaged.clear()
         return n
+
+    def _scrub(self) -> None:
+        """After a forget: no copy of the text may stay on disk. secure_delete zeroes it in the database pages;
+        the WAL still holds old page images until it is checkpointed and truncated. The snapshot is deleted
+        again, as another process may have written one in between."""
+        self._drop_snapshot()
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # busy readers: finished by a later one
+        except sqlite3.OperationalError:
+            pass
 
     @_locked
     def refresh(self, known: dict | None = None, check: bool = False):
@@ -701,77 +869,150 @@ def open_memory(directory: str | os.PathLike) -> SQLiteMemory:
     return SQLiteMemory(directory)
 
 
-def _healthy(directory: Path) -> bool:
-    try:
-        m = SQLiteMemory(directory)
-    except ChatmemError:
-        return False
-    try:
-        return m._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    except sqlite3.Error:
-        return False
-    finally:
-        m.close(snapshot=False)        # only looking: `recover` may be about to replace the file
+class Recovered(NamedTuple):
+    aside: Path | None        # where the damaged file was kept (None: there was no file)
+    salvaged: int             # memories in the new file
+    skipped: int              # damaged rows left behind (still in the aside file)
 
 
-def recover(directory: str | os.PathLike, force: bool = False) -> tuple[Path | None, int]:
-    """Move a damaged memory file aside (timestamped) and salvage its readable rows, with their ids and the
-    conversation log, into a fresh one. A healthy file is left alone unless `force`."""
+def _emb_ok(blob, dim: int) -> bool:
+    return isinstance(blob, bytes) and len(blob) == 4 * dim and bool(np.isfinite(np.frombuffer(blob, np.float32)).all())
+
+
+def _rows_by_id(conn, table: str, cols: str, hi: int, step: int = 2000):
+    """Every readable row of `table` (ids 1..hi and on while rows keep coming), asked for by id range and, where
+    a range hits a damaged page, by halves down to single ids: one bad page costs only its own rows."""
+    def grab(a, b):
+        try:
+            return conn.execute(f"SELECT {cols} FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", (a, b)).fetchall()
+        except sqlite3.DatabaseError:
+            if a == b:
+                return []
+            mid = (a + b) // 2
+            return grab(a, mid) + grab(mid + 1, b)
+    start, got = 1, True
+    while start <= hi or got:
+        rows = grab(start, start + step - 1)
+        got = bool(rows)
+        yield from rows
+        start += step
+
+
+def _top_id(conn, table: str) -> int:
+    """The highest id the damaged file still knows of, from the table or its AUTOINCREMENT sequence."""
+    top = 0
+    for sql in (f"SELECT max(id) FROM {table}", "SELECT seq FROM sqlite_sequence WHERE name = ?"):
+        try:
+            row = conn.execute(sql, (table,) if "?" in sql else ()).fetchone()
+            top = max(top, int(row[0])) if row and isinstance(row[0], int) else top
+        except sqlite3.DatabaseError:
+            pass
+    return top
+
+
+def _inspect_for_recover(conn, path: Path, want: dict) -> bool:
+    """Refuse what recover does not understand; True if the file is healthy (integrity check passes and every
+    embedding is whole and finite; a NaN makes every answer fail, yet SQLite sees nothing wrong)."""
+    try:
+        have = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError:
+        have = None                   # damaged (or no meta): it is in our file's place, salvage what is ours
+    if have and {k: have.get(k) for k in want} != want:
+        raise StoreError(f"{path} holds schema {have.get('schema_version')} / encoder {have.get('encoder_name')} "
+                         f"({have.get('encoder_dim')}-d), not this chatmem's; recover only rebuilds its own kind. "
+                         "Nothing was changed.")
+    try:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return False
+        dim = int(want["encoder_dim"])
+        return all(_emb_ok(b, dim) and valid_time(t) for b, t in conn.execute("SELECT embedding, created FROM memories"))
+    except sqlite3.DatabaseError:
+        return False
+
+
+def recover(directory: str | os.PathLike, force: bool = False) -> Recovered:
+    """Rebuild a damaged memory: salvage every readable, sound row (keeping ids, the id sequence and the
+    conversation) into a new file built beside it in one transaction, keep the damaged file (timestamped)
+    and swap the new one in with one rename. A healthy file is left alone unless `force`; a file of another
+    schema or encoder, or a full disk, is refused with nothing changed."""
     directory = Path(directory)
     path = directory / DB_NAME
     if not path.exists():
-        return None, 0
-    if not force and _healthy(directory):
-        raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was changed. "
-                         "`chatmem memory recover --force` rebuilds it anyway.")
-    (directory / SNAPSHOT_NAME).unlink(missing_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = directory / f"{DB_NAME}.damaged-{stamp}"
-    os.replace(path, aside)
-    for suffix in ("-wal", "-shm"):
-        side = Path(str(path) + suffix)
-        if side.exists():
-            os.replace(side, Path(str(aside) + suffix))
-    salvaged, turns, seq = [], [], []
+        return Recovered(None, 0, 0)
+    if _low_space(directory):
+        raise _store_error(path, OSError(errno.ENOSPC, "No space left on device"))
+    want = {"schema_version": str(SCHEMA_VERSION), "encoder_name": ENCODER_NAME, "encoder_dim": str(ENCODER_DIM)}
+    for stale in directory.glob(f".{DB_NAME}.*.tmp"):     # left by a recover that was killed
+        stale.unlink(missing_ok=True)
+    tmp, fd = private_temp(path)
+    os.close(fd)
     try:
-        conn = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
-        for sql, out in (("SELECT id, text, tokens, embedding, created, session FROM memories ORDER BY id", salvaged),
-                         ("SELECT created, session, role, text, data FROM turns ORDER BY id", turns),
-                         ("SELECT seq FROM sqlite_sequence WHERE name = 'memories'", seq)):
-            try:
-                for row in conn.execute(sql):
-                    out.append(row)
-            except sqlite3.DatabaseError:
-                pass
-        conn.close()
-    except sqlite3.DatabaseError:
-        pass
-    fresh = SQLiteMemory(directory)
-    good = [r for r in salvaged if isinstance(r[0], int) and isinstance(r[3], bytes) and len(r[3]) == 4 * fresh.dim
-            and isinstance(r[1], str)]
-    with fresh._conn:        # ids are kept: a forgotten id must never come back as another memory
-        fresh._conn.executemany(
-            "INSERT INTO memories (id, text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r[0], r[1], r[2] or "", r[3], float(r[4] or time.time()), str(r[5] or "recovered")) for r in good])
-        fresh._conn.executemany("INSERT INTO turns (created, session, role, text, data) VALUES (?, ?, ?, ?, ?)", turns)
-        top = max([r[0] for r in good] + [int(r[0]) for r in seq if isinstance(r[0], int)] + [0])
-        fresh._conn.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('memories', 0)")
-        fresh._conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'memories'", (top,))
-    fresh.close()
-    return aside, len(good)
+        with _readonly(path) as old:
+            if _inspect_for_recover(old, path, want) and not force:
+                raise StoreError(f"{path} is not damaged (it opens and passes the integrity check); nothing was "
+                                 "changed. `chatmem memory recover --force` rebuilds it anyway.")
+            salvaged, skipped = _build_recovered(old, tmp, want)
+    except sqlite3.DatabaseError as exc:
+        tmp.unlink(missing_ok=True)
+        if _disk_full(exc, directory):
+            raise _store_error(path, exc) from None
+        raise StoreError(f"{path}: could not rebuild it ({exc}); nothing was changed") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    aside = directory / f"{DB_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    # Keep the damaged file (and its WAL) under the new name first: the old name still works meanwhile.
+    for suffix in ("", "-wal"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.link(f"{path}{suffix}", f"{aside}{suffix}")
+    (directory / SNAPSHOT_NAME).unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):              # the old WAL must never be replayed into the new file
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, path)
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return Recovered(aside, salvaged, skipped)
+
+
+def _build_recovered(old: sqlite3.Connection, tmp: Path, want: dict) -> tuple[int, int]:
+    new = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        new.execute("PRAGMA synchronous=FULL")
+        new.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _TRIGGERS)
+        new.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(want.items()))
+        salvaged = skipped = 0
+        dim = int(want["encoder_dim"])
+        top = _top_id(old, "memories")
+        for i, text, tokens, emb, created, session in _rows_by_id(
+                old, "memories", "id, text, tokens, embedding, created, session", top):
+            if not (isinstance(i, int) and isinstance(text, str) and _emb_ok(emb, dim)):
+                skipped += 1          # a NaN or cut embedding: the row stays in the aside file only
+                continue
+            new.execute("INSERT INTO memories (id, text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?, ?)",
+                        (i, text, tokens if isinstance(tokens, str) else "", emb,
+                         created if valid_time(created) else time.time(), session if isinstance(session, str) else "recovered"))
+            salvaged += 1
+        turns_top = _top_id(old, "turns")
+        for row in _rows_by_id(old, "turns", "id, created, session, role, text, data", turns_top):
+            if isinstance(row[0], int) and all(isinstance(v, str) for v in row[2:5]):
+                new.execute("INSERT INTO turns (id, created, session, role, text, data) VALUES (?, ?, ?, ?, ?, ?)",
+                            (*row[:1], row[1] if valid_time(row[1]) else time.time(), *row[2:]))
+        for table, seq in (("memories", top), ("turns", turns_top)):    # ids are never reused
+            new.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES (?, 0)", (table,))
+            new.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, table))
+        new.execute("COMMIT")
+    finally:
+        new.close()
+    return salvaged, skipped
 
 
 def read_export(path: str | os.PathLike) -> list[dict]:
     """Parse an export file: an optional header line, then {"text", "created", "session"} objects."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ChatmemError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ChatmemError(f"{path} is not a UTF-8 text file") from None
+    lines = read_lines(path, 64 * 1024)      # a 2,000-character memory, escaped, fits many times over
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -784,16 +1025,19 @@ def read_export(path: str | os.PathLike) -> list[dict]:
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise ChatmemError(f"{path}:{n}: expected an object with a \"text\" field")
+        if obj.get("created") is not None and not valid_time(parse_created(obj["created"])):
+            raise ChatmemError(f"{path}:{n}: \"created\" must be a time between 1970 and 9999, "
+                               f"got {str(obj['created'])[:40]!r}; nothing was imported")
         out.append(obj)
     return out
 
 
 def parse_created(value) -> float | None:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
         try:
             return _dt.datetime.fromisoformat(value).timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             return None
     return None

@@ -14,16 +14,19 @@ a half-replayed memory behind.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatmem import ChatmemError
-from chatmem.babi import BabiFormatError, MAX_LINE_CHARS, looks_like_babi, parse_lines
-from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, make_utterance, parse
+from chatmem.babi import BabiFormatError, looks_like_babi, parse_lines
+from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, json_line, make_utterance, parse, printable, read_lines
 
-EXPECT = " => "
+_SEP = re.compile(r"(?:^|\s)=>(?=\s|$)")
+# Other arrows after a question mark: meant as an expected answer, and would otherwise pass silently.
+_ODD_SEP = re.compile(r"\?\s*(?:->|-->|==>|=>|=|→|⇒|=&gt;)\s*\S")
 
 
 @dataclass
@@ -71,22 +74,8 @@ def normalize_answer(text: str) -> list[str]:
 
 
 def read_text(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ChatmemError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ChatmemError(f"{path} is a directory, not a dialog file") from None
-    except OSError as exc:
-        raise ChatmemError(f"{path}: cannot read it ({exc.strerror})") from None
-    if b"\x00" in data:
-        raise ChatmemError(f"{path} is a binary file, not a dialog script or bAbI file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ChatmemError(f"{path}:{line}: not UTF-8 text") from None
-    lines = text.splitlines()
+    # A line may hold 2,000 characters of up to 4 UTF-8 bytes each, a comment and an expected answer.
+    lines = read_lines(path, 4 * MAX_UTTERANCE_CHARS + 1024)
     if not any(l.strip() and not l.lstrip().startswith("#") for l in lines):
         raise ChatmemError(f"{path} is empty: nothing to replay")
     return lines
@@ -103,12 +92,17 @@ def parse_script(lines: list[str], source: str) -> list[Turn]:
         if " #" in line:
             line = line.split(" #", 1)[0].rstrip()
         expected = None
-        if EXPECT in line or line.endswith(" =>"):
-            line, _, exp = line.partition(" =>")
+        sep = _SEP.search(line)
+        if sep:                       # "=>" after a space or tab, or at the start of the line
+            line, exp = line[: sep.start()].strip(), line[sep.end():]
             expected = normalize_answer(exp)
-            line = line.strip()
+            if not line:
+                raise ChatmemError(f"{source}:{n}: nothing before '=>': write the question, e.g. 'Where is Mary? => kitchen'")
             if not expected:
                 raise ChatmemError(f"{source}:{n}: nothing after '=>': write the expected answer, e.g. 'Where is Mary? => kitchen'")
+        elif _ODD_SEP.search(line):
+            raise ChatmemError(f"{source}:{n}: an expected answer is written 'question => answer', "
+                               f"e.g. 'Where is Mary? => kitchen'")
         try:
             utts = parse(line)
         except InputError as exc:
@@ -129,6 +123,8 @@ class Printer:
         self.bar = progress_bar(total, "replaying", "utt")
 
     def out(self, text: str) -> None:
+        if not self.as_json:
+            text = printable(text)      # expected answers and rows are shown, never sent raw to the terminal
         if self.bar.disable:
             print(text, flush=True)
         else:
@@ -144,7 +140,7 @@ class Printer:
     def answered(self, r: Result) -> None:
         self.bar.update(1)
         if self.as_json:
-            self.out(json.dumps(r.to_json(), ensure_ascii=False))
+            self.out(json_line(r.to_json()))
             return
         mark = "" if r.correct is None else ("  ✓" if r.correct else f"  ✗ expected {','.join(r.expected)}")
         self.out(f"> {r.question}\n  {r.answer}{mark}")
@@ -207,7 +203,7 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
     return results
 
 
-def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
+def replay_babi(samples, bot_factory, printer: Printer, cache: Path | None = None) -> list[Result]:
     from chatmem.data import story_groups
     from chatmem.train import minilm_cached
 
@@ -216,7 +212,7 @@ def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
     texts = list(dict.fromkeys([t for g in groups for s in g for t in s.story] + [s.question for g in groups for s in g]))
     first = bot_factory()
     # bAbI files repeat: their embeddings are cached on disk (.npy), as `chatmem eval` does.
-    vecs = minilm_cached(texts, first.encoder)
+    vecs = minilm_cached(texts, first.encoder, cache)
     utt = {t: Utterance(u.text, u.tokens, u.is_question, v)
            for t, u, v in zip(texts, (make_utterance(t) for t in texts), vecs)}
     for g in groups:
@@ -241,7 +237,7 @@ def replay_babi(samples, bot_factory, printer: Printer) -> list[Result]:
 def run_replay(args) -> int:
     from chatmem.bot import Bot
     from chatmem.memory import EphemeralMemory, SQLiteMemory
-    from chatmem.paths import data_dir
+    from chatmem.paths import cache_dir, data_dir
 
     path = Path(args.file)
     lines = read_text(path)
@@ -255,7 +251,7 @@ def run_replay(args) -> int:
         proto = Bot(EphemeralMemory()).load(encoder=False)     # the encoder loads only if the cache misses
         factory = lambda: _share(Bot(EphemeralMemory(), session="babi"), proto)  # noqa: E731
         printer = Printer(args.json, sum(len(s.story) for s in samples) + len(samples))
-        results = replay_babi(samples, factory, printer)
+        results = replay_babi(samples, factory, printer, cache_dir(args.data_dir))
     else:
         turns = parse_script(lines, str(path))
         if args.fresh:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from chatmem import ChatmemError
+from chatmem.paths import private_temp
 
 _DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
@@ -52,8 +53,7 @@ def write_snapshot(path: Path, metadata: dict[str, str], arrays: dict[str, np.nd
     raw = json.dumps(header, ensure_ascii=False).encode("utf-8")
     before = header[mapped]["data_offsets"][0]
     raw += b" " * (-(8 + len(raw) + before) % ALIGN)      # JSON may end in spaces: they align the big array
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp, fd = private_temp(path)          # a data dir may be shared: nobody can plant the temp name
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(struct.pack("<Q", len(raw)))

@@ -46,16 +46,19 @@ def progress_bar(total: int, desc: str, unit: str = "it"):
     return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
 
 
-def minilm_cached(texts: Sequence[str], encoder=None) -> np.ndarray:
-    """MiniLM embeddings of many sentences, cached on disk as .npy (no pickle)."""
-    from platformdirs import user_cache_dir
+def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None) -> np.ndarray:
+    """MiniLM embeddings of many sentences, cached on disk as .npy (no pickle), private like the data dir:
+    the directory 0700, each file 0600 (embeddings reveal the text they encode)."""
+    from chatmem.paths import cache_dir, ensure_private_dir, private_temp
 
     name = type(encoder).__name__ if encoder is not None else "MiniLMEncoder"
     key = hashlib.sha256((name + "\n" + "\n".join(texts)).encode()).hexdigest()[:20]
-    cache = Path(os.environ.get("CHATMEM_CACHE", user_cache_dir("chatmem", appauthor=False)))
+    cache = cache or cache_dir()
     path = cache / f"minilm-{key}.npy"
-    if path.exists():
+    if path.is_file():
         try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)       # written by an older chatmem, readable by others
             arr = np.load(path, allow_pickle=False)
             if arr.shape == (len(texts), 384):
                 return arr
@@ -71,10 +74,15 @@ def minilm_cached(texts: Sequence[str], encoder=None) -> np.ndarray:
         out[i: i + 1024] = encoder.encode(texts[i: i + 1024])
         bar.update(len(texts[i: i + 1024]))
     bar.close()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
-    np.save(tmp, out, allow_pickle=False)
-    os.replace(tmp, path)
+    ensure_private_dir(cache)
+    tmp, fd = private_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, out, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out
 
 

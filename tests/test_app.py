@@ -1,13 +1,15 @@
 """The Textual app: pilot tests and snapshots."""
 
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
 from chatmem import checkpoint
-from chatmem.app import make_app
+from chatmem.app import DataTable, make_app
+from chatmem.input import encode, parse
 from chatmem.paths import assets_dir
 
 pytestmark = pytest.mark.skipif(not (assets_dir() / checkpoint.WEIGHTS).exists(), reason="no trained model in assets/")
@@ -233,3 +235,51 @@ def test_snapshot_help_screen(snap_compare, loaded_model):
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))
+
+
+async def test_markup_in_memories_answers_and_path_is_shown_as_text(tmp_path, loaded_model):
+    from chatmem.memory import SQLiteMemory
+
+    d = tmp_path / "we[/]ird [b]dir"
+    m = SQLiteMemory(d)
+    for line in ("Mary went to the [/] kitchen.", "[@click=app.quit]park[/] is where John went."):
+        m.write(encode(parse(line), loaded_model.encoder), "s")
+    m.log_turn("user", "[link=file:///etc/passwd]x[/link] [/]", "s")
+    with sqlite3.connect(d / "memory.sqlite3") as raw:        # another client wrote an escape sequence
+        raw.execute("UPDATE memories SET session = 'x', text = text || ?  WHERE id = 1", ("\x1b]0;owned\x07",))
+    m.close()
+    app = make_app(data_dir=d, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(160, 36)) as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Where is Mary?")
+        await wait_ready(app, pilot)
+        text = "\n".join(messages(app))
+        assert "[link=file:///etc/passwd]x[/link] [/]" in text
+        assert "Mary went to the [/] kitchen.\\x1b]0;owned\\x07" in text and "\x1b" not in text
+        assert "[/]ird [b]dir" in app.query_one("#status").render().plain
+        table = app.query_one("#memories", DataTable)
+        cells = [table.get_cell(k, "text") for k in table.rows]
+        assert [c.plain for c in cells] == ["Mary went to the [/] kitchen.\\x1b]0;owned\\x07",
+                                            "[@click=app.quit]park[/] is where John went."]
+        assert all(not span.style or "@click" not in str(span.style) for c in cells for span in c.spans)
+        await pilot.click("#memories")
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_a_forgotten_memory_leaves_the_screen_and_the_log(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the kitchen. Bob's PIN is 4711.")
+        app.submit_text("Where is Mary?")
+        await wait_ready(app, pilot)
+        app.command("/forget 2")
+        await pilot.pause()
+        text = "\n".join(messages(app))
+        assert "4711" not in text and "Forgot memory #2." in text and "Where is Mary?" in text
+    app2 = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app2.run_test() as pilot:
+        await wait_ready(app2, pilot)
+        text = "\n".join(messages(app2))
+        assert "4711" not in text and "Where is Mary?" in text

@@ -145,12 +145,12 @@ def test_corrupt_file_is_named_and_left_alone_then_recovered(tmp_path, hash_enco
     with pytest.raises(StoreError, match=str(path)):
         SQLiteMemory(tmp_path)
     assert path.read_bytes() == before
-    aside, n = recover(tmp_path)
+    aside, n, _ = recover(tmp_path)
     assert aside.exists() and aside.read_bytes() == before and n == 0
     assert len(SQLiteMemory(tmp_path)) == 0
 
 
-def test_recover_salvages_rows(tmp_path, hash_encoder):
+def test_recover_refuses_a_newer_schema(tmp_path, hash_encoder):
     m = SQLiteMemory(tmp_path)
     m.write(_utts(hash_encoder, "Mary went to the kitchen. John went home."), "s")
     m.close()
@@ -158,9 +158,10 @@ def test_recover_salvages_rows(tmp_path, hash_encoder):
     con.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
     con.commit()
     con.close()
-    aside, n = recover(tmp_path)
-    assert n == 2
-    assert [x.text for x in SQLiteMemory(tmp_path).all()] == ["Mary went to the kitchen.", "John went home."]
+    before = (tmp_path / DB_NAME).read_bytes()
+    with pytest.raises(StoreError, match="schema 7"):
+        recover(tmp_path)                     # it would re-stamp a newer store as version 1
+    assert (tmp_path / DB_NAME).read_bytes() == before
 
 
 def test_large_memory_loads_into_one_matrix(tmp_path):
@@ -183,7 +184,7 @@ def test_recover_leaves_a_healthy_file_alone_and_keeps_ids(tmp_path, hash_encode
     with pytest.raises(StoreError, match="not damaged"):
         recover(tmp_path)
     assert [x.id for x in SQLiteMemory(tmp_path).all()] == [1]
-    aside, n = recover(tmp_path, force=True)
+    aside, n, _ = recover(tmp_path, force=True)
     assert aside is not None and n == 1
     m2 = SQLiteMemory(tmp_path)
     assert [(x.id, x.text) for x in m2.all()] == [(1, "A went home.")]
