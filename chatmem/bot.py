@@ -186,13 +186,15 @@ class Bot:
 
     def _cascade(self, utt: Utterance, rows: np.ndarray):
         """O's first hop over a big store in two stages: the cheap relevance term r ranks the pool, and the
-        full α s_O + r scores its top O_CANDIDATES. Returns (rows for s_O, (their r, α), (the pool, its r))."""
+        full α s_O + r scores its top O_CANDIDATES together with the word-hash candidates. Returns (rows for s_O, (their r, α), (the pool, its r))."""
         from chatmem.relevance import prior
 
         pool = self._pool(utt, rows)
         r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding,
                          self._relevance_candidates(pool, len(pool), True))
-        keep = np.sort(np.argsort(-r, kind="stable")[:O_CANDIDATES])
+        # s_O scores the term's best and the word-hash candidates, whose expansion by rare words holds the
+        # memories a second hop needs ("Mary went to the kitchen." after "Mary picked up the football.")
+        keep = np.union1d(np.argsort(-r, kind="stable")[:O_CANDIDATES], np.searchsorted(pool, rows))
         return pool[keep], (r[keep], alpha), (pool, r)
 
     @property
@@ -217,8 +219,10 @@ class Bot:
     def _queries(self, utts: list[Utterance], visible: list[int] | None, train: bool = False):
         """O's inputs for a batch of questions: one sentence table (blocks of memory rows, each question's row
         after its block) and a Query per question over its candidates; `where` maps back to memory rows.
-        `train`: no relevance term, and s_O over the whole pool the term would rank (its training data)."""
-        from chatmem.relevance import prior
+        `train`: no relevance term, and s_O over the whole pool the term would rank (its training data).
+        The relevance term works only where a retriever's candidates are scored (more than a few hundred
+        memories): up to that, O is exactly the bAbI-trained s_O, whose beam over whole chains any change to
+        the first hop's distribution disturbs (bAbI task 18 fell below 95% with the term applied there)."""
         import torch
 
         from chatmem.features import StoryIndex
@@ -249,8 +253,6 @@ class Bot:
                 rows = self._pool(utt, rows)
             elif rows is not None and rel is not None:
                 rows, p, pool = self._cascade(utt, rows)
-            elif rel is not None and not train:
-                p = prior(rel, utt.tokens, utt.embedding, self._relevance_candidates(np.arange(k), k, False))
             if rows is None:                   # score every visible memory
                 idx = self._story_index()
                 if all_off is None:
@@ -331,9 +333,10 @@ class Bot:
                 if sp is not None and use_span(self._loaded.span, gate_features(
                         resp.score, confident, sp, utt.tokens, [s.memory.tokens for s in supports[:SUPPORTS]],
                         vocab.index, resp.words)):
-                    words, score = [sp.text], sp.prob
-                    confident = sp.prob >= self.span_threshold and sp.prob > sp.null_prob
-                    related = related and sp.prob > sp.null_prob      # "no answer" won: say so, guess nothing
-                    span = (supports[sp.support].memory.id, sp.start, sp.end)
+                    span_sure = sp.prob >= self.span_threshold and sp.prob > sp.null_prob
+                    if span_sure or not confident:   # an unsure span never overrides a confident word answer
+                        words, score, confident = [sp.text], sp.prob, span_sure
+                        related = related and sp.prob > sp.null_prob      # "no answer" won: say so, guess nothing
+                        span = (supports[sp.support].memory.id, sp.start, sp.end)
                 out.append(Answer(utt.text, words, score, confident, supports, trace, related, ranking, span))
             return out

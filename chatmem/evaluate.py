@@ -14,7 +14,6 @@ from chatmem.data import SentenceTable, story_groups
 from chatmem.features import StoryIndex, Vocab
 from chatmem.model import MemNN
 from chatmem.output import BEAM, Query, run_hops
-from chatmem.relevance import Candidates, prior
 from chatmem.response import decode
 
 # Published results on the 1k training sets, test accuracy in percent.
@@ -47,7 +46,7 @@ class Prediction:
 
 
 def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: SentenceTable, batch: int = 256,
-            progress=None, beam: int = BEAM, prune: bool = True, relevance=None) -> list[Prediction]:
+            progress=None, beam: int = BEAM, prune: bool = True) -> list[Prediction]:
     model.eval()
     gid = torch.as_tensor(table.gid)
     mini = torch.as_tensor(table.mini)
@@ -59,10 +58,7 @@ def predict(model: MemNN, vocab: Vocab, samples: Sequence[Sample], table: Senten
         for s in group:
             q_row = table.row[s.question]
             n = len(s.story)
-            rel, alpha = (None, 1.0) if relevance is None else prior(
-                relevance, table.tokens[q_row], table.mini[q_row],
-                Candidates.story([table.tokens[r] for r in mem_rows[:n]], table.mini[mem_rows[:n]], vocab.index))
-            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], n, prior=rel, alpha=alpha)))
+            queries.append((s, Query(idx, mem_rows, q_row, table.tokens[q_row], n)))
     # Batches pad every question to the longest story in them: batch similar lengths together.
     order = sorted(range(len(queries)), key=lambda k: queries[k][1].n)
     out: list[Prediction | None] = [None] * len(queries)

@@ -4,13 +4,13 @@ The bAbI-trained scorer reads 12 word positions of a memory; a conversation turn
 average and often past 100, so on LoCoMo its first hop ranks evidence no better than chance. This term
 reads the whole memory and is added to s_O at the first hop:
 
-    s_O1(x, m) = α(x) s_O(x, m) + Φx(x)ᵀ UᵀU Φy(m) + MLP(match(x, m))
+    s_O1(x, m) = α(x) s_O(x, m) + (1 - α(x)) [Φx(x)ᵀ UᵀU Φy(m) + MLP(match(x, m))]
 
 Φ is the MiniLM embedding (the paper's form, with one U for both sides), and `match` holds features
 that compare words by identity over the whole memory (paper §3.6): BM25 and idf-weighted overlap with
 document frequencies from the memory itself, coverage of the question's words, the question word, the
-memory's length and place in time. α(x) in (0, 1) weighs s_O by how much of the question and the memories
-its vocabulary knows and how long the memories are. It is trained with s_O frozen, on bAbI and on
+memory's length and place in time. α(x) in (0, 1) weighs s_O against the term by how much of the question
+and the memories s_O's vocabulary knows and how long the memories are. It is trained with s_O frozen, on bAbI and on
 conversations, so it learns to leave s_O alone where s_O already knows (bAbI) and to lead where it does not.
 """
 
@@ -30,7 +30,8 @@ from chatmem.features import STOP_WORDS
 
 QWORDS = ("who", "what", "when", "where", "which", "how", "why")
 N_MATCH = 12
-NF = N_MATCH + len(QWORDS) + 1
+N_RANK = 2      # 1/rank of a memory by BM25 and by cosine among the candidates
+NF = N_MATCH + len(QWORDS) + 1 + N_RANK
 NQ = 4          # per-question features of the weight on s_O
 K1, B = 1.2, 0.75      # BM25's usual constants
 
@@ -58,11 +59,13 @@ class Relevance(nn.Module):
 
     def forward(self, q_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, qfeats: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """q_mini (Q, 384), m_mini (Q, C, 384), feats (Q, C, NF), qfeats (Q, NQ) -> r (Q, C) and α (Q,)."""
+        """q_mini (Q, 384), m_mini (Q, C, 384), feats (Q, C, NF), qfeats (Q, NQ) -> (1 - α) r (Q, C) and α (Q,):
+        the first hop scores α s_O + (1 - α) r, so where α is 1 the term changes nothing."""
         u = self.U(q_mini)
         v = self.U(m_mini)
         r = (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
-        return r, torch.sigmoid(self.alpha(qfeats).squeeze(-1))
+        alpha = torch.sigmoid(self.alpha(qfeats).squeeze(-1))
+        return (1 - alpha)[:, None] * r, alpha
 
 
 def _content(tokens: Sequence[str]) -> list[str]:
@@ -110,7 +113,18 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     F[:, 11] = (cos - cos.mean()) / (cos.std() + 1e-6) if C > 1 else 0.0
     qw = next((w for w in q_tokens if w in QWORDS), None)
     F[:, N_MATCH + (QWORDS.index(qw) if qw else len(QWORDS))] = 1.0
-    return F
+    return with_ranks(F[:, : NF - N_RANK])
+
+
+def _inverse_rank(v: np.ndarray) -> np.ndarray:
+    r = np.empty(len(v))
+    r[np.argsort(-v, kind="stable")] = np.arange(1, len(v) + 1)
+    return 1.0 / r
+
+
+def with_ranks(F: np.ndarray) -> np.ndarray:
+    """Append 1/rank by BM25 (column 1) and by cosine (column 0): a rank means the same in any store."""
+    return np.concatenate([F, _inverse_rank(F[:, 1])[:, None], _inverse_rank(F[:, 0])[:, None]], 1).astype(np.float32)
 
 
 @dataclass

@@ -26,7 +26,7 @@ def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_di
     tok = {t: tokenize(t) for t in texts}
     table = build_table(texts, loaded.vocab, tok.__getitem__, minilm_cached)
     bar = progress_bar(len(samples), f"evaluating ({split})", "q")
-    preds = predict(loaded.model, loaded.vocab, samples, table, progress=bar.update, relevance=loaded.relevance)
+    preds = predict(loaded.model, loaded.vocab, samples, table, progress=bar.update)
     bar.close()
     summary = summarize(preds)
     summary["split"] = split
@@ -71,5 +71,33 @@ PE LS RN joint (Sukhbaatar et al. 2015, arXiv:1503.08895, Table 1).
 ```
 {table}
 ```
-"""
+""" + _parts_card(cfg)
     atomic_write_text(Path(model_dir) / "MODEL_CARD.md", card)
+
+
+def _parts_card(cfg: dict) -> str:
+    """The model card's section on the parts trained after O and R, and every data source with its license."""
+    rel, span = cfg.get("relevance_train"), cfg.get("span_train")
+    out = ["", "## Parts trained after O and R (same checkpoint, O and R frozen)", ""]
+    if rel:
+        ex = rel.get("examples", {})
+        out.append(f"- **O's first-hop relevance term** (`chatmem/relevance.py`): {ex.get('babi', 0)} bAbI questions, "
+                   f"{ex.get('generated', 0)} generated questions, {ex.get('locomo', 0)} LoCoMo development questions "
+                   f"(evidence turns as supporting facts); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
+    if span:
+        out.append(f"- **R's span answers and the gate** (`chatmem/span.py`): {span['examples']} questions from "
+                   f"{span['config']['conversations']} generated training conversations and bAbI training stories; "
+                   f"gate fitted on {span['gate_examples']} disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} "
+                   f"(chosen on generated training conversations kept apart, answerable and unanswerable alike); "
+                   f"{span['seconds'] / 60:.1f} min.")
+    out += ["", "## Data sources", "",
+            "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers.",
+            "- Conversations from `chatmem/generator.py` (ours, generated from word lists in `chatmem/lexicon.py`; "
+            "same license as chatmem): the relevance term, the span answers, the gate and the threshold. "
+            "Its validation split (held-out names, places and values) is used only for reported numbers.",
+            "- LoCoMo development conversations (Maharana et al., ACL 2024; the authors' data, snap-research/locomo), "
+            "used for training and development as the authors' terms in `../shared/locomo/README.md` allow; their "
+            "license is the one in the authors' repository (not restated here). Only the relevance term saw them; "
+            "LoCoMo numbers in the README are leave-one-conversation-out.",
+            "- all-MiniLM-L6-v2 (Apache-2.0): the sentence embeddings every part reads.", ""]
+    return "\n".join(out) if (rel or span) else ""

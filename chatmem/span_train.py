@@ -191,7 +191,7 @@ def gate_data(loaded, convs, babi_val, table, encoder) -> tuple[np.ndarray, np.n
             y.append(float(s_ok))
 
     thr = float(loaded.config.get("confidence_threshold", 0.0))
-    preds = babi_predict(loaded.model, loaded.vocab, babi_val, table, relevance=loaded.relevance)
+    preds = babi_predict(loaded.model, loaded.vocab, babi_val, table)
     for p in preds:
         sup = [p.sample.story[i] for i in p.support[:SUPPORTS]]
         if not sup:
@@ -267,46 +267,54 @@ def choose_threshold(loaded, convs, encoder) -> tuple[float, dict]:
     return best[0], {"questions": len(rows), "balanced_accuracy": best[1]}
 
 
-def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print) -> dict:
-    """Fit R's span answers and the gate on top of the model in `model_dir`; write them into that checkpoint."""
-    from chatmem import checkpoint, generator
+def _babi_parts(babi_dir, loaded, cfg: SpanTrainConfig, encoder):
+    """bAbI training questions for the span model and validation questions (with their sentence table) for the gate."""
     from chatmem.babi import load_task, split_validation
     from chatmem.data import build_table
-    from chatmem.input import MiniLMEncoder, tokenize
+    from chatmem.input import tokenize
     from chatmem.train import all_texts, minilm_cached
+
+    tr, va = [], []
+    for t in range(1, 21):
+        a, b = split_validation(load_task(babi_dir, t, "train"), 0.1, cfg.seed)
+        tr += a
+        va += b[:60]
+    texts = all_texts(va)
+    tok = {t: tokenize(t) for t in texts}
+    return tr, va, build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
+
+
+def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_model: bool = True) -> dict:
+    """Fit R's span answers, then the gate and the threshold, on top of the model in `model_dir` (whose O,
+    relevance term included, cites the supports they see); write them into that checkpoint. With
+    `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit."""
+    from chatmem import checkpoint, generator
+    from chatmem.input import MiniLMEncoder, tokenize
+    from chatmem.train import minilm_cached
 
     t0 = time.perf_counter()
     loaded = checkpoint.load(model_dir)
     encoder = MiniLMEncoder()
-    train_c = generator.generate(cfg.conversations, seed=cfg.seed, split="train")
-    exs = generated_examples(train_c, tokenize)
-    babi_val, table = [], None
-    if babi_dir is not None:
-        tr, va = [], []
-        for t in range(1, 21):
-            a, b = split_validation(load_task(babi_dir, t, "train"), 0.1, cfg.seed)
-            tr += a
-            va += b[:60]
-        exs += babi_examples(tr, 60, cfg.seed)
-        babi_val = va
-        texts = all_texts(va)
-        tok = {t: tokenize(t) for t in texts}
-        table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
-    vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs])
-    xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
-    log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI), "
-        f"vocabulary {len(vocab.words)}")
-    model = fit(xs, ys, cfg, len(vocab.words), log=log)
-    loaded.span, loaded.span_vocab = model, vocab
-    gate_c = generator.generate(120, seed=cfg.seed + 1, split="train")
-    X, y = gate_data(loaded, gate_c, babi_val, table, encoder)
-    acc = fit_gate(model, X, y)
+    tr, babi_val, table = _babi_parts(babi_dir, loaded, cfg, encoder) if babi_dir is not None else ([], [], None)
+    info = dict(loaded.config.get("span_train", {}))
+    if fit_model or loaded.span is None:
+        exs = generated_examples(generator.generate(cfg.conversations, seed=cfg.seed, split="train"), tokenize)
+        exs += babi_examples(tr, 60, cfg.seed) if tr else []
+        vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs])
+        xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
+        log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI), "
+            f"vocabulary {len(vocab.words)}")
+        loaded.span, loaded.span_vocab = fit(xs, ys, cfg, len(vocab.words), log=log), vocab
+        info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1)}
+    X, y = gate_data(loaded, generator.generate(120, seed=cfg.seed + 1, split="train"), babi_val, table, encoder)
+    acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
     tau, cal = choose_threshold(loaded, generator.generate(120, seed=cfg.seed + 2, split="train"), encoder)
     log(f"span threshold {tau:.2f} ({cal})")
-    info = {"config": cfg.to_json(), "examples": len(xs), "gate_examples": int(len(y)), "gate_accuracy": acc,
-            "calibration": cal, "seconds": round(time.perf_counter() - t0, 1)}
+    info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
+                 "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     extra = {**loaded.config, "span_train": info, "span_threshold": tau}
-    checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=model, span_vocab=vocab)
+    checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
+                    span_vocab=loaded.span_vocab)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")
     return info

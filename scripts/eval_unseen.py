@@ -94,7 +94,7 @@ def main(argv=None) -> int:
             tok = {x: tokenize(x) for x in texts}
             table = build_table(texts, vocab, tok.__getitem__, minilm_cached)
             t0 = time.perf_counter()
-            summary = summarize(predict(loaded.model, vocab, samples, table, relevance=loaded.relevance))["tasks"][str(t)]
+            summary = summarize(predict(loaded.model, vocab, samples, table))["tasks"][str(t)]
             row[name] = {**summary, "seconds": round(time.perf_counter() - t0, 2)}
         results[str(t)] = row
         print(f"{t:>4}  {100 * row['original']['accuracy']:>7.1f}%  {100 * row['renamed']['accuracy']:>7.1f}%  "

@@ -50,13 +50,13 @@ def test_fixture_model_reaches_100_percent(fixture_model):
     texts = all_texts(samples)
     tok = {t: tokenize(t) for t in texts}
     table = build_table(texts, loaded.vocab, tok.__getitem__, lambda t: minilm_cached(t, HashEncoder()))
-    preds = predict(loaded.model, loaded.vocab, samples, table, relevance=loaded.relevance)
+    preds = predict(loaded.model, loaded.vocab, samples, table)
     summary = summarize(preds)
     assert summary["tasks"]["1"]["accuracy"] == 1.0, summary
     assert summary["tasks"]["2"]["accuracy"] == 1.0, summary
     assert summary["tasks"]["1"]["support_accuracy"] == 1.0, summary
     # Pruning beam chains that can no longer win (evaluation's speed-up) changes no answer, support or score.
-    full = predict(loaded.model, loaded.vocab, samples, table, prune=False, relevance=loaded.relevance)
+    full = predict(loaded.model, loaded.vocab, samples, table, prune=False)
     assert [(p.answer, p.support) for p in preds] == [(p.answer, p.support) for p in full]
     assert [p.score for p in preds] == pytest.approx([p.score for p in full], abs=1e-4)
 
