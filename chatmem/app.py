@@ -52,6 +52,14 @@ Ask a [b]question[/b] ("Where is Mary?") and the answer cites the memories it us
 PANEL_ROWS = 2000   # memories listed in the panel (the newest)
 
 
+def cited_text(memory, span: tuple[int, int, int] | None) -> Text:
+    """A cited memory as plain text, with the words a span answer copied from it underlined."""
+    text = plain(memory.text)
+    if span is not None and span[0] == memory.id and text.plain == memory.text:
+        text.stylize("bold underline not dim", span[1], span[2])
+    return text
+
+
 def _ago(ts: float) -> str:
     from chatmem.memory import valid_time
 
@@ -185,12 +193,16 @@ class ChatmemApp(App):
     def status_ready(self) -> None:
         self.set_status("ready" if not self.busy else "thinking…")
 
-    def say(self, text: str, role: str = "system", extra: str = "", old: bool = False, unsure: bool = False) -> Static:
+    def say(self, text: str, role: str = "system", extra: str | Text = "", old: bool = False,
+            unsure: bool = False) -> Static:
         body = plain(text)
-        if extra:
+        if isinstance(extra, Text):
+            body.append("\n")
+            body.append_text(extra)
+        elif extra:
             body.append("\n" + printable(extra), style="dim")
         w = Static(body, classes=f"msg {role}" + (" old" if old else "") + (" unsure" if unsure else ""))
-        w.said = squash(text + " " + extra)       # what a forget looks for
+        w.said = squash(text + " " + (extra.plain if isinstance(extra, Text) else extra))   # what a forget looks for
         conv = self.query_one("#conversation", VerticalScroll)
         conv.mount(w)
         conv.scroll_end(animate=False)
@@ -322,14 +334,21 @@ class ChatmemApp(App):
         self.pump()
 
     def show_answer(self, ans) -> None:
+        from chatmem.replay import normalize_answer
+
         self.last_answer = ans
-        cites = "\n".join(f"▶{s.hop} #{s.memory.id} {s.memory.text}  ({_ago(s.memory.created)})" for s in ans.supports)
+        cites = Text(style="dim")
         expected, self.expected = self.expected, None
         if expected is not None:        # a /replay line with "=> answer": say whether the bot got it
-            right = ans.confident and list(ans.words) == list(expected)
-            cites = f"{'✓' if right else '✗'} expected {','.join(expected)}" + ("\n" + cites if cites else "")
+            right = ans.confident and normalize_answer(",".join(ans.words)) == list(expected)
+            cites.append(f"{'✓' if right else '✗'} expected {printable(','.join(expected))}\n")
+        for s in ans.supports:
+            cites.append(f"▶{s.hop} #{s.memory.id} ")
+            cites.append_text(cited_text(s.memory, ans.span if ans.confident else None))
+            cites.append(f"  ({_ago(s.memory.created)})\n")
+        cites.rstrip()
         self.say(ans.text, "bot", cites, unsure=not ans.confident)
-        self.log_turn("bot", ans.text + ("\n" + cites if cites else ""))
+        self.log_turn("bot", ans.text + ("\n" + cites.plain if cites.plain else ""))
         self.highlight(ans.supports)
 
     def log_turn(self, role: str, text: str) -> None:

@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
     tr.add_argument("--locomo", metavar="FILE", help="LoCoMo development conversations for O's relevance term "
                     "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
-    tr.add_argument("--relevance-only", action="store_true",
-                    help="keep the trained O and R; fit only O's first-hop relevance term (minutes)")
+    tr.add_argument("--stage", choices=("babi", "relevance", "span"), default="babi",
+                    help="where to start: babi (everything), relevance (keep O and R, fit O's first-hop relevance "
+                         "term, then R's span answers), span (fit only R's span answers); each stage writes the model")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -175,16 +176,19 @@ def cmd_train(args) -> int:
         cfg.seed = args.seed
     out = Path(args.out) if args.out else assets_dir()
     log = lambda m: print(m, file=sys.stderr)     # noqa: E731
-    if not args.relevance_only:
+    if args.stage == "babi":
         train(cfg, out, log=log)
-    from chatmem.paths import default_locomo_file
-    from chatmem.relevance_train import RelevanceTrainConfig, train_relevance
+    if args.stage in ("babi", "relevance"):
+        from chatmem.paths import default_locomo_file
+        from chatmem.relevance_train import RelevanceTrainConfig, train_relevance
 
-    locomo = Path(args.locomo) if args.locomo else default_locomo_file()
-    if locomo is not None and not locomo.is_file():
-        raise ChatmemError(f"LoCoMo file {locomo} does not exist")
-    rcfg = RelevanceTrainConfig(seed=cfg.seed)
-    train_relevance(out, rcfg, Path(cfg.babi_dir), locomo, log=log)
+        locomo = Path(args.locomo) if args.locomo else default_locomo_file()
+        if locomo is not None and not locomo.is_file():
+            raise ChatmemError(f"LoCoMo file {locomo} does not exist")
+        train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), locomo, log=log)
+    from chatmem.span_train import SpanTrainConfig, train_span
+
+    train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
     from chatmem.report import write_model_card
 
     write_model_card(out, _babi_dir(args.babi_dir))

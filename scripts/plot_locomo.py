@@ -1,10 +1,10 @@
 """Plot recall@k of chatmem's O and the baselines from `chatmem eval --locomo --json` output.
 
-    .venv/bin/chatmem eval --locomo ../shared/locomo/locomo_dev.json --json > docs/locomo_eval.jsonl
-    .venv/bin/python scripts/plot_locomo.py docs/locomo_eval.jsonl docs/locomo_recall.png [--label NAME=FILE ...]
+    .venv/bin/python scripts/bench_locomo.py ... --full --json docs/bench_locomo.json
+    .venv/bin/python scripts/plot_locomo.py docs/bench_locomo.json docs/locomo_recall.png [--label NAME=FILE ...]
 
-The input's last line is {"summary": ...}; every extra --label adds chatmem's curve from another run
-(a model before and after, say).
+The input is scripts/bench_locomo.py's JSON or `chatmem eval --locomo --json` output (last line
+{"summary": ...}); every --label adds chatmem's curve from another run (a model before and after, say).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from pathlib import Path
 
 
 def summary(path: str) -> dict:
-    last = Path(path).read_text(encoding="utf-8").strip().splitlines()[-1]
-    obj = json.loads(last)
+    """The summary of `chatmem eval --locomo --json` (its last line) or of scripts/bench_locomo.py (its "full")."""
+    text = Path(path).read_text(encoding="utf-8").strip()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        obj = json.loads(text.splitlines()[-1])
     return obj.get("summary", obj.get("full", obj))
 
 
