@@ -242,8 +242,7 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
     from chatmem import generator, locomo
     from chatmem.babi import load_task, split_validation
     from chatmem.data import build_table
-    from chatmem.input import tokenize
-    from chatmem.input import MiniLMEncoder
+    from chatmem.input import MiniLMEncoder, tokenize
     from chatmem.train import all_texts, minilm_cached, progress_bar
 
     encoder = MiniLMEncoder()
@@ -290,20 +289,29 @@ def fold_report(train: Sequence[Example], held: Sequence[Example], cfg: Relevanc
                  for k in (1, 5, 10)} | {"questions": len(held)}
 
 
-def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path=None, log=print) -> dict:
-    """Fit the relevance term on top of the model in `model_dir` and write it into that checkpoint."""
-    from chatmem import checkpoint
-
-    loaded = checkpoint.load(model_dir)
-    t0 = time.perf_counter()
-    exs = build_examples(loaded, cfg, babi_dir, locomo_path, log)
-    rel = fit(exs, cfg, log=log)
+def source_counts(exs: Sequence[Example]) -> dict[str, int]:
+    """Examples per source ("babi", "generated", "locomo"; LoCoMo's conversations counted together)."""
     counts: dict[str, int] = {}
     for e in exs:
         key = e.source.split(":")[0]
         counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path=None, log=print,
+                    examples: Sequence[Example] | None = None) -> dict:
+    """Fit the relevance term on top of the model in `model_dir` and write it into that checkpoint.
+    `examples`: collected before (scripts/bench_locomo.py --cache), instead of collecting them here."""
+    from chatmem import checkpoint
+
+    loaded = checkpoint.load(model_dir)
+    t0 = time.perf_counter()
+    exs = examples if examples is not None else build_examples(loaded, cfg, babi_dir, locomo_path, log)
+    rel = fit(exs, cfg, log=log)
+    counts = source_counts(exs)
     info = {"config": cfg.to_json(), "examples": counts, "seconds": round(time.perf_counter() - t0, 1),
             "locomo": str(locomo_path) if locomo_path else None}
+    loaded = checkpoint.load(model_dir)        # again: another stage may have written the checkpoint meanwhile
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info}, relevance=rel,
                     span=loaded.span, span_vocab=loaded.span_vocab)
     log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})")

@@ -160,17 +160,18 @@ def babi_examples(samples, per_task: int, seed: int) -> list[SpanExample]:
 
 
 def _dialog_answers(bot, conv, vecs):
-    """Play a generated conversation through the Bot: statements are stored, questions answered in place."""
+    """Play a generated conversation through the Bot: statements are stored, questions answered in place.
+    Returns (turn index, turn, tokens, answer) of each question."""
     from chatmem.input import Utterance, make_utterance
 
     out = []
-    for t, v in zip(conv.turns, vecs):
+    for i, (t, v) in enumerate(zip(conv.turns, vecs)):
         u = make_utterance(t.text)
         u = Utterance(u.text, u.tokens, bool(t.question), v)
         if not t.question:
             bot.store([u])
         elif t.qkind is not None and len(bot.memory):
-            out.append((t, bot.answer(u)))
+            out.append((i, t, u.tokens, bot.answer(u)))
     return out
 
 
@@ -191,7 +192,7 @@ def gate_data(loaded, convs, babi_val, table, encoder) -> tuple[np.ndarray, np.n
             y.append(float(s_ok))
 
     thr = float(loaded.config.get("confidence_threshold", 0.0))
-    preds = babi_predict(loaded.model, loaded.vocab, babi_val, table)
+    preds = babi_predict(loaded.model, loaded.vocab, babi_val, table) if babi_val else []
     for p in preds:
         sup = [p.sample.story[i] for i in p.support[:SUPPORTS]]
         if not sup:
@@ -206,13 +207,12 @@ def gate_data(loaded, convs, babi_val, table, encoder) -> tuple[np.ndarray, np.n
             bot = Bot(EphemeralMemory(), encoder=encoder)
             bot._loaded = loaded
             vecs = minilm_cached([t.text for t in c.turns], encoder)
-            for t, a in _dialog_answers(bot, c, vecs):
+            for i, t, toks, a in _dialog_answers(bot, c, vecs):
                 if t.answer is None or not a.supports:
                     continue
                 sup = [s.memory.text for s in a.supports[:SUPPORTS]]
-                x = span_input(loaded.span_vocab, _tokens(t.text), vecs[c.turns.index(t)], sup)
-                [sp] = predict(span_model, [x], [sup])
-                add(a.words, a.score, a.confident, sp, _tokens(t.text), [s.memory.tokens for s in a.supports[:SUPPORTS]],
+                [sp] = predict(span_model, [span_input(loaded.span_vocab, toks, vecs[i], sup)], [sup])
+                add(a.words, a.score, a.confident, sp, toks, [s.memory.tokens for s in a.supports[:SUPPORTS]],
                     _tokens(t.answer), t.answer)
     finally:
         loaded.span = span_model
@@ -252,7 +252,7 @@ def choose_threshold(loaded, convs, encoder) -> tuple[float, dict]:
     for c in convs:
         bot = Bot(EphemeralMemory(), encoder=encoder)
         bot._loaded = loaded
-        for t, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
+        for _, t, _, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
             if a.span is None:
                 continue
             right = t.answer is not None and a.words == [t.answer]

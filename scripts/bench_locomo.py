@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     from chatmem import checkpoint
     from chatmem.paths import assets_dir
-    from chatmem.relevance_train import RelevanceTrainConfig, build_examples, fold_report, load_examples, save_examples
+    from chatmem.relevance_train import (RelevanceTrainConfig, build_examples, fold_report, load_examples,
+                                         save_examples, source_counts)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--locomo", required=True)
@@ -75,7 +76,7 @@ def main() -> int:
         print(f"{f['conversation']:<14} {f['questions']:>9} " + " ".join(f"{100 * f[k]:>16.1f}%" for k in total))
     print(f"{'all':<14} {n:>9} " + " ".join(f"{100 * v:>16.1f}%" for v in total.values()))
     out = {"folds": folds, "total": total, "seconds": round(time.perf_counter() - t0, 1),
-           "examples": {s: sum(e.source.split(':')[0] == s for e in exs) for s in ("babi", "generated", "locomo")}}
+           "examples": source_counts(exs)}
     if args.full:
         from chatmem.locomo_eval import format_table, row_json, summarize
 

@@ -46,9 +46,7 @@ def main() -> int:
     for c in convs:
         bot = Bot(EphemeralMemory(), encoder=encoder)
         vecs = minilm_cached([t.text for t in c.turns], encoder)
-        index = {id(t): i for i, t in enumerate(c.turns)}
-        for t, a in _dialog_answers(bot, c, vecs):
-            i = index[id(t)]
+        for i, t, _, a in _dialog_answers(bot, c, vecs):
             facts = [k for k in range(i) if not c.turns[k].question]
             gold = {c.turns[k].text for k in t.support}
             cited = [s.memory.text for s in a.supports[:3]]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,28 +15,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from chatmem import checkpoint
     from chatmem.paths import assets_dir
-    from chatmem.relevance_train import RelevanceTrainConfig, fit, load_examples
+    from chatmem.relevance_train import RelevanceTrainConfig, load_examples, train_relevance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cache")
     ap.add_argument("--model-dir", default=str(assets_dir()))
+    ap.add_argument("--locomo", default="locomo_dev.json", help="what the cache's LoCoMo examples came from (recorded)")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    loaded = checkpoint.load(Path(args.model_dir))
-    exs = load_examples(args.cache)
-    cfg = RelevanceTrainConfig()
-    rel = fit(exs, cfg, log=lambda m: print(m, file=sys.stderr))
-    counts: dict[str, int] = {}
-    for e in exs:
-        counts[e.source.split(":")[0]] = counts.get(e.source.split(":")[0], 0) + 1
-    info = {"config": cfg.to_json(), "examples": counts, "seconds": round(time.perf_counter() - t0, 1),
-            "locomo": "locomo_dev.json (all 5 development conversations)"}
-    loaded = checkpoint.load(Path(args.model_dir))        # again: another stage may have written it meanwhile
-    checkpoint.save(Path(args.model_dir), loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info},
-                    relevance=rel, span=loaded.span, span_vocab=loaded.span_vocab)
-    print(f"relevance term written to {args.model_dir}: {counts}", file=sys.stderr)
+    train_relevance(Path(args.model_dir), RelevanceTrainConfig(), locomo_path=args.locomo,
+                    log=lambda m: print(m, file=sys.stderr), examples=load_examples(args.cache))
     return 0
 
 
