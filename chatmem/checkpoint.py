@@ -108,8 +108,9 @@ def _check_config(cfg) -> None:
         raise ValueError("it does not match its own checksum: it was changed or damaged")
 
 
-def load(directory: Path) -> Loaded:
-    """Load and verify the model in `directory`; any problem is an AssetError naming the file."""
+def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
+    """Load and verify the model in `directory`; any problem is an AssetError naming the file. Parts named in
+    `without` are not loaded (a training stage that replaces them, perhaps with another shape)."""
     import importlib
 
     from chatmem.features import Vocab
@@ -128,7 +129,7 @@ def load(directory: Path) -> Loaded:
         mcfg = ModelConfig(**cfg["model"])
         part_cfgs = {}
         for name, (mod, _, conf) in PARTS.items():
-            if name in cfg:
+            if name in cfg and name not in without:
                 part_cfgs[name] = getattr(importlib.import_module(mod), conf)(**cfg[name])
     except (ValueError, KeyError, TypeError) as exc:
         raise AssetError(f"model file {cfg_path} is damaged ({exc.__class__.__name__}: {exc})") from None

@@ -2,7 +2,8 @@
 
 Still the paper's R, `r = argmax_w s_R([x, m_o1, m_o2], w)`, over candidate answers that are spans:
 every run of 1..MAX_SPAN words of the first SUPPORTS supporting memories, plus a learned "no answer"
-option. A bidirectional GRU reads each supporting memory word by word; each word carries identity-match
+option. Each memory is read behind a note of its dates (chatmem.when: "8 May 2023 | yesterday: 7 May 2023"),
+so "When did I ...?" is answered by copying a date, and which support is newest is a feature (updates). A bidirectional GRU reads each supporting memory word by word; each word carries identity-match
 flags (paper §3.6: it occurs in the question, in another support), its shape (capitalised, a number) and a
 learned embedding of frequent words, so "behind the bread bin", "March 3 at 4pm", "Henrike Vos" and
 "cobalt-19" come out whole, and unseen names work by their shape and their place in the sentence.
@@ -21,11 +22,12 @@ import torch.nn as nn
 
 from chatmem.features import STOP_WORDS
 from chatmem.relevance import QWORDS
+from chatmem.when import r_text
 
 SUPPORTS = 3        # supporting memories R reads
 MAX_WORDS = 96      # words per memory (a longer memory's tail is not read)
 MAX_SPAN = 8
-N_FLAGS = 12
+N_FLAGS = 15
 N_GATE = 8
 UNK = 1
 
@@ -58,18 +60,26 @@ class SpanInput:
     q_ids: np.ndarray      # (16,) question word ids
     q_type: int            # index into QWORDS, len(QWORDS) for none
     q_mini: np.ndarray     # (384,)
-    offsets: list[list[tuple[int, int]]]   # per support, the words' character offsets
+    offsets: list[list[tuple[int, int]]]   # per support, the words' character offsets in `texts`
+    texts: list[str]       # per support, what R reads: the time note, then the memory's text
+    body: list[int]        # per support, where the memory's own text starts in `texts`
 
 
-def _flags(text: str, offs: list[tuple[int, int]], q_low: set[str], q_pre: set[str], others: set[str], k: int) -> np.ndarray:
+def _flags(text: str, offs: list[tuple[int, int]], body: int, q_low: set[str], q_pre: set[str], others: set[str],
+           k: int, age: float) -> np.ndarray:
+    """Per word: identity with the question and the other supports (paper §3.6), shape, place in the memory,
+    whether it is in the time note, and the support's age among the supports (0 the newest, 1 the oldest)."""
     f = np.zeros((MAX_WORDS, N_FLAGS), dtype=np.float32)
-    n = len(offs)
+    j0 = next((j for j, (a, _) in enumerate(offs) if a >= body), len(offs))   # the memory's first word
+    n = len(offs) - j0
     for j, (a, b) in enumerate(offs):
         w = text[a:b]
         lw = w.lower()
-        f[j] = (lw in q_low, lw[:5] in q_pre and lw not in STOP_WORDS, w[:1].isupper() and j > 0, w.isupper() and len(w) > 1,
-                any(c.isdigit() for c in w), lw in STOP_WORDS, j == 0, text[b:b + 1] == ":" and j < 3,
-                j / max(n - 1, 1), min(len(w), 12) / 12, lw in others and lw not in STOP_WORDS, k / SUPPORTS)
+        jb = j - j0
+        f[j] = (lw in q_low, lw[:5] in q_pre and lw not in STOP_WORDS, w[:1].isupper() and jb > 0, w.isupper() and len(w) > 1,
+                any(c.isdigit() for c in w), lw in STOP_WORDS, jb == 0, text[b:b + 1] == ":" and 0 <= jb < 3,
+                max(jb, 0) / max(n - 1, 1), min(len(w), 12) / 12, lw in others and lw not in STOP_WORDS, k / SUPPORTS,
+                jb < 0, age == 0.0, age)
     return f
 
 
@@ -91,25 +101,31 @@ class SpanVocab:
         return cls(["<pad>", "<unk>"] + [w for w, k in c.most_common(size) if k >= min_count])
 
 
-def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str]) -> SpanInput:
+def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str],
+               created: Sequence[float | None] | None = None) -> SpanInput:
+    """R's input: the question, and each supporting memory (hop order) behind the note of its write time."""
     q_low = {w.lower() for w in q_tokens}
     q_pre = {w[:5] for w in q_low if w not in STOP_WORDS}
     ids = np.zeros((SUPPORTS, MAX_WORDS), dtype=np.int64)
     flags = np.zeros((SUPPORTS, MAX_WORDS, N_FLAGS), dtype=np.float32)
-    offsets = []
     sup = list(supports)[:SUPPORTS]
-    bags = [{t[a:b].lower() for a, b in words(t)} for t in sup]
-    for k, text in enumerate(sup):
-        offs = words(text)
-        offsets.append(offs)
+    when = list(created)[:SUPPORTS] if created is not None else [None] * len(sup)
+    read = [r_text(t, c) for t, c in zip(sup, when)]
+    offsets = [words(t) for t, _ in read]
+    bags = [{t[a:b].lower() for a, b in o if a >= body} for (t, body), o in zip(read, offsets)]
+    times = [c if c is not None else -np.inf for c in when]
+    rank = np.argsort(np.argsort([-t for t in times], kind="stable"), kind="stable")   # 0 = the newest
+    for k, ((text, body), offs) in enumerate(zip(read, offsets)):
         others = set().union(*(bags[:k] + bags[k + 1:])) if len(bags) > 1 else set()
         ids[k, : len(offs)] = [vocab.id(text[a:b]) for a, b in offs]
-        flags[k] = _flags(text, offs, q_low, q_pre, others, k)
+        age = 0.0 if times[k] == max(times) else float(rank[k]) / max(len(sup) - 1, 1)
+        flags[k] = _flags(text, offs, body, q_low, q_pre, others, k, age)
     q_ids = np.zeros(16, dtype=np.int64)
     qs = [vocab.id(w) for w in q_tokens][:16]
     q_ids[: len(qs)] = qs
     qw = next((w for w in q_tokens if w in QWORDS), None)
-    return SpanInput(ids, flags, q_ids, QWORDS.index(qw) if qw else len(QWORDS), np.asarray(q_mini, np.float32), offsets)
+    return SpanInput(ids, flags, q_ids, QWORDS.index(qw) if qw else len(QWORDS), np.asarray(q_mini, np.float32),
+                     offsets, [t for t, _ in read], [b for _, b in read])
 
 
 class SpanR(nn.Module):
@@ -118,6 +134,7 @@ class SpanR(nn.Module):
         self.cfg = cfg
         d, g = cfg.d, cfg.gru
         self.E = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
+        self.drop = nn.Dropout(0.2)          # word identity is a weak cue next to the match flags: use it lightly
         self.q_type = nn.Embedding(len(QWORDS) + 1, d)
         self.q_mini = nn.Linear(cfg.minilm_dim, d, bias=False)
         self.gru = nn.GRU(d + N_FLAGS + d, g, batch_first=True, bidirectional=True)
@@ -136,7 +153,7 @@ class SpanR(nn.Module):
         qm = (q_ids > 0).float()
         q = (self.E(q_ids) * qm[..., None]).sum(1) / qm.sum(1, keepdim=True).clamp(min=1)
         q = q + self.q_type(q_type) + self.q_mini(q_mini)                      # (B, d)
-        x = torch.cat([self.E(ids), flags, q[:, None, None, :].expand(B, K, W, -1)], -1).reshape(B * K, W, -1)
+        x = torch.cat([self.drop(self.E(ids)), flags, q[:, None, None, :].expand(B, K, W, -1)], -1).reshape(B * K, W, -1)
         h, _ = self.gru(x)
         h = torch.cat([h, q[:, None, :].repeat_interleave(K, 0).expand(-1, W, -1)], -1)
         st = self.start(h).squeeze(-1).reshape(B, K, W)
@@ -149,7 +166,8 @@ class SpanR(nn.Module):
             ok = valid[:, :, : W - ln] & valid[:, :, ln:]
             s = st[:, :, : W - ln] + en[:, :, ln:] + self.length[ln]
             scores[:, :, : W - ln, ln] = torch.where(ok, s, torch.full_like(s, -1e4))
-        pooled = torch.where(valid.reshape(B * K, W, 1), h, torch.full_like(h, -1e4)).max(1).values.reshape(B, K, -1)[:, 0]
+        # "no answer" reads every support (max over supports and words), not only the first hop's
+        pooled = torch.where(valid.reshape(B * K, W, 1), h, torch.full_like(h, -1e4)).max(1).values.reshape(B, K, -1).max(1).values
         null = self.null(torch.cat([pooled, scores.flatten(1).max(1).values[:, None] / 10], -1)).squeeze(-1)
         return scores, null
 
@@ -163,14 +181,15 @@ def batch_tensors(inputs: Sequence[SpanInput]):
 @dataclass
 class Span:
     support: int       # which supporting memory (hop order)
-    start: int         # character offsets in that memory's text
+    start: int         # character offsets in that memory's text (in its time note when `in_note`)
     end: int
     text: str
     prob: float        # of this span among all spans and "no answer"
     null_prob: float   # of "no answer"
+    in_note: bool = False   # a date from the memory's time note, not words of the memory
 
 
-def predict(model: SpanR, inputs: Sequence[SpanInput], texts: Sequence[Sequence[str]]) -> list[Span | None]:
+def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
     """The best span of each question (None when it has no supporting memory)."""
     if not inputs:
         return []
@@ -182,27 +201,39 @@ def predict(model: SpanR, inputs: Sequence[SpanInput], texts: Sequence[Sequence[
     best = scores.reshape(B, -1).argmax(1)
     out = []
     for b, x in enumerate(inputs):
-        if not texts[b]:
-            out.append(None)
-            continue
         k, rest = divmod(int(best[b]), MAX_WORDS * MAX_SPAN)
         w, ln = divmod(rest, MAX_SPAN)
-        offs = x.offsets[k]
-        if w + ln >= len(offs):
+        if k >= len(x.offsets) or w + ln >= len(x.offsets[k]):
             out.append(None)
             continue
-        a, e = offs[w][0], offs[w + ln][1]
-        out.append(Span(k, a, e, texts[b][k][a:e], float(p[b, best[b]]), float(p[b, -1])))
+        a, e = x.offsets[k][w][0], x.offsets[k][w + ln][1]
+        body = x.body[k]
+        note = a < body
+        if note and e > body:          # a span across the note and the memory: not a phrase of either
+            out.append(None)
+            continue
+        shift = 0 if note else body
+        out.append(Span(k, a - shift, e - shift, x.texts[k][a:e], float(p[b, best[b]]), float(p[b, -1]), note))
     return out
 
 
-def target_index(x: SpanInput, k: int, start: int, end: int) -> int | None:
-    """The flat span index of the words covering characters [start, end) of support k, if it fits."""
-    offs = x.offsets[k] if k < len(x.offsets) else []
-    ws = [j for j, (a, b) in enumerate(offs) if a < end and b > start]
+def target_index(x: SpanInput, k: int, start: int, end: int, in_note: bool = False) -> int | None:
+    """The flat span index of the words covering characters [start, end) of support k's text (of its time note
+    when `in_note`), if it fits."""
+    if k >= len(x.offsets):
+        return None
+    shift = 0 if in_note else x.body[k]
+    offs = x.offsets[k]
+    ws = [j for j, (a, b) in enumerate(offs) if a < end + shift and b > start + shift and (a < x.body[k]) == in_note]
     if not ws or ws[-1] - ws[0] >= MAX_SPAN:
         return None
     return (k * MAX_WORDS + ws[0]) * MAX_SPAN + (ws[-1] - ws[0])
+
+
+def note_target(x: SpanInput, k: int, answer: str) -> tuple[int, int] | None:
+    """Where `answer` (a date) stands in support k's time note, as (start, end), if it does."""
+    at = x.texts[k].find(answer, 0, x.body[k]) if k < len(x.texts) else -1
+    return None if at < 0 else (at, at + len(answer))
 
 
 def gate_features(dict_score: float, dict_confident: bool, span: Span, q_tokens: Sequence[str],
@@ -220,3 +251,26 @@ def gate_features(dict_score: float, dict_confident: bool, span: Span, q_tokens:
 def use_span(model: SpanR, feats: np.ndarray) -> bool:
     with torch.no_grad():
         return bool(model.gate(torch.as_tensor(feats)[None])[0, 0] > 0)
+
+
+@dataclass
+class Choice:
+    """What R says: its dictionary answer or its span, and whether it is sure."""
+
+    words: list[str]
+    score: float
+    confident: bool
+    related: bool
+    span: Span | None = None      # set when the span was chosen
+
+
+def choose(words_: list[str], score: float, confident: bool, related: bool, sp: Span | None, gate: bool,
+           threshold: float) -> Choice:
+    """The gate picks the span (`gate`), the threshold says if it is sure; an unsure span never overrides a
+    confident word answer, and "no answer" winning means saying so rather than guessing."""
+    if sp is None or not gate:
+        return Choice(list(words_), score, confident, related)
+    sure = sp.prob >= threshold and sp.prob > sp.null_prob
+    if not (sure or not confident):
+        return Choice(list(words_), score, confident, related)
+    return Choice([sp.text], sp.prob, sure, related and sp.prob > sp.null_prob, sp)

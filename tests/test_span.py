@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from chatmem.relevance import NF, NQ, Candidates, Relevance, RelevanceConfig, counter_df, match_features, prior
-from chatmem.span import (MAX_SPAN, SUPPORTS, SpanConfig, SpanR, SpanVocab, predict, span_input, target_index,
-                          words)
+from chatmem.span import (MAX_SPAN, SUPPORTS, SpanConfig, SpanR, SpanVocab, choose, note_target, predict, span_input,
+                          target_index, words)
+from chatmem.when import date_text, r_text, time_note
+
+MAY_8 = 1_683_554_160.0      # 8 May 2023, 13:56 UTC
 
 
 def test_words_keep_codes_times_and_names_whole():
@@ -31,9 +34,63 @@ def test_span_model_predicts_a_span_of_the_memory_with_its_casing():
     vocab = SpanVocab.build(texts, min_count=1)
     model = SpanR(SpanConfig(len(vocab.words))).eval()
     x = span_input(vocab, ("who", "is", "my", "dentist"), np.zeros(384, np.float32), texts)
-    [sp] = predict(model, [x], [texts])
+    [sp] = predict(model, [x])
     assert sp is not None and sp.text == texts[sp.support][sp.start:sp.end] and sp.text.strip()
     assert 0.0 <= sp.prob <= 1.0 and 0.0 <= sp.null_prob <= 1.0 and sp.support < min(SUPPORTS, len(texts))
+
+
+def test_time_note_gives_the_write_date_and_resolves_relative_times():
+    assert date_text(MAY_8) == "8 May 2023"
+    assert time_note("The door code is 2290.", MAY_8) == "8 May 2023"        # "2290" is not a date
+    assert time_note("I went to a support group yesterday.", MAY_8) == "8 May 2023 | yesterday: 7 May 2023"
+    assert time_note("I finished my screenplay last Friday.", MAY_8).endswith("last friday: 5 May 2023")
+    assert time_note("We went camping last weekend!", MAY_8).endswith("the weekend before 8 May 2023")
+    assert time_note("Last year I visited Rome.", MAY_8).endswith("last year: 2022")
+    assert time_note("May I ask you something?", MAY_8) == "8 May 2023"     # "May" alone is no time
+    assert time_note("x", float("inf")) == ""                                # a write time no date can show
+    text, body = r_text("Bruno has my drill.", MAY_8)
+    assert text[body:] == "Bruno has my drill." and text.startswith("8 May 2023")
+
+
+def test_span_targets_in_the_time_note_and_in_the_memory_map_back():
+    texts = ["I went to the dentist yesterday.", "My dentist is called Henrike Vos."]
+    vocab = SpanVocab.build(texts, min_count=1)
+    x = span_input(vocab, ("when", "did", "i", "go"), np.zeros(384, np.float32), texts, [MAY_8, MAY_8 - 86400 * 30])
+    at = note_target(x, 0, "7 May 2023")
+    assert at is not None and x.texts[0][at[0]:at[1]] == "7 May 2023"
+    y_note = target_index(x, 0, *at, in_note=True)
+    y_body = target_index(x, 1, 21, 32)                                  # "Henrike Vos" in the memory's own text
+    assert y_note is not None and y_body is not None and y_note != y_body
+    assert x.flags[0, 0, 12] == 1 and x.flags[1, -1, 12] == 0            # the note's words are flagged as such
+    assert x.flags[0, 0, 13] == 1 and x.flags[1, 0, 13] == 0             # the first support is the newer
+    note, body = _forced(x, y_note), _forced(x, y_body)        # R's best span decoded from each target
+    assert note.in_note and note.text == "7 May 2023" and note.support == 0
+    assert not body.in_note and body.text == "Henrike Vos" and texts[1][body.start:body.end] == "Henrike Vos"
+
+
+def _forced(x, y):
+    """predict() with a span model whose only good span is the flat index `y`."""
+    import torch
+
+    class Fixed(SpanR):
+        def forward(self, *args):
+            scores = torch.full((1, SUPPORTS, 96, MAX_SPAN), -1e4)
+            scores.view(-1)[y] = 10.0
+            return scores, torch.zeros(1)
+
+    return predict(Fixed(SpanConfig(3)).eval(), [x])[0]
+
+
+def test_choose_keeps_a_confident_word_answer_over_an_unsure_span():
+    from chatmem.span import Span
+
+    sure = Span(0, 0, 5, "Bruno", 0.9, 0.01)
+    unsure = Span(0, 0, 5, "Bruno", 0.3, 0.2)
+    assert choose(["kitchen"], 3.0, True, True, sure, True, 0.5).words == ["Bruno"]
+    assert choose(["kitchen"], 3.0, True, True, unsure, True, 0.5).words == ["kitchen"]
+    assert choose(["kitchen"], 3.0, True, True, sure, False, 0.5).words == ["kitchen"]    # the gate said no
+    c = choose(["on"], 0.1, False, True, Span(0, 0, 5, "Bruno", 0.2, 0.6), True, 0.5)
+    assert not c.confident and not c.related                            # "no answer" won: guess nothing
 
 
 def test_match_features_read_the_whole_memory():
