@@ -1,41 +1,59 @@
-"""Training R's span answers (chatmem.span) on the generator's conversations.
+"""Training R's span answers (chatmem.span) on what O cites in the generator's conversations.
 
-An example is a question, its supporting memories in hop order (the labelled chain) and the answer's
-character span in one of them; an unanswerable question gets the most related earlier memory as a
-stand-in support and "no answer" as its target, so R learns to decline. The generator's validation
-split (names, places and values never seen in training) measures it.
+Each training conversation is played through the Bot as the app would (statements stored at their write
+times, each question asked in place), so R learns from the memories O actually cites, in hop order, with
+their time notes. The target is the answer's span in the labelled memory when O cited it, the date in that
+memory's time note for "When did I ...?", and "no answer" when O did not cite it or nothing answers the
+question: so R learns to decline where it cannot know. The gate between R's two kinds of answer and the span
+threshold are fitted the same way on other training-split conversations; the generator's validation split
+(names, places and values never seen in training) measures it all.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as Fn
 
-from chatmem.features import STOP_WORDS
 from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
-    predict, span_input, target_index
+    choose, gate_features, note_target, predict, span_input, target_index, use_span
+from chatmem.when import date_text
+
+BASE_TIME = 1_683_550_000.0    # bAbI stories have no dates: R reads them as told a minute apart on one day
 
 
 @dataclass
 class SpanExample:
+    """A question as R meets it: its supporting memories (hop order) with their write times, the target, and
+    (for the gate) what R's dictionary answer said."""
+
     question: str
     q_tokens: tuple[str, ...]
     supports: list[str]
-    target: tuple[int, int, int] | None      # (support, char start, char end); None: no answer
+    created: list[float]
+    target: tuple[int, int, int] | tuple[int, str] | None   # (support, start, end); (support, date in its note); None
     answer: str | None
     qkind: str
+    support_tokens: list[tuple[str, ...]] = field(default_factory=list)
+    dict_words: list[str] = field(default_factory=list)
+    dict_score: float = 0.0
+    dict_confident: bool = False
+    related: bool = True
 
 
 @dataclass
 class SpanTrainConfig:
-    conversations: int = 600
-    valid_conversations: int = 150
-    epochs: int = 6
+    conversations: int = 360        # training conversations played through O for the span model
+    gate_conversations: int = 80    # others, for the gate
+    tune_conversations: int = 80    # others, for the threshold
+    babi_per_task: int = 60
+    epochs: int = 8
     batch: int = 64
     lr: float = 2e-3
     seed: int = 1234
@@ -44,43 +62,77 @@ class SpanTrainConfig:
         return asdict(self)
 
 
-def _stand_in(turns, before: int, q_tokens: Sequence[str]) -> int | None:
-    """The newest earlier fact sharing a content word with the question (what O would likely cite)."""
-    content = {w for w in q_tokens if w not in STOP_WORDS}
-    facts = [i for i in range(before) if turns[i].is_fact]
-    for i in reversed(facts):
-        if content & {w.strip(".,!?'").lower() for w in turns[i].text.split()}:
-            return i
-    return facts[-1] if facts else None
+def _dialog_answers(bot, conv, vecs):
+    """Play a generated conversation through the Bot: statements are stored at their write times, questions
+    answered in place. Returns (turn index, turn, tokens, answer) of each question."""
+    from chatmem.input import Utterance, make_utterance
 
-
-def generated_examples(convs, tokenize: Callable[[str], tuple[str, ...]]) -> list[SpanExample]:
     out = []
-    for c in convs:
-        for i, t in enumerate(c.turns):
-            if not t.question or t.qkind is None:
-                continue
-            toks = tokenize(t.text)
-            if t.qkind == "unanswerable":
-                k = _stand_in(c.turns, i, toks)
-                if k is not None:
-                    out.append(SpanExample(t.text, toks, [c.turns[k].text], None, None, t.qkind))
-            elif t.answer_support is not None and t.support:
-                sup = list(t.support)[-SUPPORTS:]
-                if t.answer_support in sup:
-                    out.append(SpanExample(t.text, toks, [c.turns[s].text for s in sup],
-                                           (sup.index(t.answer_support), t.answer_start, t.answer_end), t.answer,
-                                           t.qkind))
+    for i, (t, v) in enumerate(zip(conv.turns, vecs)):
+        u = make_utterance(t.text)
+        u = Utterance(u.text, u.tokens, bool(t.question), v)
+        if not t.question:
+            bot.store([u], [t.created])
+        elif t.qkind is not None and len(bot.memory):
+            out.append((i, t, u.tokens, bot.answer(u)))
+    return out
+
+
+def _target(conv, t, cited) -> tuple | None:
+    """Where the answer stands among the memories O cited (newest first on ties), or None."""
+    if t.answer is None:
+        return None
+    gold = {conv.turns[k].text for k in t.support}
+    for k in sorted(range(len(cited)), key=lambda k: -cited[k].created):
+        m = cited[k]
+        if t.answer_support is None:          # "When did I ...?": the write date of the labelled memory
+            if m.text in gold and date_text(m.created) == t.answer:
+                return (k, t.answer)
+        elif m.text == conv.turns[t.answer_support].text:
+            return (k, t.answer_start, t.answer_end)
+    return None
+
+
+def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
+    """Every question of `convs` as R meets it after O, with R's dictionary answer (for the gate)."""
+    from chatmem.bot import Bot
+    from chatmem.memory import EphemeralMemory
+    from chatmem.train import minilm_cached
+
+    out = []
+    span, loaded.span = loaded.span, None           # O and the dictionary R only: the span model is the one trained
+    try:
+        for c in convs:
+            bot = Bot(EphemeralMemory(), encoder=encoder)
+            bot._loaded = loaded
+            for i, t, toks, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
+                if not a.supports:
+                    continue
+                cited = [s.memory for s in a.supports[:SUPPORTS]]
+                out.append(SpanExample(t.text, toks, [m.text for m in cited], [m.created for m in cited],
+                                       _target(c, t, cited), t.answer, t.qkind, [m.tokens for m in cited],
+                                       list(a.words), a.score, a.confident, a.related))
+            if progress:
+                progress(1)
+    finally:
+        loaded.span = span
     return out
 
 
 def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[list[SpanInput], np.ndarray]:
-    """Inputs and flat target indices (-1: no answer)."""
+    """Inputs and flat target indices (-1 never: "no answer" is the last index); examples whose target does
+    not fit a span are left out."""
     null = SUPPORTS * MAX_WORDS * MAX_SPAN
     xs, ys = [], []
     for e, m in zip(exs, minis):
-        x = span_input(vocab, e.q_tokens, m, e.supports)
-        y = null if e.target is None else target_index(x, *e.target)
+        x = span_input(vocab, e.q_tokens, m, e.supports, e.created)
+        if e.target is None:
+            y = null
+        elif len(e.target) == 2:
+            at = note_target(x, e.target[0], e.target[1])
+            y = None if at is None else target_index(x, e.target[0], *at, in_note=True)
+        else:
+            y = target_index(x, *e.target)
         if y is None:
             continue
         xs.append(x)
@@ -95,12 +147,15 @@ def _loss(model: SpanR, xs: Sequence[SpanInput], ys: np.ndarray) -> torch.Tensor
 
 
 def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_size: int, log=print,
-        progress: Callable[[int], None] | None = None) -> SpanR:
+        valid: tuple[Sequence[SpanInput], np.ndarray] | None = None) -> SpanR:
+    """Fit the span model; with `valid` (other training-split conversations), keep the epoch whose validation
+    loss is lowest."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SpanR(SpanConfig(vocab_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.perf_counter()
+    best = (np.inf, None)
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(len(xs))
@@ -113,27 +168,37 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             total += float(loss.detach()) * len(b)
-            if progress:
-                progress(len(b))
-        log(f"span epoch {epoch + 1}/{cfg.epochs}: loss {total / max(len(xs), 1):.4f} ({time.perf_counter() - t0:.0f} s)")
+        model.eval()
+        msg = f"span epoch {epoch + 1}/{cfg.epochs}: loss {total / max(len(xs), 1):.4f}"
+        if valid is not None and len(valid[1]):
+            with torch.no_grad():
+                v = float(np.mean([float(_loss(model, valid[0][i: i + 256], valid[1][i: i + 256])) * len(valid[1][i: i + 256])
+                                   for i in range(0, len(valid[1]), 256)]) * np.ceil(len(valid[1]) / 256) / len(valid[1]))
+            msg += f", validation {v:.4f}"
+            if v < best[0]:
+                best = (v, {k: t.clone() for k, t in model.state_dict().items()})
+        log(msg + f" ({time.perf_counter() - t0:.0f} s)")
+    if best[1] is not None:
+        model.load_state_dict(best[1])
     model.eval()
     return model
 
 
-def evaluate(model: SpanR, exs: Sequence[SpanExample], xs_all: Sequence[SpanInput], threshold: float = 0.5) -> dict:
-    """Exact match of the span text on answerable questions, and how often unanswerable ones are declined
-    (the best span's probability below `threshold`, or "no answer" winning)."""
-    spans = []
-    for i in range(0, len(xs_all), 256):
-        spans += predict(model, xs_all[i: i + 256], [e.supports for e in exs[i: i + 256]])
-    by: dict[str, list[float]] = {}
-    for e, s in zip(exs, spans):
-        said = s is not None and s.prob >= threshold and s.prob > s.null_prob
-        ok = (not said) if e.target is None else (said and s.text == e.answer)
-        by.setdefault(e.qkind, []).append(float(ok))
-    res = {k: float(np.mean(v)) for k, v in sorted(by.items())}
-    res["all"] = float(np.mean([x for v in by.values() for x in v])) if by else 0.0
-    return res
+def save_examples(path, sets: dict[str, list[SpanExample]]) -> None:
+    """The questions as R met them after O, as JSON (no pickle), so R can be refitted without replaying O."""
+    from chatmem.checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps({k: [asdict(e) for e in v] for k, v in sets.items()}))
+
+
+def load_examples(path) -> dict[str, list[SpanExample]]:
+    def one(d: dict) -> SpanExample:
+        d["q_tokens"] = tuple(d["q_tokens"])
+        d["support_tokens"] = [tuple(t) for t in d["support_tokens"]]
+        d["target"] = None if d["target"] is None else tuple(d["target"])
+        return SpanExample(**d)
+
+    return {k: [one(d) for d in v] for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items()}
 
 
 def babi_examples(samples, per_task: int, seed: int) -> list[SpanExample]:
@@ -151,78 +216,40 @@ def babi_examples(samples, per_task: int, seed: int) -> list[SpanExample]:
             s = ss[i]
             if len(s.answer) != 1 or len(out) and sum(e.qkind == f"babi{task}" for e in out) >= per_task:
                 continue
-            sup = [s.story[j] for j in s.support][-SUPPORTS:]
+            js = list(s.support)[-SUPPORTS:]
+            sup = [s.story[j] for j in js]
             hit = [(k, a, b) for k, t in enumerate(sup) for a, b in words(t) if t[a:b].lower() == s.answer[0]]
             if hit:
                 k, a, b = hit[-1]
-                out.append(SpanExample(s.question, tokenize(s.question), sup, (k, a, b), sup[k][a:b], f"babi{task}"))
+                out.append(SpanExample(s.question, tokenize(s.question), sup, [BASE_TIME + 60 * j for j in js],
+                                       (k, a, b), sup[k][a:b], f"babi{task}"))
     return out
 
 
-def _dialog_answers(bot, conv, vecs):
-    """Play a generated conversation through the Bot: statements are stored, questions answered in place.
-    Returns (turn index, turn, tokens, answer) of each question."""
-    from chatmem.input import Utterance, make_utterance
-
+def _spans(model: SpanR, vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray):
     out = []
-    for i, (t, v) in enumerate(zip(conv.turns, vecs)):
-        u = make_utterance(t.text)
-        u = Utterance(u.text, u.tokens, bool(t.question), v)
-        if not t.question:
-            bot.store([u])
-        elif t.qkind is not None and len(bot.memory):
-            out.append((i, t, u.tokens, bot.answer(u)))
+    for i in range(0, len(exs), 256):
+        xs = [span_input(vocab, e.q_tokens, m, e.supports, e.created) for e, m in zip(exs[i: i + 256], minis[i: i + 256])]
+        out += predict(model, xs)
     return out
 
 
-def gate_data(loaded, convs, babi_val, table, encoder) -> tuple[np.ndarray, np.ndarray]:
-    """Where R's two answers disagree on being right: features and which one was (1 the span)."""
-    from chatmem.bot import Bot
-    from chatmem.evaluate import predict as babi_predict
-    from chatmem.memory import EphemeralMemory
-    from chatmem.span import gate_features, predict
-    from chatmem.train import minilm_cached
+def _right(words: Sequence[str], answer: str | None) -> bool:
+    from chatmem.replay import normalize_answer
 
+    return answer is not None and normalize_answer(", ".join(words)) == normalize_answer(answer)
+
+
+def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where R's two answers disagree on being right: the gate's features and which one was (1 the span)."""
     X, y = [], []
-
-    def add(dict_words, score, confident, sp, q_toks, sup_toks, gold_dict, gold_span):
-        d_ok, s_ok = list(dict_words) == gold_dict, sp is not None and sp.text == gold_span
+    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
+        d_ok, s_ok = _right(e.dict_words, e.answer), sp is not None and _right([sp.text], e.answer)
         if d_ok != s_ok and sp is not None:
-            X.append(gate_features(score, confident, sp, q_toks, sup_toks, loaded.vocab.index, dict_words))
+            X.append(gate_features(e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens,
+                                   loaded.vocab.index, e.dict_words))
             y.append(float(s_ok))
-
-    thr = float(loaded.config.get("confidence_threshold", 0.0))
-    preds = babi_predict(loaded.model, loaded.vocab, babi_val, table) if babi_val else []
-    for p in preds:
-        sup = [p.sample.story[i] for i in p.support[:SUPPORTS]]
-        if not sup:
-            continue
-        x = span_input(loaded.span_vocab, table.tokens[table.row[p.sample.question]], table.mini[table.row[p.sample.question]], sup)
-        [sp] = predict(loaded.span, [x], [sup])
-        add(p.answer, p.score, p.score >= thr, sp, table.tokens[table.row[p.sample.question]],
-            [table.tokens[table.row[t]] for t in sup], list(p.sample.answer), " ".join(p.sample.answer))
-    span_model, loaded.span = loaded.span, None          # the Bot answers with the word-level R only
-    try:
-        for c in convs:
-            bot = Bot(EphemeralMemory(), encoder=encoder)
-            bot._loaded = loaded
-            vecs = minilm_cached([t.text for t in c.turns], encoder)
-            for i, t, toks, a in _dialog_answers(bot, c, vecs):
-                if t.answer is None or not a.supports:
-                    continue
-                sup = [s.memory.text for s in a.supports[:SUPPORTS]]
-                [sp] = predict(span_model, [span_input(loaded.span_vocab, toks, vecs[i], sup)], [sup])
-                add(a.words, a.score, a.confident, sp, toks, [s.memory.tokens for s in a.supports[:SUPPORTS]],
-                    _tokens(t.answer), t.answer)
-    finally:
-        loaded.span = span_model
     return np.array(X, dtype=np.float32).reshape(-1, len(X[0]) if X else 8), np.array(y, dtype=np.float32)
-
-
-def _tokens(text: str) -> tuple[str, ...]:
-    from chatmem.input import tokenize
-
-    return tokenize(text)
 
 
 def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> float:
@@ -241,75 +268,113 @@ def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> fl
         return float(((model.gate(Xt).squeeze(-1) > 0).float() == yt).float().mean())
 
 
-def choose_threshold(loaded, convs, encoder) -> tuple[float, dict]:
+def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[float, dict]:
     """The span answers' confidence threshold: the one that best serves answerable questions (said and right)
-    and unanswerable ones (declined) alike, on conversations kept apart from training."""
-    from chatmem.bot import Bot
-    from chatmem.memory import EphemeralMemory
-    from chatmem.train import minilm_cached
-
+    and unanswerable ones (declined) alike, on conversations kept apart from training, deciding exactly as
+    the Bot does (chatmem.span.choose)."""
     rows = []
-    for c in convs:
-        bot = Bot(EphemeralMemory(), encoder=encoder)
-        bot._loaded = loaded
-        for _, t, _, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
-            if a.span is None:
-                continue
-            right = t.answer is not None and a.words == [t.answer]
-            rows.append((t.answer is None, right, a.score, a.related))
-    best = (0.5, -1.0)
+    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
+        gate = sp is not None and use_span(loaded.span, gate_features(
+            e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens, loaded.vocab.index, e.dict_words))
+        rows.append((e, sp, gate))
+    best = (0.5, -1.0, {})
     for tau in np.linspace(0.05, 0.95, 19):
-        ans = [r[1] and r[2] >= tau and r[3] for r in rows if not r[0]]
-        una = [not (r[2] >= tau and r[3]) for r in rows if r[0]]
-        score = (np.mean(ans) if ans else 0) + (np.mean(una) if una else 0)
-        if score > best[1]:
-            best = (float(tau), float(score / 2))
-    return best[0], {"questions": len(rows), "balanced_accuracy": best[1]}
+        said = []
+        for e, sp, gate in rows:
+            c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related, sp, gate, float(tau))
+            said.append((e.answer is None, c.confident and bool(c.words) and _right(c.words, e.answer),
+                         not (c.confident and bool(c.words))))
+        ans = np.mean([r[1] for r in said if not r[0]] or [0.0])
+        una = np.mean([r[2] for r in said if r[0]] or [0.0])
+        if (ans + una) / 2 > best[1]:
+            best = (float(tau), float((ans + una) / 2), {"answerable_right": float(ans), "unanswerable_declined": float(una)})
+    return best[0], {"questions": len(rows), "balanced_accuracy": best[1], **best[2]}
 
 
-def _babi_parts(babi_dir, loaded, cfg: SpanTrainConfig, encoder):
-    """bAbI training questions for the span model and validation questions (with their sentence table) for the gate."""
+def _babi_split(babi_dir, seed: int):
+    """bAbI 1k training stories, less each task's validation tenth (its first 60 questions kept for the gate)."""
     from chatmem.babi import load_task, split_validation
-    from chatmem.data import build_table
-    from chatmem.input import tokenize
-    from chatmem.train import all_texts, minilm_cached
 
     tr, va = [], []
     for t in range(1, 21):
-        a, b = split_validation(load_task(babi_dir, t, "train"), 0.1, cfg.seed)
+        a, b = split_validation(load_task(babi_dir, t, "train"), 0.1, seed)
         tr += a
         va += b[:60]
-    texts = all_texts(va)
+    return tr, va
+
+
+def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.ndarray]:
+    """bAbI validation questions as the gate meets them: O's supports and R's dictionary answer, so the gate
+    keeps the answers bAbI needs (yes/no, counts, lists, paths) with the word-level R."""
+    from chatmem.data import build_table
+    from chatmem.evaluate import predict as babi_predict
+    from chatmem.input import tokenize
+    from chatmem.train import all_texts, minilm_cached
+
+    texts = all_texts(samples)
     tok = {t: tokenize(t) for t in texts}
-    return tr, va, build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
+    table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
+    thr = float(loaded.config.get("confidence_threshold", 0.0))
+    exs, minis = [], []
+    for p in babi_predict(loaded.model, loaded.vocab, samples, table):
+        js = list(p.support[:SUPPORTS])
+        if not js:
+            continue
+        sup = [p.sample.story[j] for j in js]
+        q = table.row[p.sample.question]
+        exs.append(SpanExample(p.sample.question, table.tokens[q], sup, [BASE_TIME + 60 * j for j in js], None,
+                               " ".join(p.sample.answer), f"babi{p.sample.task}", [table.tokens[table.row[t]] for t in sup],
+                               list(p.answer), p.score, p.score >= thr))
+        minis.append(table.mini[q])
+    return exs, np.asarray(minis, dtype=np.float32).reshape(-1, 384)
 
 
-def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_model: bool = True) -> dict:
+def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_model: bool = True,
+               cache: Path | None = None) -> dict:
     """Fit R's span answers, then the gate and the threshold, on top of the model in `model_dir` (whose O,
     relevance term included, cites the supports they see); write them into that checkpoint. With
-    `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit."""
+    `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit.
+    `cache`: a JSON file of the questions as R met them after O (written when missing, read when present)."""
     from chatmem import checkpoint, generator
-    from chatmem.input import MiniLMEncoder, tokenize
-    from chatmem.train import minilm_cached
+    from chatmem.input import MiniLMEncoder
+    from chatmem.train import minilm_cached, progress_bar
 
     t0 = time.perf_counter()
-    loaded = checkpoint.load(model_dir)
+    loaded = checkpoint.load(model_dir, without=("span",) if fit_model else ())
     encoder = MiniLMEncoder()
-    tr, babi_val, table = _babi_parts(babi_dir, loaded, cfg, encoder) if babi_dir is not None else ([], [], None)
     info = dict(loaded.config.get("span_train", {}))
+    sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
+            "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2)}
+    if cache is not None and Path(cache).is_file():
+        seen = load_examples(cache)
+    else:
+        bar = progress_bar(sum(n for n, _ in sets.values()), "O cites (generated conversations)", "conv")
+        seen = {k: dialog_examples(loaded, generator.generate(n, seed=sd, split="train"), encoder, bar.update)
+                for k, (n, sd) in sets.items()}
+        bar.close()
+        if cache is not None:
+            save_examples(cache, seen)
+    minis = {k: minilm_cached([e.question for e in v], encoder) if v else np.zeros((0, 384), np.float32)
+             for k, v in seen.items()}
+    log(f"O's supports of {sum(map(len, seen.values()))} generated questions ({time.perf_counter() - t0:.0f} s)")
+    babi_tr, babi_va = _babi_split(babi_dir, cfg.seed) if babi_dir is not None else ([], [])
+    if babi_va:
+        exs, m = babi_gate_examples(loaded, babi_va, encoder)
+        seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
-        exs = generated_examples(generator.generate(cfg.conversations, seed=cfg.seed, split="train"), tokenize)
-        exs += babi_examples(tr, 60, cfg.seed) if tr else []
+        exs = seen["train"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
         vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs])
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
-        log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI), "
+        valid = encode_examples(vocab, seen["tune"], minis["tune"])
+        log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI, "
+            f"{int((ys == SUPPORTS * MAX_WORDS * MAX_SPAN).sum())} with no answer among O's supports), "
             f"vocabulary {len(vocab.words)}")
-        loaded.span, loaded.span_vocab = fit(xs, ys, cfg, len(vocab.words), log=log), vocab
+        loaded.span, loaded.span_vocab = fit(xs, ys, cfg, len(vocab.words), log=log, valid=valid), vocab
         info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1)}
-    X, y = gate_data(loaded, generator.generate(120, seed=cfg.seed + 1, split="train"), babi_val, table, encoder)
+    X, y = gate_data(loaded, seen["gate"], minis["gate"])
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, cal = choose_threshold(loaded, generator.generate(120, seed=cfg.seed + 2, split="train"), encoder)
+    tau, cal = choose_threshold(loaded, seen["tune"], minis["tune"])
     log(f"span threshold {tau:.2f} ({cal})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
