@@ -22,7 +22,7 @@ import json
 import random
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 
 from chatmem import lexicon as lx
@@ -93,6 +93,19 @@ def date_phrase(ts: float) -> str:
     """A write time as the answer to "When did I ...?": "8 May 2023"."""
     d = datetime.fromtimestamp(ts, timezone.utc)
     return f"{d.day} {lx.MONTHS[d.month - 1]} {d.year}"
+
+
+def relative_date(ts: float, when: str) -> str:
+    """When something said at `ts` with the relative time `when` happened, in the words of an answer:
+    "yesterday" -> "7 May 2023", "last week" -> "the week before 8 May 2023"; "" is the day it was said."""
+    d = datetime.fromtimestamp(ts, timezone.utc)
+    if when in ("last week", "last weekend"):
+        return f"the {when.split()[1]} before {date_phrase(ts)}"
+    if when.startswith("last "):       # the latest such weekday strictly before the day it was said
+        back = (d.weekday() - lx.WEEKDAYS.index(when.split()[1])) % 7 or 7
+    else:
+        back = {"": 0, "yesterday": 1, "two days ago": 2, "three days ago": 3}[when]
+    return date_phrase((d - timedelta(days=back)).timestamp())
 
 
 # ---------------------------------------------------------------------------- values
@@ -352,6 +365,13 @@ RETURNS = ("{prev} gave {thing} back, {it_is} {v} again.", "{prev} returned {thi
 HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend who has {thing}",
                "the person holding on to {thing}")
 
+# Things I did, told with a relative time: "I went to the dentist yesterday." -> "When did I go to the dentist?"
+DID_TIMES = ("yesterday", "yesterday", "two days ago", "three days ago", "last week", "last weekend", "") + \
+    tuple(f"last {d}" for d in lx.WEEKDAYS)
+DID_FACTS = ("I {past} {when}.", "{when}, I {past}.", "I {past} {when}, finally.", "guess what, I {past} {when}.")
+DID_QUESTIONS = ("when did I {base}?", "what day did I {base}?", "do you remember when I {past}?",
+                 "when was it that I {past}?")
+
 TOLD = ("when did I tell you {clause}?", "when did I mention {clause}?", "when did you learn {clause}?")
 REQUESTS = ("remind me {clause}.", "tell me {clause}.", "can you remind me {clause}?", "do you know {clause}?",
             "could you tell me {clause}?", "I need to know {clause}.", "please remind me {clause}.",
@@ -444,6 +464,7 @@ class World:
         self.used: set[str] = set()  # entities mentioned so far: never reused for a new one
         self.asked: dict[str, int] = {q: 0 for q in QKINDS}
         self.last_asked: Key | None = None  # the same question twice in a row reads like a bug
+        self.done: list[tuple[int, tuple[str, str], str]] = []  # things I did: (turn, activity, when as answered)
 
     # -- helpers
 
@@ -705,7 +726,8 @@ class World:
             plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] != "told"]
         if not plans:
             return False
-        kinds = sorted({pl[0] for pl in plans}, key=lambda q: (self.asked[q], self.rng.random()))
+        # in a fixed order before the random tie-break: set order changes from one process to the next
+        kinds = sorted(sorted({pl[0] for pl in plans}), key=lambda q: (self.asked[q], self.rng.random()))
         qkind = kinds[0]
         _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
         newest = key.history[-1]
@@ -758,6 +780,29 @@ class World:
         self.add(Turn(self.rng.choice(CHITCHAT), "chitchat", self.tick(), False, False))
         return True
 
+    def did(self) -> bool:
+        """Something I did, with a relative time resolved against the moment it is said."""
+        act = self.pick(lx.ACTIVITIES)
+        if act is None:
+            return False
+        self.used.add(act)
+        when = self.rng.choice(DID_TIMES)
+        shapes = [t for t in DID_FACTS if when or t.startswith("I {past} {when}.")]
+        text, _ = render(self.rng.choice(shapes), {"past": act[0], "when": when})
+        text = text.replace(" .", ".")
+        i = self.add(Turn(text, "fact", self.tick(), True, False))
+        self.done.append((i, act, relative_date(self.turns[i].created, when)))
+        return True
+
+    def ask_did(self) -> bool:
+        if not self.done:
+            return False
+        i, (past, base), answer = self.rng.choice(self.done)
+        text, _ = render(self.rng.choice(DID_QUESTIONS), {"past": past, "base": base})
+        self.add(Turn(text, "question", self.tick(), False, True, answer, None, None, None, [i], "when"))
+        self.asked["when"] += 1
+        return True
+
     def command(self) -> bool:
         name = self.name_of(self.rng.choice(self.people)) if self.people else "Mum"
         ev = self.rng.choice(lx.EVENTS)
@@ -778,9 +823,11 @@ def _conversation(seed: int, split: str) -> Conversation:
     if rng.random() < 0.5:
         w.chat()
     steps = (  # (weight, action): facts first and most, questions once something is known
-        (0.36, lambda: w.new_fact(rng.choice(FACT_KINDS))),
+        (0.32, lambda: w.new_fact(rng.choice(FACT_KINDS))),
+        (0.04, w.did),
         (0.10, w.update),
-        (0.28, w.ask),
+        (0.25, w.ask),
+        (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),

@@ -280,3 +280,26 @@ the ice rink | the climbing wall | the dump | the chemist | the bank
 
 MONTHS = _words("January February March April May June July August September October November December")
 WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
+
+# Things one did, for "When did I ...?" through a relative time: (as said, as asked).
+ACTIVITIES = (
+    ("went to the dentist", "go to the dentist"), ("had my hair cut", "have my hair cut"),
+    ("ran a 5k", "run a 5k"), ("visited my grandmother", "visit my grandmother"),
+    ("cleaned out the garage", "clean out the garage"), ("renewed my passport", "renew my passport"),
+    ("painted the fence", "paint the fence"), ("went to a pottery class", "go to a pottery class"),
+    ("took the car for its MOT", "take the car for its MOT"), ("baked sourdough bread", "bake sourdough bread"),
+    ("saw the new exhibition", "see the new exhibition"), ("went hiking in the hills", "go hiking in the hills"),
+    ("started a new book", "start a new book"), ("planted the tomatoes", "plant the tomatoes"),
+    ("fixed the leaking tap", "fix the leaking tap"), ("went to a concert", "go to a concert"),
+    ("had a job interview", "have a job interview"), ("donated blood", "donate blood"),
+    ("sold my old bike", "sell my old bike"), ("joined a choir", "join a choir"),
+    ("went to the climbing wall", "go to the climbing wall"), ("booked the holiday", "book the holiday"),
+    ("had the boiler serviced", "have the boiler serviced"), ("went to a wedding", "go to a wedding"),
+    ("adopted a kitten", "adopt a kitten"), ("took a first aid course", "take a first aid course"),
+    ("went to the vet", "go to the vet"), ("moved the sofa upstairs", "move the sofa upstairs"),
+    ("went swimming", "go swimming"), ("called the bank", "call the bank"),
+    ("finished the jigsaw", "finish the jigsaw"), ("went to a book club meeting", "go to a book club meeting"),
+    ("had a picnic in the park", "have a picnic in the park"), ("repaired the fence", "repair the fence"),
+    ("went to the farmers market", "go to the farmers market"), ("got a flu jab", "get a flu jab"),
+    ("watched the football final", "watch the football final"), ("went to the opticians", "go to the opticians"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -105,9 +106,24 @@ def test_two_hop_questions_have_two_supports(train):
 def test_write_time_questions_answer_with_a_date(train):
     told = [(c, t) for c, _, t in questions(train) if t.qkind == "when" and t.answer_support is None]
     assert told
+    relative = 0
     for c, t in told:
-        assert t.answer == g.date_phrase(c.turns[t.support[0]].created)
-        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ 20\d\d", t.answer)
+        fact = c.turns[t.support[0]]
+        if t.answer != g.date_phrase(fact.created):     # a thing I did "yesterday", "last Friday", "last week"
+            relative += 1
+            assert re.search(r"yesterday|days ago|last (week|weekend|[A-Z][a-z]+day)\b", fact.text, re.I), fact.text
+        assert re.fullmatch(r"(the week(end)? before )?\d{1,2} [A-Z][a-z]+ 20\d\d", t.answer)
+    assert 0 < relative < len(told)
+
+
+def test_relative_dates_count_back_from_the_day_they_were_said():
+    monday = 1_683_554_160.0                             # Monday 8 May 2023, 13:56 UTC
+    assert g.relative_date(monday, "") == "8 May 2023"
+    assert g.relative_date(monday, "yesterday") == "7 May 2023"
+    assert g.relative_date(monday, "three days ago") == "5 May 2023"
+    assert g.relative_date(monday, "last Friday") == "5 May 2023"
+    assert g.relative_date(monday, "last Monday") == "1 May 2023"      # strictly before the day it was said
+    assert g.relative_date(monday, "last weekend") == "the weekend before 8 May 2023"
 
 
 def test_write_times_increase_over_days(train):
@@ -139,6 +155,15 @@ def test_chat_script_lines(train):
                 assert t.question and text == t.text and expected == t.answer and text.endswith("?")
             else:
                 assert line.split("  #")[0] == t.text
+
+
+def test_same_seed_same_conversations_in_another_process():
+    """Held-out numbers are only comparable if every process generates the same conversations (string hashing
+    is salted per process, so nothing may depend on the order of a set)."""
+    runs = [subprocess.run([sys.executable, "-m", "chatmem.generator", "--n", "12", "--seed", "99", "--split", "valid"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": salt}, check=True).stdout
+            for salt in ("1", "2")]
+    assert runs[0] == runs[1] and runs[0].count("# generated conversation") == 12
 
 
 def test_jsonl_round_trips(train):
