@@ -29,6 +29,7 @@ def main() -> int:
     from chatmem.input import MiniLMEncoder
     from chatmem.locomo_eval import _bm25
     from chatmem.memory import EphemeralMemory
+    from chatmem.retrieval import WordHashRetriever
     from chatmem.span_train import _dialog_answers
     from chatmem.train import minilm_cached, progress_bar
 
@@ -37,6 +38,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--examples", type=int, default=0, help="print this many questions with their answers")
+    ap.add_argument("--model-dir", help="the model to evaluate (default: the shipped one)")
+    ap.add_argument("--retrieve-from", type=int, metavar="N",
+                    help="use the retriever and O's relevance term from N memories on (default: chatmem's)")
     args = ap.parse_args()
     convs = generator.generate(args.n, seed=args.seed, split="valid")
     encoder = MiniLMEncoder()
@@ -44,7 +48,9 @@ def main() -> int:
     t0 = time.perf_counter()
     bar = progress_bar(len(convs), "conversations", "conv")
     for c in convs:
-        bot = Bot(EphemeralMemory(), encoder=encoder)
+        bot = Bot(EphemeralMemory(), model_dir=args.model_dir, encoder=encoder)
+        if args.retrieve_from is not None:
+            bot.retriever = WordHashRetriever(min_memories=args.retrieve_from)
         vecs = minilm_cached([t.text for t in c.turns], encoder)
         for i, t, _, a in _dialog_answers(bot, c, vecs):
             facts = [k for k in range(i) if not c.turns[k].question]
