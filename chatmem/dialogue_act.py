@@ -258,7 +258,7 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
         tpl = r.choice(_COMMANDS)
         s = _fill(r, tpl)
         out.append((_case(r, s) + ("" if s.endswith("?") else r.choice((".", "", "!"))), "command"))
-    for act in CHITCHAT:
+    for act in (a for a in ACTS if a in CHITCHAT):      # in a fixed order: a set's order changes per run
         out += [(_chitchat(r, act), act) for _ in range(n_fact // 8)]
     facts = [t for t, a in out if a == "fact"]
     for _ in range(n_fact // 10):   # a fact after an acknowledgement is still a fact: "ok so my PIN is 4410."
