@@ -173,6 +173,14 @@ def split_long(text: str, limit: int) -> list[str] | None:
     return out if all(len(p) <= limit for p in out) else None
 
 
+class MainArea(Horizontal):
+    """Chat and memory panel. Its size follows the terminal's: the panel shows or hides by the width."""
+
+    def on_resize(self, event) -> None:
+        self.app.fit_panel()
+        self.app.call_after_refresh(self.app.after_layout)
+
+
 class MemoryPane(Vertical):
     """The memory panel; when its width changes, the app cuts its rows anew."""
 
@@ -225,7 +233,7 @@ class ChatmemApp(App):
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static("starting…", id="status")
-        with Horizontal(id="main"):
+        with MainArea(id="main"):
             with Vertical(id="chat-pane"):
                 yield VerticalScroll(id="conversation")
                 yield PromptInput(placeholder="Tell me something, or ask a question…  (/help)", id="prompt")
@@ -276,10 +284,6 @@ class ChatmemApp(App):
     def fit_panel(self) -> None:
         show = self.panel_choice if self.panel_choice is not None else self.size.width >= PANEL_MIN_SCREEN
         self.query_one("#memory-pane").set_class(not show, "hidden")
-
-    def on_resize(self, event) -> None:
-        self.fit_panel()
-        self.call_after_refresh(self.after_layout)
 
     def after_layout(self) -> None:
         """The panel's width changed (resize, F2): cut its rows anew; the chat stays on the newest message."""
