@@ -193,8 +193,8 @@ class ChatmemApp(App):
     TITLE = "chatmem"
     BINDINGS = [
         Binding("f1", "help", "Help"),
-        Binding("f2", "toggle_memory", "Memory panel"),
-        Binding("escape", "escape", "Stop replay / focus input"),
+        Binding("f2", "toggle_memory", "Memory"),
+        Binding("escape", "escape", "Stop replay"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

@@ -212,72 +212,59 @@ def _snap_app(loaded_model):
     return make_app(data_dir=SNAP_HOME, bot_factory=factory(loaded_model))
 
 
-def test_snapshot_main_screen_with_highlighted_support(snap_compare, loaded_model):
+def snapshot(snap_compare, loaded_model, size, steps=None):
+    """The app at `size` after `steps(app, pilot)`, against its baseline SVG."""
     app = _snap_app(loaded_model)
 
     async def run_before(pilot):
         await wait_ready(app, pilot)
         app.query_one("Input").cursor_blink = False      # a blinking cursor made the picture depend on timing
-        app.submit_text("Mary went to the kitchen. John picked up the football. John went to the garden.")
-        app.submit_text("Where is the football?")
-        await wait_ready(app, pilot)
-        await pilot.pause()
+        if steps is not None:
+            await steps(app, pilot)
+        await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))
+    return snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def _football(app, pilot):
+    app.submit_text("Mary went to the kitchen. John picked up the football. John went to the garden.")
+    app.submit_text("Where is the football?")
+    await wait_ready(app, pilot)
+
+
+def test_snapshot_main_screen_with_highlighted_support(snap_compare, loaded_model):
+    assert snapshot(snap_compare, loaded_model, (110, 30), _football)
 
 
 def test_snapshot_help_screen(snap_compare, loaded_model):
-    app = _snap_app(loaded_model)
-
-    async def run_before(pilot):
-        await wait_ready(app, pilot)
-        app.query_one("Input").cursor_blink = False
-        await pilot.pause()
+    async def steps(app, pilot):
         await pilot.press("f1")
-        await pilot.pause()
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))
+    assert snapshot(snap_compare, loaded_model, (110, 30), steps)
 
 
 def test_snapshot_80x24_panel_shown_with_f2(snap_compare, loaded_model):
-    app = _snap_app(loaded_model)
-
-    async def run_before(pilot):
-        await wait_ready(app, pilot)
-        app.query_one("Input").cursor_blink = False
-        app.submit_text("Mary went to the kitchen. John picked up the football. John went to the garden.")
-        app.submit_text("Where is the football?")
-        await wait_ready(app, pilot)
+    async def steps(app, pilot):
+        await _football(app, pilot)
         await pilot.press("f2")            # hidden by default below 100 columns
-        await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
+    assert snapshot(snap_compare, loaded_model, (80, 24), steps)
 
 
 def test_snapshot_60x20_chat_only(snap_compare, loaded_model):
-    app = _snap_app(loaded_model)
-
-    async def run_before(pilot):
-        await wait_ready(app, pilot)
-        app.query_one("Input").cursor_blink = False
+    async def steps(app, pilot):
         for line in ("Hi there!", "Mary went to the kitchen.", "Remind me where Mary is."):
             app.submit_text(line)
             await wait_ready(app, pilot)
-        await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(60, 20))
+    assert snapshot(snap_compare, loaded_model, (60, 20), steps)
 
 
 def test_snapshot_help_at_80x24(snap_compare, loaded_model):
-    app = _snap_app(loaded_model)
-
-    async def run_before(pilot):
-        await wait_ready(app, pilot)
-        app.query_one("Input").cursor_blink = False
+    async def steps(app, pilot):
         await pilot.press("f1")
-        await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
+    assert snapshot(snap_compare, loaded_model, (80, 24), steps)
 
 
 async def test_markup_in_memories_answers_and_path_is_shown_as_text(tmp_path, loaded_model):
@@ -329,6 +316,14 @@ async def test_a_forgotten_memory_leaves_the_screen_and_the_log(tmp_path, loaded
 
 
 # -- issue 16: the app as people use it ------------------------------------------------------------------
+
+
+async def wait_replay(app, pilot):
+    for _ in range(100):
+        await wait_ready(app, pilot)
+        if app.replaying is None:
+            return
+    raise AssertionError("the replay never finished")
 
 
 def stored_texts(app):
@@ -430,10 +425,7 @@ async def test_replay_fresh_leaves_memory_alone_and_sums_up(tmp_path, loaded_mod
         app.submit_text("Mary went to the garden.")       # a name the script uses too
         await wait_ready(app, pilot)
         app.command(f"/replay --fresh {ROOT / 'assets/dialogs/moving.chat'}")
-        for _ in range(100):
-            await wait_ready(app, pilot)
-            if app.replaying is None:
-                break
+        await wait_replay(app, pilot)
         text = "\n".join(messages(app))
         assert "5 of 5 expected answers right" in text and "the temporary memory is gone" in text
         assert stored_texts(app) == ["Mary went to the garden."]
@@ -448,10 +440,7 @@ async def test_replay_into_memory_is_undone_in_one_step(tmp_path, loaded_model):
         app.submit_text("My bike is in the shed.")
         await wait_ready(app, pilot)
         app.command(f"/replay {ROOT / 'assets/dialogs/moving.chat'}")
-        for _ in range(100):
-            await wait_ready(app, pilot)
-            if app.replaying is None:
-                break
+        await wait_replay(app, pilot)
         assert "/undo forgets them" in "\n".join(messages(app)) and len(app.memory) > 1
         app.command("/undo")
         await pilot.pause()
