@@ -9,6 +9,7 @@ import re
 import shlex
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -32,24 +33,56 @@ def plain(text: str, style: str = "") -> Text:
 HELP = """\
 [b]chatmem[/b]: a Memory Network that remembers what you tell it.
 
-Type a [b]statement[/b] ("Mary went to the kitchen.") and it is stored as a memory.
-Ask a [b]question[/b] ("Where is Mary?") and the answer cites the memories it used:
-▶1 is the first hop, ▶2 the second. Paste a paragraph and each sentence is handled in turn.
+Tell it a [b]fact[/b] ("Mary went to the kitchen.") and it is stored as a memory. Ask a [b]question[/b] ("Where is Mary?", "Remind me where Mary is.") and the answer cites the memories it used: ▶1 is the first hop, ▶2 the second. Greetings, thanks and commands get a short reply and are not stored. Paste a paragraph: each sentence is handled in turn.
 
 [b]Commands[/b]
-  /forget ID      forget one memory
-  /clear          forget every memory (asks first)
-  /export FILE    write memories to a JSON Lines file
-  /replay FILE    play a dialog script here, line by line
-  /why            the top-scoring memories of each hop for the last question
-  /help           this help
+  /forget ID       forget one memory; /forget 120-183 a range
+  /undo            forget what the last replay stored
+  /clear           forget every memory (asks first)
+  /export FILE     write memories to a JSON Lines file
+  /replay FILE     play a dialog script (or bAbI file) here
+  /replay --fresh FILE   the same, in a temporary memory
+  /why             the best memories of each hop, last question
+  /help            this help
 
 [b]Keys[/b]
-  F1 help · F2 show/hide memory · Esc focus the input · Ctrl+Q quit · Ctrl+P command palette
+  F1 help · F2 show/hide memory · Esc stop a replay / focus input
+  Ctrl+Q quit · Ctrl+P command palette
 """
+
+WELCOME = """\
+Welcome to chatmem. Tell me facts and I remember them; ask and I answer from them, citing what I used.
+Try:  My keys are in the blue bowl.  ·  Where are my keys?  ·  Remind me where my keys are.
+F1 shows help and commands; F2 shows or hides the memory panel."""
 
 
 PANEL_ROWS = 2000   # memories listed in the panel (the newest)
+PANEL_MIN_SCREEN = 100   # below this many columns the memory panel starts hidden (F2 shows it)
+ASK_ABOVE = 20      # a replay that would write more memories than this asks first
+PANEL_COLS = ("mark", "id", "when", "text")   # the memory panel's columns, as memory_cells gives them
+TIMES_FROM = 44     # a narrower panel leaves out the "written" column: the memory's text needs the room
+
+
+@dataclass
+class ReplayRun:
+    """A /replay in progress: what it is playing, into which memory, and what it has done so far."""
+
+    name: str
+    lines: int
+    bot: object = None               # --fresh: a bot over a temporary memory; None: the app's own
+    played: int = 0
+    checked: int = 0
+    right: int = 0
+    stored: list[int] = field(default_factory=list)
+    stopped: bool = False
+
+
+def memory_cells(m, mark: Text | str = "", cited: bool = False) -> tuple:
+    """One row of the memory panel: (mark, id, written, text). The text column has a fixed width (the panel's
+    room); a longer memory ends in an ellipsis there."""
+    text = plain(m.text, style="bold underline" if cited else "")
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return mark, str(m.id), _ago(m.created, short=True), text
 
 
 def cited_text(memory, span: tuple[int, int, int] | None) -> Text:
@@ -60,34 +93,35 @@ def cited_text(memory, span: tuple[int, int, int] | None) -> Text:
     return text
 
 
-def _ago(ts: float) -> str:
+def _ago(ts: float, short: bool = False, now: float | None = None) -> str:
+    """How long ago a memory was written; `short` for the panel's narrow column ("now", "5m ago", "Nov 27")."""
     from chatmem.memory import valid_time
 
     if not valid_time(ts):
         return "?"            # another client wrote a time no date can show
-    d = max(0, time.time() - ts)
+    d = max(0, (time.time() if now is None else now) - ts)
     if d < 60:
-        return "just now"
+        return "now" if short else "just now"
     if d < 3600:
-        return f"{int(d // 60)} min ago"
+        return f"{int(d // 60)}{'m' if short else ' min'} ago"
     if d < 86400:
-        return f"{int(d // 3600)} h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(ts))
+        return f"{int(d // 3600)}{'h' if short else ' h'} ago"
+    return time.strftime("%b %d" if short else "%Y-%m-%d", time.localtime(ts))
 
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel")]
     AUTO_FOCUS = "#no"      # a stray Enter must not forget everything
 
-    def __init__(self, question: str):
+    def __init__(self, question: str, yes: str = "Yes, forget everything", danger: bool = True):
         super().__init__()
-        self.question = question
+        self.question, self.yes, self.danger = question, yes, danger
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(plain(self.question))
             with Horizontal():
-                yield Button("Yes, forget everything", variant="error", id="yes")
+                yield Button(self.yes, variant="error" if self.danger else "warning", id="yes")
                 yield Button("Cancel", variant="primary", id="no")
 
     @on(Button.Pressed)
@@ -100,7 +134,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(HELP, id="help-text")
+            with VerticalScroll(id="help-scroll"):     # scrolls on a small screen; Close stays in view
+                yield Static(HELP, id="help-text")
             with Horizontal():
                 yield Button("Close", variant="primary", id="close")
 
@@ -109,13 +144,57 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss()
 
 
+class PromptInput(Input):
+    """The input line. A paste of several lines hands every line to the app (Textual's Input keeps the first)."""
+
+    class Lines(Message):
+        def __init__(self, lines: list[str]) -> None:
+            super().__init__()
+            self.lines = lines
+
+    def _on_paste(self, event) -> None:
+        lines = [l for l in event.text.splitlines() if l.strip()]
+        if len(lines) > 1:
+            event.prevent_default()        # Input's own handler (run after this one) would keep the first line
+            event.stop()
+            self.post_message(self.Lines(lines))
+
+
+def split_long(text: str, limit: int) -> list[str] | None:
+    """An input over the limit split at line and sentence ends into pieces under it; None if a piece is still
+    too long (then the text stays in the box)."""
+    pieces = [p for line in text.splitlines() for p in re.split(r"(?<=[.!?])\s+", line) if p.strip()]
+    out: list[str] = []
+    for p in pieces:        # sentences go back together up to the limit: a paragraph stays one input
+        if out and len(out[-1]) + 1 + len(p) <= limit:
+            out[-1] += " " + p
+        else:
+            out.append(p)
+    return out if all(len(p) <= limit for p in out) else None
+
+
+class MainArea(Horizontal):
+    """Chat and memory panel. Its size follows the terminal's: the panel shows or hides by the width."""
+
+    def on_resize(self, event) -> None:
+        self.app.fit_panel()
+        self.app.call_after_refresh(self.app.after_layout)
+
+
+class MemoryPane(Vertical):
+    """The memory panel; when its width changes, the app cuts its rows anew."""
+
+    def on_resize(self, event) -> None:
+        self.app.call_after_refresh(self.app.after_layout)
+
+
 class ChatmemApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "chatmem"
     BINDINGS = [
         Binding("f1", "help", "Help"),
-        Binding("f2", "toggle_memory", "Memory panel"),
-        Binding("escape", "focus_input", "Focus input"),
+        Binding("f2", "toggle_memory", "Memory"),
+        Binding("escape", "escape", "Stop replay"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -125,9 +204,10 @@ class ChatmemApp(App):
             self.error = error
 
     class Handled(Message):
-        def __init__(self, text: str, events: list, error: str | None = None) -> None:
+        def __init__(self, text: str, events: list, error: str | None = None, run: ReplayRun | None = None,
+                     expected: list[str] | None = None) -> None:
             super().__init__()
-            self.text, self.events, self.error = text, events, error
+            self.text, self.events, self.error, self.replay, self.expected = text, events, error, run, expected
 
     def __init__(self, data_dir: str | Path | None = None, bot_factory=None):
         super().__init__()
@@ -138,50 +218,84 @@ class ChatmemApp(App):
         self.memory = None
         self.bot = None
         self.ready = False
-        self.queue: deque[str] = deque()
-        self.expected: list[str] | None = None
-        self.script: deque = deque()      # /replay: (text, expected) lines still to play, one at a time
+        self.queue: deque[tuple[str, ReplayRun | None, list[str] | None]] = deque()   # (text, replay, expected)
+        self.script: deque = deque()      # /replay: (text, expected, new story) lines still to play, one at a time
+        self.replaying: ReplayRun | None = None
+        self.undo: list[int] = []         # what the last replay stored, for /undo
         self.busy = False
         self.last_answer = None
-        self.highlighted: list[int] = []
+        self.highlighted: list[tuple[int, int]] = []     # (memory id, hop) the last answer cited
         self.open_error: str | None = None
+        self.panel_choice: bool | None = None     # F2 decides; until then the screen's width does
+        self.panel_cols: list[str] = []
+        self.panel_width = 0
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static("starting…", id="status")
-        with Horizontal(id="main"):
+        with MainArea(id="main"):
             with Vertical(id="chat-pane"):
                 yield VerticalScroll(id="conversation")
-                yield Input(placeholder="Tell me something, or ask a question…  (/help)", id="prompt")
-            with Vertical(id="memory-pane"):
+                yield PromptInput(placeholder="Tell me something, or ask a question…  (/help)", id="prompt")
+            with MemoryPane(id="memory-pane"):
                 yield Static("Memory", id="memory-title")
-                yield DataTable(id="memories", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="memories", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield Footer()
 
     def on_mount(self) -> None:
         from chatmem.memory import SQLiteMemory
 
-        table = self.query_one("#memories", DataTable)
         self.query_one("#prompt", Input).focus()
+        self.fit_panel()
         try:
             self.memory = SQLiteMemory(self.data_dir)
         except (ChatmemError, OSError) as exc:
             self.open_error = str(exc)
-        newest = int(self.memory.ids[-1]) if self.memory is not None and len(self.memory) else 0
-        table.add_column("", key="mark", width=2)
-        table.add_column("id", key="id", width=max(4, len(str(newest)) + 1))   # room for the ids still to come
-        table.add_column("written", key="when", width=10)
-        table.add_column("memory", key="text")
+        self.set_columns()
         if self.memory is None:
             self.say(f"Cannot open memory: {self.open_error}", "error")
             self.set_status("memory unavailable")
             return
-        for turn in self.memory.recent_turns(100):
-            self.say(turn["text"], turn["role"], old=True)
-        self.reload_memories()
         self.set_status("loading the model…")
-        self.load_bot()
+        self.load_bot()             # first: the model loads while the screen fills
+        turns = self.memory.recent_turns(100)
+        for turn in turns:
+            self.say(turn["text"], turn["role"], old=True)
+        if not turns and not len(self.memory):
+            self.say(WELCOME, "system welcome")
+        self.reload_memories()
         self.set_interval(2.0, self.poll_memory)
+        self.set_interval(30.0, self.refresh_times)
+
+    def set_columns(self) -> None:
+        table = self.query_one("#memories", DataTable)
+        newest = int(self.memory.ids[-1]) if self.memory is not None and len(self.memory) else 0
+        # No cell padding (a narrow panel needs the room): one column of space after each narrow one instead.
+        pane = self.panel_width = self.query_one("#memory-pane").size.width or 40
+        widths = {"mark": 3, "id": max(5, len(str(newest)) + 2)}   # id: room for the ids still to come
+        if pane >= TIMES_FROM:
+            widths["when"] = 8
+        widths["text"] = max(8, pane - sum(widths.values()) - 4)     # the pane's border, the scrollbar, a margin
+        table.clear(columns=True)
+        for key, w in widths.items():
+            table.add_column({"mark": "", "id": "id", "when": "written", "text": "memory"}[key], key=key, width=w)
+        self.panel_cols = list(widths)
+
+    def fit_panel(self) -> None:
+        show = self.panel_choice if self.panel_choice is not None else self.size.width >= PANEL_MIN_SCREEN
+        self.query_one("#memory-pane").set_class(not show, "hidden")
+
+    def after_layout(self) -> None:
+        """The panel's width changed (resize, F2): cut its rows anew; the chat stays on the newest message."""
+        self.scroll_chat_end()
+        if self.memory is not None and self.query_one("#memory-pane").display:
+            pane = self.query_one("#memory-pane").size.width
+            if pane and pane != self.panel_width:
+                self.set_columns()
+                self.reload_memories()
+
+    def scroll_chat_end(self) -> None:
+        self.query_one("#conversation", VerticalScroll).scroll_end(animate=False)
 
     # -- status and panels ------------------------------------------------------
     def set_status(self, state: str) -> None:
@@ -191,7 +305,10 @@ class ChatmemApp(App):
         status.set_class(self.ready, "ready")
 
     def status_ready(self) -> None:
-        self.set_status("ready" if not self.busy else "thinking…")
+        if self.replaying is not None:
+            self.set_status(f"replaying {self.replaying.name}: {self.replaying.played}/{self.replaying.lines} (Esc stops)")
+        else:
+            self.set_status("ready" if not self.busy else "thinking…")
 
     def say(self, text: str, role: str = "system", extra: str | Text = "", old: bool = False,
             unsure: bool = False) -> Static:
@@ -217,17 +334,20 @@ class ChatmemApp(App):
         self.last_answer = None           # /why would show it again
 
     def reload_memories(self) -> None:
+        """Refill the panel from the memory; the memories the last answer cited stay marked."""
         table = self.query_one("#memories", DataTable)
+        cited, self.highlighted = self.highlighted, []
         table.clear()
         n = len(self.memory)
         self.add_memory_rows(self.memory.memories_at(range(max(0, n - PANEL_ROWS), n)))
-        self.highlighted = []
+        self.highlight_ids([c[0] for c in cited], [c[1] for c in cited], move=False)
 
     def add_memory_rows(self, memories) -> None:
         table = self.query_one("#memories", DataTable)
         for m in memories:
             if str(m.id) not in table.rows:
-                table.add_row("", str(m.id), _ago(m.created), plain(m.text), key=str(m.id))
+                cells = dict(zip(PANEL_COLS, memory_cells(m)))
+                table.add_row(*(cells[k] for k in self.panel_cols), key=str(m.id))
         while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
             table.remove_row(next(iter(table.rows)))
         if table.row_count:
@@ -236,22 +356,38 @@ class ChatmemApp(App):
         shown = f"Memory ({n})" if n <= PANEL_ROWS else f"Memory ({n:,}; newest {PANEL_ROWS:,} shown)"
         self.query_one("#memory-title", Static).update(shown)
 
-    def highlight(self, supports) -> None:
+    def set_row(self, mid: int, mark: Text | str = "", cited: bool = False) -> None:
         table = self.query_one("#memories", DataTable)
-        for mid in self.highlighted:
-            if str(mid) in table.rows:
-                table.update_cell(str(mid), "mark", "")
-                m = self.memory.get(mid)
-                table.update_cell(str(mid), "text", plain(m.text if m else ""))
+        m = self.memory.get(mid)
+        if str(mid) in table.rows and m is not None:
+            for key, value in zip(PANEL_COLS, memory_cells(m, mark, cited)):
+                if key in self.panel_cols:
+                    table.update_cell(str(mid), key, value)
+
+    def highlight(self, supports) -> None:
+        self.highlight_ids([s.memory.id for s in supports], [s.hop for s in supports])
+
+    def highlight_ids(self, ids: list[int], hops: list[int] | None = None, move: bool = True) -> None:
+        table = self.query_one("#memories", DataTable)
+        for mid, _ in self.highlighted:
+            self.set_row(mid)
         self.highlighted = []
-        for s in supports:
-            key = str(s.memory.id)
-            if key in table.rows:
-                table.update_cell(key, "mark", Text(f"▶{s.hop}", style="bold reverse"))
-                table.update_cell(key, "text", plain(s.memory.text, style="bold underline"))
-                self.highlighted.append(s.memory.id)
-        if supports and str(supports[0].memory.id) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(supports[0].memory.id)))
+        for mid, hop in zip(ids, hops or range(1, len(ids) + 1)):
+            if str(mid) in table.rows:
+                self.set_row(mid, Text(f"▶{hop}", style="bold reverse"), cited=True)
+                self.highlighted.append((mid, hop))
+        if move and ids and str(ids[0]) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(ids[0])))
+
+    def refresh_times(self, now: float | None = None) -> None:
+        """"just now" becomes "3 min ago": the written column is redrawn every 30 s."""
+        if self.memory is None or "when" not in self.panel_cols:
+            return
+        table = self.query_one("#memories", DataTable)
+        for key in list(table.rows)[-500:]:        # older rows say hours or a date and change rarely
+            m = self.memory.get(int(key.value))
+            if m is not None:
+                table.update_cell(key, "when", _ago(m.created, short=True, now=now))
 
     def poll_memory(self) -> None:
         """Memories written by other processes (a replay, another app) appear within ~2 s."""
@@ -267,14 +403,36 @@ class ChatmemApp(App):
     # -- workers ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def load_bot(self) -> None:
+        """The encoder, the model and the tokeniser load side by side (their imports are most of the wait)."""
+        import threading
+
+        errors: list[BaseException] = []
+
+        def side(fn):
+            def go():
+                try:
+                    fn()
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+            t = threading.Thread(target=go, daemon=True)
+            t.start()
+            return t
+
         try:
+            from chatmem.input import _spacy
+
             if self._bot_factory is not None:
                 bot = self._bot_factory(self.memory)
             else:
                 from chatmem.bot import Bot
 
                 bot = Bot(self.memory, session=None)
-            bot.load()
+            helpers = [side(getattr(bot.encoder, "load", lambda: None)), side(_spacy)]
+            bot.load(encoder=False)
+            for t in helpers:
+                t.join()
+            if errors:
+                raise errors[0]
             self.bot = bot
             self.post_message(self.Loaded(None))
         except ChatmemError as exc:
@@ -292,64 +450,85 @@ class ChatmemApp(App):
         self.pump()
 
     @work(thread=True, group="think")
-    def think(self, text: str) -> None:
+    def think(self, text: str, run: ReplayRun | None, expected: list[str] | None) -> None:
+        from chatmem.dialogue_act import route
+
         try:
-            events = self.bot.handle(text)
-            self.post_message(self.Handled(text, events))
+            events = route(run.bot if run is not None and run.bot is not None else self.bot, text)
+            self.post_message(self.Handled(text, events, run=run, expected=expected))
         except ChatmemError as exc:
-            self.post_message(self.Handled(text, [], str(exc)))
+            self.post_message(self.Handled(text, [], str(exc), run, expected))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Handled(text, [], f"{exc.__class__.__name__}: {exc}"))
+            self.post_message(self.Handled(text, [], f"{exc.__class__.__name__}: {exc}", run, expected))
 
     def pump(self) -> None:
         """Process queued input one line at a time, in order; a /replay script feeds one line per turn."""
         if self.busy or not self.ready:
             return
         if not self.queue and self.script:
-            text, self.expected = self.script.popleft()
-            self.submit_text(text)
+            text, expected, new_story = self.script.popleft()
+            if new_story and self.replaying is not None and self.replaying.bot is not None:
+                self.replaying.bot = self.fresh_bot()            # a bAbI story starts with an empty memory
+            self.submit_text(text, self.replaying, expected)
             return
         if not self.queue:
+            if self.replaying is not None:
+                self.finish_replay()
             return
         self.busy = True
-        self.set_status("thinking…")
-        self.think(self.queue.popleft())
+        self.status_ready()
+        self.think(*self.queue.popleft())
 
     def on_chatmem_app_handled(self, msg: Handled) -> None:
         self.busy = False
         if msg.error:
             self.say(msg.error, "error")
+        run = msg.replay
+        fresh = run is not None and run.bot is not None
         stored = []
         for ev in msg.events:
             if ev.stored is not None:
-                stored.append(ev.stored)
-                line = f"Stored as memory #{ev.stored.id}."
+                line = f"Stored as memory #{ev.stored.id}" + (" (temporary)." if fresh else ".")
                 self.say(line, "bot")
-                self.log_turn("bot", line)
+                if not fresh:
+                    stored.append(ev.stored)
+                    self.log_turn("bot", line)
             elif ev.answer is not None:
-                self.show_answer(ev.answer)
+                self.show_answer(ev.answer, msg.expected, run, log=not fresh)
+            elif ev.reply is not None:
+                self.say(ev.reply, "bot")
+                if not fresh:
+                    self.log_turn("bot", ev.reply)
         if stored:
             self.add_memory_rows(stored)
+            if run is not None:
+                run.stored += [m.id for m in stored]
+        if run is not None:
+            run.played += 1
         self.status_ready()
         self.pump()
 
-    def show_answer(self, ans) -> None:
+    def show_answer(self, ans, expected: list[str] | None = None, run: ReplayRun | None = None,
+                    log: bool = True) -> None:
         from chatmem.replay import normalize_answer
 
-        self.last_answer = ans
         cites = Text(style="dim")
-        expected, self.expected = self.expected, None
         if expected is not None:        # a /replay line with "=> answer": say whether the bot got it
             right = ans.confident and normalize_answer(",".join(ans.words)) == list(expected)
             cites.append(f"{'✓' if right else '✗'} expected {printable(','.join(expected))}\n")
+            if run is not None:
+                run.checked += 1
+                run.right += right
         for s in ans.supports:
             cites.append(f"▶{s.hop} #{s.memory.id} ")
             cites.append_text(cited_text(s.memory, ans.span if ans.confident else None))
             cites.append(f"  ({_ago(s.memory.created)})\n")
         cites.rstrip()
         self.say(ans.text, "bot", cites, unsure=not ans.confident)
-        self.log_turn("bot", ans.text + ("\n" + cites.plain if cites.plain else ""))
-        self.highlight(ans.supports)
+        if log:                          # a temporary memory's answers cite memories that will be gone
+            self.last_answer = ans
+            self.log_turn("bot", ans.text + ("\n" + cites.plain if cites.plain else ""))
+            self.highlight(ans.supports)
 
     def log_turn(self, role: str, text: str) -> None:
         if self.memory is not None:
@@ -361,10 +540,26 @@ class ChatmemApp(App):
     # -- input ---------------------------------------------------------------------
     @on(Input.Submitted, "#prompt")
     def submitted(self, event: Input.Submitted) -> None:
+        from chatmem.input import MAX_UTTERANCE_CHARS
+
         if event.input.value != event.value:      # a second Enter for text already handled (fast typing, paste)
             return
         text = event.value.strip()
+        if len(text) > MAX_UTTERANCE_CHARS and not text.startswith("/"):
+            pieces = split_long(text, MAX_UTTERANCE_CHARS)
+            if pieces is None:                     # kept in the box, to be shortened
+                self.say(f"That is {len(text):,} characters with a sentence over the limit of "
+                         f"{MAX_UTTERANCE_CHARS:,}; it is still in the input box to shorten.", "error")
+                return
+            event.input.value = ""
+            for p in pieces:
+                self.submit_text(p)
+            return
         event.input.value = ""
+        self.enter(text)
+
+    def enter(self, text: str) -> None:
+        text = text.strip()
         if not text:
             return
         if text.startswith("/"):
@@ -372,7 +567,18 @@ class ChatmemApp(App):
             return
         self.submit_text(text)
 
-    def submit_text(self, text: str) -> None:
+    @on(PromptInput.Lines)
+    def pasted_lines(self, msg: PromptInput.Lines) -> None:
+        """A multi-line paste: every line is handled, in order, as if typed and entered one by one; whatever
+        was already typed joins the first line."""
+        box = self.query_one("#prompt", Input)
+        first, box.value = box.value, ""
+        lines = list(msg.lines)
+        lines[0] = (first.rstrip() + " " + lines[0]).strip()
+        for line in lines:
+            self.enter(line)
+
+    def submit_text(self, text: str, run: ReplayRun | None = None, expected: list[str] | None = None) -> None:
         from chatmem.input import InputError, clean
 
         try:
@@ -381,11 +587,12 @@ class ChatmemApp(App):
             self.say(str(exc), "error")
             return
         self.say(text, "user")
-        self.log_turn("user", text)
+        if run is None or run.bot is None:
+            self.log_turn("user", text)
         if self.memory is None:
             self.say("Memory is unavailable; nothing was stored.", "error")
             return
-        self.queue.append(text)
+        self.queue.append((text, run, expected))
         if not self.ready:
             self.say("(model still loading: queued, will be answered when ready)", "system")
         self.pump()
@@ -398,7 +605,8 @@ class ChatmemApp(App):
             return
         name, args = parts[0].lower(), parts[1:]
         handlers = {"/help": self.cmd_help, "/forget": self.cmd_forget, "/clear": self.cmd_clear,
-                    "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why}
+                    "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why,
+                    "/undo": self.cmd_undo}
         fn = handlers.get(name)
         if fn is None:
             self.say(f"Unknown command {name}. Try /help.", "error")
@@ -415,25 +623,52 @@ class ChatmemApp(App):
         self.action_help()
 
     def cmd_forget(self, args) -> None:
-        if len(args) != 1 or not re.fullmatch(r"#?[0-9]{1,18}", args[0]):
-            self.say("Usage: /forget ID  (the memory's number, e.g. /forget 3)", "error")
+        m = re.fullmatch(r"#?([0-9]{1,18})(?:-#?([0-9]{1,18}))?", args[0]) if len(args) == 1 else None
+        if m is None or (m[2] and int(m[2]) < int(m[1])):
+            self.say("Usage: /forget ID or /forget FIRST-LAST  (memory numbers, e.g. /forget 3 or /forget 120-183)",
+                     "error")
             return
         if not self._need_memory():
             return
-        mid = int(args[0].lstrip("#"))
-        gone = self.memory.get(mid)
-        try:
-            forgot = self.memory.forget(mid)
-        except ChatmemError as exc:
-            self.say(str(exc), "error")
-            return
-        if forgot:
-            self.reload_memories()
-            self.unsay(lambda said: gone is not None and squash(gone.text) in said)
-            self.say(f"Forgot memory #{mid}.", "system")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi == lo:
+            ids = [lo]
         else:
-            self.say(f"There is no memory #{mid}.", "error")
+            ids = [int(i) for i in self.memory.ids if lo <= int(i) <= hi]
+            if not ids:
+                self.say(f"There are no memories #{lo} to #{hi}.", "error")
+                return
+        self.forget_ids(ids, f"memory #{lo}" if hi == lo else f"{{n}} memories (#{lo} to #{hi})")
+
+    def forget_ids(self, ids: list[int], what: str) -> None:
+        gone, done = [], 0
+        for mid in ids:
+            m = self.memory.get(mid)
+            try:
+                ok = self.memory.forget(mid)
+            except ChatmemError as exc:
+                self.say(str(exc), "error")
+                break
+            done += ok
+            if ok and m is not None:
+                gone.append(squash(m.text))
+        if done:
+            self.reload_memories()
+            self.unsay(lambda said: any(g in said for g in gone))
+            self.say(f"Forgot {what.format(n=done)}.", "system")
+        elif len(ids) == 1:
+            self.say(f"There is no memory #{ids[0]}.", "error")
         self.status_ready() if self.ready else self.set_status("loading the model…")
+
+    def cmd_undo(self, args) -> None:
+        if args:
+            self.say("Usage: /undo  (forgets what the last replay stored)", "error")
+            return
+        if not self.undo or not self._need_memory():
+            self.say("Nothing to undo: /undo forgets what the last replay stored in your memory.", "system")
+            return
+        ids, self.undo = self.undo, []
+        self.forget_ids(ids, "the {n} memories the last replay stored")
 
     def cmd_clear(self, args) -> None:
         if not self._need_memory():
@@ -467,20 +702,74 @@ class ChatmemApp(App):
         except (OSError, ChatmemError) as exc:
             self.say(f"Could not write {args[0]}: {getattr(exc, 'strerror', None) or exc}", "error")
 
-    def cmd_replay(self, args) -> None:
-        from chatmem.replay import parse_script, read_text
+    def fresh_bot(self):
+        from chatmem.bot import Bot
+        from chatmem.memory import EphemeralMemory
 
-        if len(args) != 1:
-            self.say("Usage: /replay FILE", "error")
+        bot = Bot(EphemeralMemory(), model_dir=self.bot.model_dir, encoder=self.bot.encoder, session="replay")
+        bot._loaded = self.bot._loaded         # the loaded model, shared
+        return bot
+
+    def cmd_replay(self, args) -> None:
+        from chatmem.replay import load_turns
+
+        fresh = "--fresh" in args
+        files = [a for a in args if a != "--fresh"]
+        if len(files) != 1 or any(a.startswith("--") and a != "--fresh" for a in args):
+            self.say("Usage: /replay FILE  or  /replay --fresh FILE  (a temporary memory; yours is untouched)",
+                     "error")
             return
+        if self.replaying is not None:
+            self.say("A replay is already running; Esc stops it.", "error")
+            return
+        name = files[0]
         try:
-            turns = parse_script(read_text(Path(args[0]).expanduser()), args[0])
+            turns, babi = load_turns(Path(name).expanduser(), name)
         except ChatmemError as exc:
             self.say(str(exc), "error")
             return
-        self.say(f"Replaying {args[0]} ({len(turns)} lines)…", "system")
-        self.script.extend((" ".join(u.text for u in t.utterances), t.expected) for t in turns)
-        self.pump()
+        if babi and not fresh:
+            self.say(f"{name} is a bAbI file: its stories each need an empty memory. Use /replay --fresh {name}.",
+                     "error")
+            return
+        statements = sum(not u.is_question for t in turns for u in t.utterances)
+
+        def start(yes: bool | None = True) -> None:
+            if not yes:
+                self.say("Nothing was replayed.", "system")
+                return
+            if fresh and not self.ready:
+                self.say("The model is still loading; try the replay again in a moment.", "error")
+                return
+            self.replaying = ReplayRun(name, len(turns), self.fresh_bot() if fresh else None)
+            where = "a temporary memory" if fresh else "your memory"
+            self.say(f"Replaying {name} ({len(turns)} lines) into {where}… Esc stops it.", "system")
+            self.script.extend((" ".join(u.text for u in t.utterances), t.expected, t.new_story) for t in turns)
+            self.pump()
+
+        if not fresh and statements > ASK_ABOVE:
+            self.push_screen(ConfirmScreen(
+                f"{name} may store up to {statements} memories in your memory. Replay it? "
+                f"(/replay --fresh {name} uses a temporary memory; /undo forgets what a replay stored.)",
+                yes="Replay it", danger=False), start)
+        else:
+            start()
+
+    def finish_replay(self) -> None:
+        run, self.replaying = self.replaying, None
+        fresh = run.bot is not None
+        parts = [f"{run.right} of {run.checked} expected answers right" if run.checked else "no answers to check"]
+        if fresh:
+            parts.append("the temporary memory is gone; yours is as it was")
+        elif run.stored:
+            parts.append(f"stored {len(run.stored)} memories (#{run.stored[0]} to #{run.stored[-1]}; /undo forgets them)")
+            self.undo = list(run.stored)
+        else:
+            parts.append("nothing was stored")
+        head = f"Replay of {run.name} stopped after {run.played} of {run.lines} lines" if run.stopped \
+            else f"Replay of {run.name} finished"
+        self.say(f"{head}: " + "; ".join(parts) + ".", "system")
+        self.status_ready()
 
     def cmd_why(self, args) -> None:
         ans = self.last_answer
@@ -500,10 +789,31 @@ class ChatmemApp(App):
         self.push_screen(HelpScreen())
 
     def action_toggle_memory(self) -> None:
-        self.query_one("#memory-pane").toggle_class("hidden")
+        pane = self.query_one("#memory-pane")
+        self.panel_choice = pane.has_class("hidden")
+        self.fit_panel()
+        self.call_after_refresh(self.after_layout)
 
     def action_focus_input(self) -> None:
         self.query_one("#prompt", Input).focus()
+
+    def action_escape(self) -> None:
+        """Esc stops a replay (the line being answered finishes); otherwise it focuses the input."""
+        if self.replaying is not None and not self.replaying.stopped:
+            self.replaying.stopped = True
+            self.script.clear()
+            self.queue = deque(q for q in self.queue if q[1] is not self.replaying)
+            if not self.busy:
+                self.finish_replay()
+            return
+        self.action_focus_input()
+
+    def prefill(self, text: str) -> None:
+        """A palette command that needs an argument: the command goes into the input, to be completed."""
+        box = self.query_one("#prompt", Input)
+        box.value = text
+        box.cursor_position = len(text)
+        box.focus()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -512,6 +822,16 @@ class ChatmemApp(App):
         yield SystemCommand("Focus input", "Move the cursor to the input line", self.action_focus_input)
         yield SystemCommand("Why?", "Show the top candidate memories of each hop for the last question",
                             lambda: self.cmd_why([]))
+        yield SystemCommand("Forget a memory…", "Type /forget ID (or a range FIRST-LAST)",
+                            lambda: self.prefill("/forget "))
+        yield SystemCommand("Export memories…", "Type /export FILE: write memories to JSON Lines",
+                            lambda: self.prefill("/export "))
+        yield SystemCommand("Replay a dialog script…", "Type /replay FILE: play a script into your memory",
+                            lambda: self.prefill("/replay "))
+        yield SystemCommand("Replay in a temporary memory…", "Type /replay --fresh FILE: yours is untouched",
+                            lambda: self.prefill("/replay --fresh "))
+        yield SystemCommand("Undo the last replay", "Forget what the last replay stored", lambda: self.cmd_undo([]))
+        yield SystemCommand("Stop the replay", "Stop a replay in progress (Esc)", self.action_escape)
         yield SystemCommand("Clear memory", "Forget every memory (asks first)", lambda: self.cmd_clear([]))
 
     def on_unmount(self) -> None:

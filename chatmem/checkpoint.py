@@ -48,7 +48,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 # Parts trained after O and R, kept in the same weights file under their own prefix: (config key, module class).
 PARTS = {"relevance": ("chatmem.relevance", "Relevance", "RelevanceConfig"),
-         "span": ("chatmem.span", "SpanR", "SpanConfig")}
+         "span": ("chatmem.span", "SpanR", "SpanConfig"),
+         "act": ("chatmem.dialogue_act", "ActClassifier", "ActConfig")}
 
 
 @dataclass
@@ -59,9 +60,10 @@ class Loaded:
     relevance: object = None   # chatmem.relevance.Relevance: O's first-hop relevance term, or None
     span: object = None        # chatmem.span.SpanR: R's span answers, or None
     span_vocab: object = None  # chatmem.span.SpanVocab
+    act: object = None         # chatmem.dialogue_act.ActClassifier: fact, question, request, chit-chat, or None
 
 
-def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None) -> None:
+def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None, act=None) -> None:
     """Write the weights (one safetensors file), the vocabularies and config.json with their checksums."""
     from safetensors.torch import save as st_save
 
@@ -69,7 +71,7 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     extra = {k: v for k, v in extra.items() if k not in ("model", "sha256", *PARTS)}
-    for name, part in (("relevance", relevance), ("span", span)):
+    for name, part in (("relevance", relevance), ("span", span), ("act", act)):
         if part is not None:
             state.update({f"{name}.{k}": v.detach().contiguous() for k, v in part.state_dict().items()})
             extra[name] = part.cfg.to_json()
@@ -159,4 +161,4 @@ def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
         raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
     model.eval()
-    return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab)
+    return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab, parts.get("act"))

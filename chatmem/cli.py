@@ -48,9 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
     tr.add_argument("--locomo", metavar="FILE", help="LoCoMo development conversations for O's relevance term "
                     "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
-    tr.add_argument("--stage", choices=("babi", "relevance", "span"), default="babi",
+    tr.add_argument("--stage", choices=("babi", "relevance", "span", "act"), default="babi",
                     help="where to start: babi (everything), relevance (keep O and R, fit O's first-hop relevance "
-                         "term, then R's span answers), span (fit only R's span answers); each stage writes the model")
+                         "term, then R's span answers), span (fit R's span answers), act (fit only the classifier "
+                         "of facts, questions, requests, commands and chit-chat); each stage writes the model")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -141,24 +142,22 @@ def cmd_memory(args) -> int:
             n = mem.export_jsonl(args.file, warn=warn)
             print(f"exported {n} memories to {args.file}", file=sys.stderr)    # stdout may be the export itself
         elif args.action == "import":
-            from chatmem.bot import Bot
-            from chatmem.input import make_utterance
-            from chatmem.memory import parse_created, read_export
-
-            recs = read_export(args.file)
-            utts, created, sessions = [], [], []
-            for r in recs:
-                utts.append(make_utterance(r["text"]))
-                created.append(parse_created(r.get("created")))
-            bot = Bot(mem)
-            from chatmem.input import encode
-
-            enc = encode(utts, bot.encoder)
             import time
 
-            ts = [c if c is not None else time.time() for c in created]
-            mem.write(enc, f"import:{Path(args.file).name}", created=ts)
-            print(f"imported {len(enc)} memories from {args.file}")
+            from chatmem.bot import Bot
+            from chatmem.input import encode, make_utterance
+            from chatmem.memory import already_stored, parse_created, read_export
+
+            recs = read_export(args.file)
+            present = already_stored(mem, recs)
+            new = [r for r, p in zip(recs, present) if not p]
+            utts = [make_utterance(r["text"]) for r in new]
+            ts = [c if c is not None else time.time() for c in (parse_created(r.get("created")) for r in new)]
+            if utts:
+                mem.write(encode(utts, Bot(mem).encoder), f"import:{Path(args.file).name}", created=ts)
+            skipped = len(recs) - len(new)
+            print(f"imported {len(utts)} memories from {args.file}"
+                  + (f"; skipped {skipped} already in memory (same text and write time)" if skipped else ""))
     finally:
         mem.close()
     return 0
@@ -186,12 +185,17 @@ def cmd_train(args) -> int:
         if locomo is not None and not locomo.is_file():
             raise ChatmemError(f"LoCoMo file {locomo} does not exist")
         train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), locomo, log=log)
-    from chatmem.span_train import SpanTrainConfig, train_span
+    if args.stage != "act":
+        from chatmem.span_train import SpanTrainConfig, train_span
 
-    train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
-    from chatmem.report import write_model_card
+        train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+    from chatmem.dialogue_act import ActTrainConfig, train_act
 
-    write_model_card(out, _babi_dir(args.babi_dir))
+    train_act(out, ActTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+    if args.stage != "act":        # the act classifier leaves the bAbI results as they are
+        from chatmem.report import write_model_card
+
+        write_model_card(out, _babi_dir(args.babi_dir))
     return 0
 
 
@@ -233,8 +237,14 @@ def cmd_replay(args) -> int:
 def cmd_app(args) -> int:
     from chatmem.app import make_app
 
-    make_app(data_dir=args.data_dir).run()
-    return 0
+    app = make_app(data_dir=args.data_dir)
+    app.run()
+    code = app.return_code or 0
+    # The memory is closed (on_unmount) and the terminal restored; what is left is the interpreter tearing down
+    # torch and spaCy, about 2 s of Ctrl+Q for nothing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

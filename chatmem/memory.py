@@ -1032,6 +1032,19 @@ def read_export(path: str | os.PathLike) -> list[dict]:
     return out
 
 
+def already_stored(memory: MemoryBase, records: Sequence[dict]) -> list[bool]:
+    """For an import: whether each export record is a memory already present (the same text, written at the same
+    time to the millisecond; a repeat within the file counts too), so a second import of one export adds nothing."""
+    have = {(m.text, round(m.created, 3)) for m in memory.all()}
+    out = []
+    for r in records:
+        t = parse_created(r.get("created"))
+        key = (squash(r["text"]), None if t is None else round(t, 3))
+        out.append(t is not None and key in have)
+        have.add(key)
+    return out
+
+
 def parse_created(value) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)

@@ -304,7 +304,7 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
             "locomo": str(locomo_path) if locomo_path else None}
     loaded = checkpoint.load(model_dir)        # again: another stage may have written the checkpoint meanwhile
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info}, relevance=rel,
-                    span=loaded.span, span_vocab=loaded.span_vocab)
+                    span=loaded.span, span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})")
     return info
 

@@ -34,6 +34,12 @@ class Turn:
     line: int
     utterances: list[Utterance]
     expected: list[str] | None = None
+    new_story: bool = False            # a bAbI story starts here: it wants an empty memory
+
+
+# Lines no dialog script has: JSON (an export, a log) and markup. Refused, naming the line, so that a wrong file
+# never becomes memories.
+_NOT_SCRIPT = re.compile(r"^\s*(?:[\[{].*[\]},:]\s*$|\{\s*\"|<[A-Za-z!?/][^>]*>)")
 
 
 @dataclass
@@ -84,6 +90,10 @@ def read_text(path: Path) -> list[str]:
 def parse_script(lines: list[str], source: str) -> list[Turn]:
     turns = []
     for n, raw in enumerate(lines, 1):
+        if _NOT_SCRIPT.match(raw):
+            what = "markup" if raw.lstrip().startswith("<") else "JSON (an export? load one with `chatmem memory import`)"
+            raise ChatmemError(f"{source}:{n}: this looks like {what}, not a dialog script (one sentence or question "
+                               f"a line, 'question => answer' to check an answer); nothing was replayed")
         if len(raw) > MAX_UTTERANCE_CHARS:
             raise ChatmemError(f"{source}:{n}: line is {len(raw):,} characters; the limit is {MAX_UTTERANCE_CHARS:,}")
         line = raw.strip()
@@ -113,6 +123,39 @@ def parse_script(lines: list[str], source: str) -> list[Turn]:
     return turns
 
 
+def babi_turns(samples) -> list[Turn]:
+    """A bAbI file as a script: each story's sentences, each question after the sentences it may see, with its
+    answer to check; the first line of each story is marked, since each story wants an empty memory."""
+    from chatmem.data import story_groups
+
+    turns = []
+    for g in story_groups(samples):
+        story, asked = g[-1].story, 0
+        for k in range(len(story) + 1):
+            if k:
+                turns.append(Turn(0, [make_utterance(story[k - 1])], new_story=k == 1))
+            while asked < len(g) and len(g[asked].story) == k:
+                turns.append(Turn(g[asked].line, [make_utterance(g[asked].question)], list(g[asked].answer),
+                                  new_story=k == 0 and asked == 0))
+                asked += 1
+    return turns
+
+
+def load_turns(path: Path, source: str) -> tuple[list[Turn], bool]:
+    """A dialog script or a bAbI file, read and checked whole: (its turns, whether it is bAbI). Anything else
+    (an export, a log, a binary) is refused with a message naming the line."""
+    lines = read_text(path)
+    if looks_like_babi(lines):
+        try:
+            samples = parse_lines(lines, source)
+        except BabiFormatError as exc:
+            raise ChatmemError(str(exc)) from None
+        if not samples:
+            raise ChatmemError(f"{source}: a bAbI file with no questions")
+        return babi_turns(samples), True
+    return parse_script(lines, source), False
+
+
 class Printer:
     """Human transcript or JSON Lines on stdout; a progress bar on stderr when it is a terminal."""
 
@@ -136,6 +179,11 @@ class Printer:
             for m in memories:
                 self.out(f"  stored [{m.id}] {m.text}")
         self.bar.update(len(memories))
+
+    def skipped(self, u: Utterance, act: str) -> None:
+        self.bar.update(1)
+        if not self.as_json:
+            self.out(f"  not stored ({act}): {u.text}")
 
     def answered(self, r: Result) -> None:
         self.bar.update(1)
@@ -174,7 +222,13 @@ def _result(u: Utterance, ans, expected) -> Result:
                   said=",".join(ans.words) if ans.span is None else ans.words[0])
 
 
+CHUNK = 64      # utterances encoded at a time: the first answers print while the rest is still to encode
+
+
 def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
+    """Play a script as the app would: facts stored (in batches between questions), questions and requests
+    answered, chit-chat and commands not stored (chatmem.dialogue_act). Encoded CHUNK utterances at a time."""
+    from chatmem.dialogue_act import ANSWERED, classify
     from chatmem.input import encode
 
     results = []
@@ -185,21 +239,23 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
             printer.stored(bot.store(pending))
             pending.clear()
 
-    # Encode everything in batches up front; statements are written in batches between questions.
-    flat = [u for t in turns for u in t.utterances]
-    enc = iter(encode(flat, bot.encoder))
-    for t in turns:
-        for k, _ in enumerate(t.utterances):
-            u = next(enc)
-            if u.is_question:
-                flush()
-                exp = t.expected if k == len(t.utterances) - 1 else None
+    bot.load(encoder=False)
+    flat = [(u, t.expected if k == len(t.utterances) - 1 else None) for t in turns for k, u in enumerate(t.utterances)]
+    for start in range(0, len(flat), CHUNK):
+        chunk = flat[start:start + CHUNK]
+        utts = encode([u for u, _ in chunk], bot.encoder)
+        for u, (_, exp), act in zip(utts, chunk, classify(bot._loaded.act, utts)):
+            if act == "fact":
+                pending.append(u)
+                continue
+            flush()
+            if act in ANSWERED:
                 r = _result(u, bot.answer(u), exp)
                 results.append(r)
                 printer.answered(r)
             else:
-                pending.append(u)
-    flush()
+                printer.skipped(u, act)
+        flush()
     return results
 
 

@@ -380,6 +380,6 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     extra = {**loaded.config, "span_train": info, "span_threshold": tau}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
-                    span_vocab=loaded.span_vocab)
+                    span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")
     return info

@@ -212,31 +212,59 @@ def _snap_app(loaded_model):
     return make_app(data_dir=SNAP_HOME, bot_factory=factory(loaded_model))
 
 
-def test_snapshot_main_screen_with_highlighted_support(snap_compare, loaded_model):
+def snapshot(snap_compare, loaded_model, size, steps=None):
+    """The app at `size` after `steps(app, pilot)`, against its baseline SVG."""
     app = _snap_app(loaded_model)
 
     async def run_before(pilot):
         await wait_ready(app, pilot)
         app.query_one("Input").cursor_blink = False      # a blinking cursor made the picture depend on timing
-        app.submit_text("Mary went to the kitchen. John picked up the football. John went to the garden.")
-        app.submit_text("Where is the football?")
-        await wait_ready(app, pilot)
-        await pilot.pause()
+        if steps is not None:
+            await steps(app, pilot)
+        await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))
+    return snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def _football(app, pilot):
+    app.submit_text("Mary went to the kitchen. John picked up the football. John went to the garden.")
+    app.submit_text("Where is the football?")
+    await wait_ready(app, pilot)
+
+
+def test_snapshot_main_screen_with_highlighted_support(snap_compare, loaded_model):
+    assert snapshot(snap_compare, loaded_model, (110, 30), _football)
 
 
 def test_snapshot_help_screen(snap_compare, loaded_model):
-    app = _snap_app(loaded_model)
-
-    async def run_before(pilot):
-        await wait_ready(app, pilot)
-        app.query_one("Input").cursor_blink = False
-        await pilot.pause()
+    async def steps(app, pilot):
         await pilot.press("f1")
-        await pilot.pause()
 
-    assert snap_compare(app, run_before=run_before, terminal_size=(110, 30))
+    assert snapshot(snap_compare, loaded_model, (110, 30), steps)
+
+
+def test_snapshot_80x24_panel_shown_with_f2(snap_compare, loaded_model):
+    async def steps(app, pilot):
+        await _football(app, pilot)
+        await pilot.press("f2")            # hidden by default below 100 columns
+
+    assert snapshot(snap_compare, loaded_model, (80, 24), steps)
+
+
+def test_snapshot_60x20_chat_only(snap_compare, loaded_model):
+    async def steps(app, pilot):
+        for line in ("Hi there!", "Mary went to the kitchen.", "Remind me where Mary is."):
+            app.submit_text(line)
+            await wait_ready(app, pilot)
+
+    assert snapshot(snap_compare, loaded_model, (60, 20), steps)
+
+
+def test_snapshot_help_at_80x24(snap_compare, loaded_model):
+    async def steps(app, pilot):
+        await pilot.press("f1")
+
+    assert snapshot(snap_compare, loaded_model, (80, 24), steps)
 
 
 async def test_markup_in_memories_answers_and_path_is_shown_as_text(tmp_path, loaded_model):
@@ -285,3 +313,242 @@ async def test_a_forgotten_memory_leaves_the_screen_and_the_log(tmp_path, loaded
         await wait_ready(app2, pilot)
         text = "\n".join(messages(app2))
         assert "4711" not in text and "Where is Mary?" in text
+
+
+# -- issue 16: the app as people use it ------------------------------------------------------------------
+
+
+async def wait_replay(app, pilot):
+    for _ in range(100):
+        await wait_ready(app, pilot)
+        if app.replaying is None:
+            return
+    raise AssertionError("the replay never finished")
+
+
+def stored_texts(app):
+    return [m.text for m in app.memory.all()]
+
+
+async def test_chitchat_and_requests_are_not_memories_and_requests_are_answered(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_ready(app, pilot)
+        for line in ("Hi there!", "My keys are in the blue bowl.", "Thanks, that's helpful.", "lol ok",
+                     "Remind me where my keys are."):
+            app.submit_text(line)
+        await wait_ready(app, pilot)
+        assert stored_texts(app) == ["My keys are in the blue bowl."]
+        text = "\n".join(messages(app))
+        assert "Hello!" in text and "You're welcome!" in text
+        assert "▶1 #1 My keys are in the blue bowl." in text        # the request was answered from memory
+        app.submit_text("Where are my keys?")
+        await wait_ready(app, pilot)
+        assert "#2" not in "\n".join(messages(app))                   # nothing else can be cited
+
+
+async def test_first_start_welcomes_and_a_restart_does_not(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        assert "Welcome to chatmem" in "\n".join(messages(app)) and "F1" in "\n".join(messages(app))
+        app.submit_text("Mary went to the kitchen.")
+        await wait_ready(app, pilot)
+    app2 = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app2.run_test() as pilot:
+        await wait_ready(app2, pilot)
+        assert "Welcome to chatmem" not in "\n".join(messages(app2))
+
+
+async def test_a_multi_line_paste_keeps_every_line(tmp_path, loaded_model):
+    from textual import events
+
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        box = app.query_one("#prompt")
+        box.value = "Note:"
+        box.post_message(events.Paste("Mary went to the kitchen.\n\nJohn went to the garden.\nWhere is John?\n"))
+        await pilot.pause()
+        await wait_ready(app, pilot)
+        assert stored_texts(app) == ["Note: Mary went to the kitchen.", "John went to the garden."]
+        assert "garden\n▶1 #2 John went to the garden." in "\n".join(messages(app))
+        assert box.value == ""
+
+
+async def test_an_input_over_the_limit_is_split_or_kept_in_the_box(tmp_path, loaded_model):
+    from chatmem.input import MAX_UTTERANCE_CHARS
+
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        box = app.query_one("#prompt")
+        one = "x" * (MAX_UTTERANCE_CHARS + 10)              # one sentence over the limit: kept, to be shortened
+        box.value = one
+        await pilot.press("enter")
+        await pilot.pause()
+        assert box.value == one and "still in the input box" in "\n".join(messages(app))
+        many = " ".join(f"Person{i} went to the kitchen number {i}." for i in range(60))   # about 2,300 characters
+        assert len(many) > MAX_UTTERANCE_CHARS
+        box.value = many
+        await pilot.press("enter")
+        await wait_ready(app, pilot)
+        assert box.value == "" and len(app.memory) == 60
+
+
+async def test_replay_refuses_an_export_and_asks_before_writing_many(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path / "home", bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the kitchen.")
+        await wait_ready(app, pilot)
+        app.command(f"/export {tmp_path / 'out.jsonl'}")
+        app.command(f"/replay {tmp_path / 'out.jsonl'}")
+        await pilot.pause()
+        assert "looks like JSON" in "\n".join(messages(app)) and len(app.memory) == 1
+        script = tmp_path / "big.chat"
+        script.write_text("".join(f"Person{i} went to the garden.\n" for i in range(25)))
+        app.command(f"/replay {script}")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.click("#no")
+        await pilot.pause()
+        assert "Nothing was replayed." in "\n".join(messages(app)) and len(app.memory) == 1
+
+
+async def test_replay_fresh_leaves_memory_alone_and_sums_up(tmp_path, loaded_model):
+    from conftest import ROOT
+
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the garden.")       # a name the script uses too
+        await wait_ready(app, pilot)
+        app.command(f"/replay --fresh {ROOT / 'assets/dialogs/moving.chat'}")
+        await wait_replay(app, pilot)
+        text = "\n".join(messages(app))
+        assert "5 of 5 expected answers right" in text and "the temporary memory is gone" in text
+        assert stored_texts(app) == ["Mary went to the garden."]
+
+
+async def test_replay_into_memory_is_undone_in_one_step(tmp_path, loaded_model):
+    from conftest import ROOT
+
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("My bike is in the shed.")
+        await wait_ready(app, pilot)
+        app.command(f"/replay {ROOT / 'assets/dialogs/moving.chat'}")
+        await wait_replay(app, pilot)
+        assert "/undo forgets them" in "\n".join(messages(app)) and len(app.memory) > 1
+        app.command("/undo")
+        await pilot.pause()
+        assert stored_texts(app) == ["My bike is in the shed."]
+
+
+async def test_esc_stops_a_replay(tmp_path, loaded_model):
+    script = tmp_path / "long.chat"
+    script.write_text("".join(f"Person{i} went to the garden.\n" for i in range(15)))
+    app = make_app(data_dir=tmp_path / "home", bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.command(f"/replay {script}")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if app.replaying is not None and app.replaying.played >= 2:
+                break
+        await pilot.press("escape")
+        await wait_ready(app, pilot)
+        await pilot.pause(0.3)
+        assert app.replaying is None and 2 <= len(app.memory) < 15
+        assert "stopped after" in "\n".join(messages(app))
+
+
+async def test_forget_a_range(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the kitchen. John went to the garden. Sandra went to the office. "
+                        "Daniel went to the hallway.")
+        await wait_ready(app, pilot)
+        app.command("/forget 2-3")
+        await pilot.pause()
+        assert [m.id for m in app.memory.all()] == [1, 4] and "Forgot 2 memories (#2 to #3)." in "\n".join(messages(app))
+        app.command("/forget 9-3")
+        assert "Usage: /forget" in "\n".join(messages(app))
+
+
+async def test_panel_is_hidden_on_a_narrow_screen_and_cuts_with_an_ellipsis(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(app, pilot)
+        pane = app.query_one("#memory-pane")
+        assert not pane.display
+        app.submit_text("My sister Ayesha lives in the big yellow house at the end of Harbour Road.")
+        await wait_ready(app, pilot)
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        assert pane.display and pane.size.width <= 32
+        row = "".join(seg.text for seg in app.query_one("#memories").render_line(1)).rstrip()
+        assert row.endswith("…") and "My sister" in row
+    app2 = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app2.run_test(size=(140, 40)) as pilot:
+        await wait_ready(app2, pilot)
+        pane = app2.query_one("#memory-pane")
+        assert pane.display and 40 <= pane.size.width <= 52      # about a third
+
+
+async def test_the_chat_stays_on_the_newest_message_after_f2(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(120, 24)) as pilot:
+        await wait_ready(app, pilot)
+        for i in range(12):
+            app.submit_text(f"Person{i} went to the garden.")
+        await wait_ready(app, pilot)
+        conv = app.query_one("#conversation")
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        assert conv.scroll_y == conv.max_scroll_y > 0
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        assert conv.scroll_y == conv.max_scroll_y
+
+
+async def test_help_close_button_is_on_screen_at_80x24_and_60x20(tmp_path, loaded_model):
+    for size in ((80, 24), (60, 20)):
+        app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+        async with app.run_test(size=size) as pilot:
+            await wait_ready(app, pilot)
+            await pilot.press("f1")
+            await pilot.pause(0.2)
+            close = app.screen.query_one("#close")
+            r = close.region
+            assert r.height > 0 and r.y + r.height <= size[1] and r.x + r.width <= size[0]
+
+
+async def test_written_times_are_refreshed(tmp_path, loaded_model):
+    import time
+
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_ready(app, pilot)
+        app.submit_text("Mary went to the kitchen.")
+        await wait_ready(app, pilot)
+        table = app.query_one("#memories", DataTable)
+        assert str(table.get_cell("1", "when")) == "now"
+        app.refresh_times(now=time.time() + 600)       # what the 30-second timer does ten minutes later
+        assert str(table.get_cell("1", "when")) == "10m ago"
+
+
+async def test_palette_has_forget_export_replay_and_undo(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test() as pilot:
+        await wait_ready(app, pilot)
+        cmds = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("Forget a memory…", "Export memories…", "Replay a dialog script…",
+                      "Replay in a temporary memory…", "Undo the last replay", "Clear memory", "Why?"):
+            assert title in cmds
+        cmds["Replay in a temporary memory…"].callback()
+        await pilot.pause()
+        assert app.query_one("#prompt").value == "/replay --fresh "

@@ -100,3 +100,24 @@ def test_data_dir_that_is_a_file_is_one_line(tmp_path):
 def test_data_dir_also_after_the_command(tmp_path):
     r = run_cli("memory", "path", "--data-dir", str(tmp_path / "x"))
     assert r.returncode == 0 and r.stdout.strip() == str(tmp_path / "x" / "memory.sqlite3")
+
+
+def test_importing_the_same_export_twice_skips_what_is_there(tmp_path):
+    seed(tmp_path / "a")
+    out = tmp_path / "mem.jsonl"
+    assert run_cli("--data-dir", str(tmp_path / "a"), "memory", "export", str(out)).returncode == 0
+    first = run_cli("--data-dir", str(tmp_path / "b"), "memory", "import", str(out))
+    assert first.returncode == 0 and first.stdout.strip() == f"imported 2 memories from {out}"
+    again = run_cli("--data-dir", str(tmp_path / "b"), "memory", "import", str(out))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == (f"imported 0 memories from {out}; skipped 2 already in memory "
+                                    f"(same text and write time)")
+    # the same text written at another time is another memory
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    rows[-1]["created"] = "2020-01-01T00:00:00+00:00"
+    out.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    third = run_cli("--data-dir", str(tmp_path / "b"), "memory", "import", str(out))
+    assert "imported 1 memories" in third.stdout and "skipped 1" in third.stdout
+    assert [m.text for m in SQLiteMemory(tmp_path / "b").all()] == ["Mary went to the kitchen.",
+                                                                     "John went to the garden.",
+                                                                     "John went to the garden."]

@@ -143,3 +143,57 @@ def test_replay_of_a_real_babi_test_file_agrees_with_eval(tmp_path):
     summary = json.loads(r.stdout.splitlines()[-1])["summary"]
     assert summary["questions"] == 1000
     assert summary["accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('{"format": "chatmem-memories", "version": 1}\n{"id": 1, "text": "Mary went home."}\n', "looks like JSON"),
+    ('["Mary went home.", "Where is Mary?"]\n', "looks like JSON"),
+    ("<html><body>Mary went home.</body></html>\n", "looks like markup"),
+])
+def test_a_file_that_is_not_a_script_is_refused(content, needle, tmp_path):
+    f = tmp_path / "not-a-script.txt"
+    f.write_text(content)
+    r = run_cli("--data-dir", str(tmp_path), "replay", str(f))
+    assert r.returncode == 2 and needle in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "memory.sqlite3").exists()
+
+
+def test_chitchat_in_a_script_is_not_stored_and_a_request_is_answered(tmp_path):
+    f = tmp_path / "chat.chat"
+    f.write_text("Hi there!\nMy keys are in the blue bowl.\nThanks, that's helpful.\n"
+                 "Remind me where my keys are.\nWhere are my keys? => in,the,blue,bowl\n")
+    r = run_cli("--data-dir", str(tmp_path), "replay", str(f))
+    assert r.returncode == 0, r.stderr
+    assert "not stored (greeting): Hi there!" in r.stdout and "not stored (thanks)" in r.stdout
+    assert "> Remind me where my keys are." in r.stdout
+    from chatmem.memory import SQLiteMemory
+
+    assert [m.text for m in SQLiteMemory(tmp_path).all()] == ["My keys are in the blue bowl."]
+
+
+def test_a_long_script_prints_its_first_answer_before_the_rest_is_encoded(hash_encoder):
+    from chatmem.bot import Bot
+    from chatmem.memory import EphemeralMemory
+    from chatmem.replay import CHUNK, Printer, parse_script, replay_script
+
+    calls, printed = [], []
+
+    class Counting:
+        name, dim = hash_encoder.name, hash_encoder.dim
+
+        def encode(self, texts):
+            if len(texts):
+                calls.append(len(texts))
+            return hash_encoder.encode(texts)
+
+    lines = []
+    for i in range(3 * CHUNK):
+        lines += [f"Person{i} went to the kitchen.", f"Where is Person{i}?"]
+    bot = Bot(EphemeralMemory(), encoder=Counting()).load(encoder=False)
+    bot._loaded.act = None                 # hash vectors are not MiniLM's: every statement is a fact
+    printer = Printer(False, len(lines))
+    printer.out = lambda text: printed.append((len(calls), text))
+    results = replay_script(parse_script(lines, "long"), bot, printer)
+    assert len(results) == 3 * CHUNK and max(calls) <= CHUNK
+    first_answer = next(n for n, t in printed if t.startswith("> "))
+    assert first_answer == 1 < len(calls)           # printed after the first chunk was encoded, not the last

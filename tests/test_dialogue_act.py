@@ -1,0 +1,100 @@
+"""Facts, questions, requests, commands and chit-chat (chatmem.dialogue_act)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chatmem import checkpoint
+from chatmem.dialogue_act import (ACTS, N_CHEAP, REPLIES, ActClassifier, ActConfig, ActTrainConfig, cheap_features,
+                                  classify, fact_scores, fit, generated)
+from chatmem.input import Utterance
+from chatmem.paths import assets_dir
+
+HAS_MODEL = (assets_dir() / checkpoint.WEIGHTS).exists()
+needs_model = pytest.mark.skipif(not HAS_MODEL, reason="no trained model in assets/")
+
+
+def test_cheap_features_read_punctuation_length_and_opening_words():
+    a = cheap_features("Where is Mary?", ("where", "is", "mary"), True)
+    b = cheap_features("Mary went home.", ("mary", "went", "home"), False)
+    assert a.shape == b.shape == (N_CHEAP,)
+    assert a[0] == 1 and a[4] == 1 and b[2] == 1 and b[4] == 0
+    assert a[8:].sum() == b[8:].sum() == 2          # one first-word and one first-two-words bucket
+    assert not np.array_equal(a[8:], b[8:])
+
+
+def test_generated_data_is_seeded_labelled_and_split():
+    a, b = generated(4, 1, "train"), generated(4, 1, "train")
+    assert a == b
+    assert {act for _, act in a} == set(ACTS)
+    valid = {t for t, act in generated(4, 1, "valid") if act == "fact"}
+    assert valid and len(valid & {t for t, act in a if act == "fact"}) <= 0.05 * len(valid)   # other names, places
+
+
+def test_without_a_trained_part_every_statement_is_a_fact():
+    utts = [Utterance("Hi!", ("hi",), False, np.zeros(384, np.float32)),
+            Utterance("Where is Mary?", ("where", "is", "mary"), True, np.zeros(384, np.float32))]
+    assert classify(None, utts) == ["fact", "question"]
+
+
+def test_fit_learns_separable_acts_and_scores_count_what_is_stored():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(len(ACTS), 384 + N_CHEAP)).astype(np.float32)
+    y = np.repeat(np.arange(len(ACTS)), 40)
+    X = centres[y] + 0.1 * rng.normal(size=(len(y), centres.shape[1])).astype(np.float32)
+    model = fit(X, y, ActTrainConfig(epochs=30), log=lambda m: None)
+    import torch
+
+    pred = model(torch.as_tensor(X)).argmax(1).numpy()
+    assert (pred == y).mean() > 0.95
+    s = fact_scores(["fact", "fact", "ack", "question"], ["fact", "thanks", "fact", "request"])
+    assert s["precision"] == 0.5 and s["recall"] == 0.5 and s["chitchat_stored"] == 1 and s["requests_stored"] == 0
+
+
+def test_the_act_part_round_trips_and_survives_other_stages(tmp_path):
+    if not HAS_MODEL:
+        pytest.skip("no trained model in assets/")
+    d = tmp_path / "m"
+    shutil.copytree(assets_dir(), d)
+    loaded = checkpoint.load(d)
+    act = ActClassifier(ActConfig())
+    checkpoint.save(d, loaded.model, loaded.vocab, loaded.config, loaded.relevance, loaded.span, loaded.span_vocab, act)
+    again = checkpoint.load(d)
+    assert again.act is not None
+    for k, v in act.state_dict().items():
+        assert np.array_equal(again.act.state_dict()[k].numpy(), v.numpy())
+    # another stage re-saving the checkpoint the way relevance_train and span_train do keeps the part
+    checkpoint.save(d, again.model, again.vocab, again.config, relevance=again.relevance, span=again.span,
+                    span_vocab=again.span_vocab, act=again.act)
+    assert checkpoint.load(d).act is not None
+
+
+@needs_model
+def test_the_shipped_classifier_on_held_out_generated_utterances(real_encoder):
+    from chatmem.dialogue_act import to_utterances
+
+    loaded = checkpoint.load(assets_dir())
+    assert loaded.act is not None, "assets/ has no act classifier: run `chatmem train --stage act`"
+    pairs = generated(6, 777, "valid")
+    utts, _ = to_utterances(pairs, real_encoder)
+    s = fact_scores(classify(loaded.act, utts), [a for _, a in pairs])
+    assert s["precision"] >= 0.97 and s["recall"] >= 0.97 and s["chitchat_stored"] == 0
+
+
+@needs_model
+def test_route_stores_facts_answers_requests_and_replies_to_chitchat(real_encoder):
+    from chatmem.bot import Bot
+    from chatmem.dialogue_act import route
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    said = route(bot, "Hi there! My keys are in the blue bowl. Thanks, that's helpful.")
+    assert [h.act for h in said] == ["greeting", "fact", "thanks"]
+    assert said[0].reply == REPLIES["greeting"] and said[2].reply == REPLIES["thanks"]
+    assert [m.text for m in bot.memory.all()] == ["My keys are in the blue bowl."]
+    [req] = route(bot, "Remind me where my keys are.")
+    assert req.act in ("request", "question") and req.stored is None
+    assert [s.memory.text for s in req.answer.supports][:1] == ["My keys are in the blue bowl."]
+    assert len(bot.memory) == 1
