@@ -201,7 +201,7 @@ def run(path: str | Path, model_dir: Path | None = None, conversations: int | No
     from chatmem.bot import Bot
     from chatmem.input import MiniLMEncoder
     from chatmem.memory import EphemeralMemory
-    from chatmem.train import minilm_cached, progress_bar
+    from chatmem.util import minilm_cached, progress_bar
 
     convs = [c for c in load(path)[:conversations] if only is None or c.sample_id in only]
     encoder = MiniLMEncoder()

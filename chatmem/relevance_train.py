@@ -234,7 +234,8 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
     from chatmem.babi import load_task, split_validation
     from chatmem.data import build_table
     from chatmem.input import MiniLMEncoder, tokenize
-    from chatmem.train import all_texts, minilm_cached, progress_bar
+    from chatmem.train import all_texts
+    from chatmem.util import minilm_cached, progress_bar
 
     encoder = MiniLMEncoder()
 

@@ -160,7 +160,7 @@ class Printer:
     """Human transcript or JSON Lines on stdout; a progress bar on stderr when it is a terminal."""
 
     def __init__(self, as_json: bool, total: int):
-        from chatmem.train import progress_bar
+        from chatmem.util import progress_bar
 
         self.as_json = as_json
         self.bar = progress_bar(total, "replaying", "utt")
@@ -261,7 +261,7 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
 
 def replay_babi(samples, bot_factory, printer: Printer, cache: Path | None = None) -> list[Result]:
     from chatmem.data import story_groups
-    from chatmem.train import minilm_cached
+    from chatmem.util import minilm_cached
 
     results = []
     groups = story_groups(samples)

@@ -17,7 +17,8 @@ def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_di
     from chatmem.evaluate import format_table, predict, summarize
     from chatmem.input import tokenize
     from chatmem.paths import assets_dir
-    from chatmem.train import all_texts, minilm_cached, progress_bar
+    from chatmem.train import all_texts
+    from chatmem.util import minilm_cached, progress_bar
 
     t0 = time.perf_counter()
     loaded = checkpoint.load(model_dir or assets_dir())
@@ -36,7 +37,8 @@ def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_di
 
 
 def write_model_card(model_dir: Path, babi_dir: Path) -> None:
-    from chatmem.checkpoint import CONFIG, atomic_write_text
+    from chatmem.checkpoint import CONFIG
+    from chatmem.util import atomic_write_text
 
     cfg = json.loads((Path(model_dir) / CONFIG).read_text())
     tasks = cfg["train"]["tasks"]

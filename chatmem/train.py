@@ -6,9 +6,6 @@ memories at every hop, and the labelled answer word against R's other candidates
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import random
 import sys
 import time
@@ -18,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from chatmem import ChatmemError
 from chatmem.babi import Sample, load_task, split_validation, where_is_person
+from chatmem.util import minilm_cached, progress_bar
 
 
 @dataclass
@@ -37,53 +34,6 @@ class TrainConfig:
     eval_every: int = 3
     threads: int = 2
     derived_questions: bool = True
-
-
-def progress_bar(total: int, desc: str, unit: str = "it"):
-    """tqdm on a terminal, nothing otherwise."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
-
-
-def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None) -> np.ndarray:
-    """MiniLM embeddings of many sentences, cached on disk as .npy (no pickle), private like the data dir:
-    the directory 0700, each file 0600 (embeddings reveal the text they encode)."""
-    from chatmem.paths import cache_dir, ensure_private_dir, private_temp
-
-    name = type(encoder).__name__ if encoder is not None else "MiniLMEncoder"
-    key = hashlib.sha256((name + "\n" + "\n".join(texts)).encode()).hexdigest()[:20]
-    cache = cache or cache_dir()
-    path = cache / f"minilm-{key}.npy"
-    if path.is_file():
-        try:
-            if os.stat(path).st_mode & 0o077:
-                os.chmod(path, 0o600)       # written by an older chatmem, readable by others
-            arr = np.load(path, allow_pickle=False)
-            if arr.shape == (len(texts), 384):
-                return arr
-        except (OSError, ValueError):
-            pass
-    if encoder is None:
-        from chatmem.input import MiniLMEncoder
-
-        encoder = MiniLMEncoder()
-    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    bar = progress_bar(len(texts), "encoding sentences", "sent")
-    for i in range(0, len(texts), 1024):
-        out[i: i + 1024] = encoder.encode(texts[i: i + 1024])
-        bar.update(len(texts[i: i + 1024]))
-    bar.close()
-    ensure_private_dir(cache)
-    tmp, fd = private_temp(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, out, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
 
 
 def all_texts(samples: Sequence[Sample]) -> list[str]:

@@ -31,7 +31,7 @@ def main() -> int:
     from chatmem.memory import EphemeralMemory
     from chatmem.retrieval import WordHashRetriever
     from chatmem.span_train import _dialog_answers
-    from chatmem.train import minilm_cached, progress_bar
+    from chatmem.util import minilm_cached, progress_bar
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=150, help="conversations")

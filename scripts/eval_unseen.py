@@ -74,7 +74,8 @@ def main(argv=None) -> int:
     from chatmem.evaluate import predict, summarize
     from chatmem.input import tokenize
     from chatmem.paths import assets_dir, default_babi_dir
-    from chatmem.train import all_texts, minilm_cached
+    from chatmem.train import all_texts
+    from chatmem.util import minilm_cached
 
     babi = Path(args.babi_dir) if args.babi_dir else default_babi_dir()
     if babi is None or not Path(babi).is_dir():

@@ -142,7 +142,7 @@ def test_forgotten_text_leaves_the_log_and_every_file(tmp_path, hash_encoder, ho
 
 def test_the_embedding_cache_is_private_and_follows_the_data_dir(tmp_path, hash_encoder, monkeypatch):
     from chatmem.paths import cache_dir
-    from chatmem.train import minilm_cached
+    from chatmem.util import minilm_cached
 
     monkeypatch.delenv("CHATMEM_CACHE", raising=False)
     cache = cache_dir(tmp_path / "home")

@@ -43,7 +43,8 @@ def test_fixture_model_reaches_100_percent(fixture_model):
     from chatmem.data import build_table
     from chatmem.evaluate import predict, summarize
     from chatmem.input import tokenize
-    from chatmem.train import all_texts, minilm_cached
+    from chatmem.train import all_texts
+    from chatmem.util import minilm_cached
 
     loaded = checkpoint.load(fixture_model / "model")
     samples = [s for t in (1, 2) for s in load_task(fixture_model / "babi", t, "test")]
