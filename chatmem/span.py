@@ -98,7 +98,9 @@ class SpanVocab:
         from collections import Counter
 
         c = Counter(t[a:b].lower() for t in texts for a, b in words(t))
-        return cls(["<pad>", "<unk>"] + [w for w, k in c.most_common(size) if k >= min_count])
+        # no numbers: a year, a code or a date R never saw must read like one it did (their shape is a flag)
+        return cls(["<pad>", "<unk>"] + [w for w, k in c.most_common(size) if k >= min_count
+                                         and not any(ch.isdigit() for ch in w)])
 
 
 def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str],

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as Fn
 
-from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
+from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, UNK, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
     choose, gate_features, note_target, predict, span_input, target_index, use_span
 from chatmem.when import date_text
 
@@ -49,13 +49,15 @@ class SpanExample:
 
 @dataclass
 class SpanTrainConfig:
-    conversations: int = 360        # training conversations played through O for the span model
-    gate_conversations: int = 80    # others, for the gate
-    tune_conversations: int = 80    # others, for the threshold
+    conversations: int = 600        # training conversations played through O for the span model
+    gate_conversations: int = 100   # others, for the gate
+    tune_conversations: int = 100   # others, for the threshold (and early stopping)
     babi_per_task: int = 60
     epochs: int = 8
     batch: int = 64
     lr: float = 2e-3
+    vocab_min_count: int = 60       # R knows template words, prepositions, months; not the lexicons' names and things
+    word_dropout: float = 0.2
     seed: int = 1234
 
     def to_json(self) -> dict:
@@ -140,8 +142,12 @@ def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndar
     return xs, np.array(ys, dtype=np.int64)
 
 
-def _loss(model: SpanR, xs: Sequence[SpanInput], ys: np.ndarray) -> torch.Tensor:
-    scores, null = model(*batch_tensors(xs))
+def _loss(model: SpanR, xs: Sequence[SpanInput], ys: np.ndarray, word_dropout: float = 0.0) -> torch.Tensor:
+    ids, flags, q_ids, q_type, q_mini = batch_tensors(xs)
+    if word_dropout:     # known words become unknown at random: names and things R never saw must work too
+        ids = torch.where((torch.rand(ids.shape) < word_dropout) & (ids > UNK), UNK, ids)
+        q_ids = torch.where((torch.rand(q_ids.shape) < word_dropout) & (q_ids > UNK), UNK, q_ids)
+    scores, null = model(ids, flags, q_ids, q_type, q_mini)
     flat = torch.cat([scores.reshape(len(xs), -1), null[:, None]], 1)
     return Fn.cross_entropy(flat, torch.as_tensor(ys))
 
@@ -162,7 +168,7 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
         total = 0.0
         for i in range(0, len(order), cfg.batch):
             b = order[i: i + cfg.batch]
-            loss = _loss(model, [xs[j] for j in b], ys[b])
+            loss = _loss(model, [xs[j] for j in b], ys[b], cfg.word_dropout)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -368,7 +374,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
         exs = seen["train"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
-        vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs])
+        vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
         valid = encode_examples(vocab, seen["tune"], minis["tune"])
         log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI, "
