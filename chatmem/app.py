@@ -129,8 +129,9 @@ class ChatmemApp(App):
             super().__init__()
             self.text, self.events, self.error = text, events, error
 
-    def __init__(self, data_dir: str | Path | None = None, bot_factory=None):
+    def __init__(self, data_dir: str | Path | None = None, bot_factory=None, max_memories: int | None = None):
         super().__init__()
+        self.max_memories = max_memories
         from chatmem.paths import data_dir as resolve
 
         self.data_dir = resolve(data_dir)
@@ -223,11 +224,17 @@ class ChatmemApp(App):
         self.add_memory_rows(self.memory.memories_at(range(max(0, n - PANEL_ROWS), n)))
         self.highlighted = []
 
+    def memory_text(self, m, links: dict | None = None) -> Text:
+        """A memory's panel cell: dimmed with "→ #id" when a newer memory supersedes it (issue 15)."""
+        new = (self.memory.links() if links is None else links).get(m.id)
+        return plain(m.text) if new is None else plain(f"{m.text}  → #{new}", style="dim")
+
     def add_memory_rows(self, memories) -> None:
         table = self.query_one("#memories", DataTable)
+        links = self.memory.links()
         for m in memories:
             if str(m.id) not in table.rows:
-                table.add_row("", str(m.id), _ago(m.created), plain(m.text), key=str(m.id))
+                table.add_row("", str(m.id), _ago(m.created), self.memory_text(m, links), key=str(m.id))
         while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
             table.remove_row(next(iter(table.rows)))
         if table.row_count:
@@ -242,7 +249,7 @@ class ChatmemApp(App):
             if str(mid) in table.rows:
                 table.update_cell(str(mid), "mark", "")
                 m = self.memory.get(mid)
-                table.update_cell(str(mid), "text", plain(m.text if m else ""))
+                table.update_cell(str(mid), "text", self.memory_text(m) if m else plain(""))
         self.highlighted = []
         for s in supports:
             key = str(s.memory.id)
@@ -275,6 +282,7 @@ class ChatmemApp(App):
 
                 bot = Bot(self.memory, session=None)
             bot.load()
+            bot.max_memories = self.max_memories or self.memory.max_memories()
             self.bot = bot
             self.post_message(self.Loaded(None))
         except ChatmemError as exc:
@@ -330,6 +338,7 @@ class ChatmemApp(App):
                 self.show_answer(ev.answer)
         if stored:
             self.add_memory_rows(stored)
+            self.show_g(getattr(self.bot, "linked", []), getattr(self.bot, "moved_out", []))
         self.status_ready()
         self.pump()
 
@@ -398,7 +407,8 @@ class ChatmemApp(App):
             return
         name, args = parts[0].lower(), parts[1:]
         handlers = {"/help": self.cmd_help, "/forget": self.cmd_forget, "/clear": self.cmd_clear,
-                    "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why}
+                    "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why,
+                    "/unlink": self.cmd_unlink, "/budget": self.cmd_budget}
         fn = handlers.get(name)
         if fn is None:
             self.say(f"Unknown command {name}. Try /help.", "error")
@@ -410,6 +420,57 @@ class ChatmemApp(App):
             self.say("Memory is unavailable.", "error")
             return False
         return True
+
+    # -- G's links and H's budget (issue 15) --------------------------------------------------------------
+    def show_g(self, linked, moved_out) -> None:
+        """Dim what a write superseded; say when the budget moved memories out, and which."""
+        table = self.query_one("#memories", DataTable)
+        for lk in linked:
+            m = self.memory.get(lk.old)
+            if m is not None and str(lk.old) in table.rows:
+                table.update_cell(str(lk.old), "text", self.memory_text(m))
+        if moved_out:
+            gone = {a["id"]: a["text"] for a in self.memory.archived() if a["id"] in set(moved_out)}
+            for mid in moved_out:
+                if str(mid) in table.rows:
+                    table.remove_row(str(mid))
+            said = "; ".join(f"#{i} {gone.get(i, '')}" for i in moved_out)
+            self.say(f"Memory budget reached ({self.bot.max_memories}): moved to the archive: {said}", "system")
+
+    def cmd_unlink(self, args) -> None:
+        table = self.query_one("#memories", DataTable)
+        if not args and table.row_count:          # the palette: the memory under the panel's cursor
+            args = [str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)]
+        if len(args) != 1 or not re.fullmatch(r"#?[0-9]{1,18}", args[0]):
+            self.say("Usage: /unlink ID  (a memory marked superseded, e.g. /unlink 3)", "error")
+            return
+        if not self._need_memory():
+            return
+        mid = int(args[0].lstrip("#"))
+        if self.memory.unlink(mid):
+            m = self.memory.get(mid)
+            if m is not None and str(mid) in table.rows:
+                table.update_cell(str(mid), "text", self.memory_text(m))
+            self.say(f"Memory #{mid} is no longer marked superseded.", "system")
+        else:
+            self.say(f"Memory #{mid} is not marked superseded.", "error")
+
+    def cmd_budget(self, args) -> None:
+        if not self._need_memory():
+            return
+        if not args:
+            n = self.bot.max_memories if self.bot else self.memory.max_memories()
+            self.say(f"Memory budget: {n or 'off'}. Set it with /budget N or /budget off.", "system")
+            return
+        if len(args) != 1 or not re.fullmatch(r"off|[0-9]{1,9}", args[0].lower()) or args[0] == "0":
+            self.say("Usage: /budget N  (keep at most N memories) or /budget off", "error")
+            return
+        n = None if args[0].lower() == "off" else int(args[0])
+        self.memory.set_max_memories(n)
+        self.max_memories = n
+        if self.bot is not None:
+            self.bot.max_memories = n
+        self.say(f"Memory budget: {n or 'off'}." + (" It applies from the next statement." if n else ""), "system")
 
     def cmd_help(self, args) -> None:
         self.action_help()
@@ -513,12 +574,16 @@ class ChatmemApp(App):
         yield SystemCommand("Why?", "Show the top candidate memories of each hop for the last question",
                             lambda: self.cmd_why([]))
         yield SystemCommand("Clear memory", "Forget every memory (asks first)", lambda: self.cmd_clear([]))
+        yield SystemCommand("Undo superseded link", "The memory under the panel's cursor is no longer marked "
+                            "superseded", lambda: self.cmd_unlink([]))
+        yield SystemCommand("Memory budget", "Show the budget (/budget N or /budget off sets it)",
+                            lambda: self.cmd_budget([]))
 
     def on_unmount(self) -> None:
         if self.memory is not None:
             self.memory.close()
 
 
-def make_app(data_dir: str | Path | None = None, bot_factory=None) -> ChatmemApp:
+def make_app(data_dir: str | Path | None = None, bot_factory=None, max_memories: int | None = None) -> ChatmemApp:
     """Build the app; tests pass a data dir and may pass a bot factory."""
-    return ChatmemApp(data_dir=data_dir, bot_factory=bot_factory)
+    return ChatmemApp(data_dir=data_dir, bot_factory=bot_factory, max_memories=max_memories)
