@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from chatmem.budget import BudgetConfig, SlotScorer, SlotState, budget_of, slot_features
-from chatmem.update_train import UpdateTrainConfig, _story_arrays, _tokenize_all, embed_all, predict_links, training_stories
+from chatmem.update_train import (UpdateTrainConfig, _story_arrays, _tokenize_all, embed_all, predict_links,
+                                  training_stories)
 
 FRACTIONS = (0.1, 0.25, 0.5)
 

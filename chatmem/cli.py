@@ -138,7 +138,8 @@ def cmd_memory(args) -> int:
                     print(json_line(m.to_json() | {"superseded_by": links.get(m.id)}))
                 else:
                     arrow = f"  → #{links[m.id]}" if m.id in links else ""
-                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}{arrow}")   # rows other clients wrote may hold escapes
+                    # rows other clients wrote may hold escapes
+                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}{arrow}")
                 if not m.time_ok:
                     bad.append(m.id)
             if bad:

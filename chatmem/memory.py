@@ -482,7 +482,8 @@ CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
 # links: old memory id -> the newer memory that supersedes it; cited: how often and when (the newest id at the
 # time) O cited a memory; archive: memories the budget moved out of working memory (text only, no embedding).
 _G_SCHEMA = """
-CREATE TABLE IF NOT EXISTS links (old INTEGER PRIMARY KEY, new INTEGER NOT NULL, score REAL NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS links (old INTEGER PRIMARY KEY, new INTEGER NOT NULL, score REAL NOT NULL,
+    created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cited (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS archive (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL,
     session TEXT NOT NULL, archived REAL NOT NULL, replaced_by INTEGER, superseded_by INTEGER);

@@ -43,9 +43,11 @@ class Story:
 
 
 # -- labels from the data -------------------------------------------------------------------------------------
-_PEOPLE = r"^(?:(?:Then|Afterwards|After that|Following that),? )?(?P<who>he|she|they|He|She|They|[A-Z][a-z]+(?: and [A-Z][a-z]+)?)"
+_PEOPLE = (r"^(?:(?:Then|Afterwards|After that|Following that),? )?"
+           r"(?P<who>he|she|they|He|She|They|[A-Z][a-z]+(?: and [A-Z][a-z]+)?)")
 _MOVE = re.compile(rf"{_PEOPLE} (?:moved|went back|went|journeyed|travelled) to the \w+\.?$")
-_OBJ = re.compile(rf"{_PEOPLE} (?:got|grabbed|picked up|took|dropped|discarded|left|put down) the (?P<obj>\w+)(?: there)?\.?$")
+_OBJ = re.compile(rf"{_PEOPLE} (?:got|grabbed|picked up|took|dropped|discarded|left|put down) "
+                  r"the (?P<obj>\w+)(?: there)?\.?$")
 _GIVE = re.compile(rf"{_PEOPLE} (?:gave|handed|passed) the (?P<obj>\w+) to (?P<to>[A-Z][a-z]+)\.?$")
 
 
