@@ -106,6 +106,26 @@ def state_of(memory, exclude: int | None = None) -> SlotState:
     return SlotState(ids[keep], emb[keep], newest, memory.citations(), sup[keep])
 
 
+H_POOL = 1024     # above this many memories H chooses among the oldest half of it and as many drawn at random
+
+
+def _eviction_state(memory, keep_ids: set, policy: str, rng) -> SlotState | None:
+    """The memories that may leave (all but `keep_ids`) as the policy reads them. H reads embeddings, which
+    cost O(n^2) to compare: in a big store it sees H_POOL of them; the fixed policies need no embeddings."""
+    ids = memory.ids
+    rows = np.flatnonzero(~np.isin(ids, list(keep_ids))) if keep_ids else np.arange(len(ids))
+    if not len(rows):
+        return None
+    if policy == "H" and len(rows) > H_POOL:
+        rest = rows[H_POOL // 2:]
+        drawn = (rng or np.random.default_rng()).choice(rest, H_POOL // 2, replace=False)
+        rows = np.union1d(rows[: H_POOL // 2], drawn)
+    links = memory.links()
+    sup = np.isin(ids[rows], np.fromiter(links.keys(), dtype=np.int64, count=len(links)))
+    emb = memory.embeddings[rows] if policy == "H" else np.zeros((len(rows), 0), np.float32)
+    return SlotState(ids[rows].copy(), emb, int(ids.max()), memory.citations(), sup)
+
+
 def enforce(memory, budget: int, policy: str = "H", scorer: SlotScorer | None = None,
             new_ids=(), rng: np.random.Generator | None = None) -> list[int]:
     """Move memories out (to the archive) until at most `budget` remain; the new memories stay (the paper's
@@ -114,12 +134,10 @@ def enforce(memory, budget: int, policy: str = "H", scorer: SlotScorer | None = 
     new = set(map(int, new_ids))
     replaced_by = max(new) if new else None
     while len(memory) > max(budget, 0):
-        st = state_of(memory)
-        keep = ~np.isin(st.ids, list(new)) if new else np.ones(len(st.ids), bool)
-        if not keep.any():
+        st = _eviction_state(memory, new, policy, rng)
+        if st is None:
             break
-        sub = SlotState(st.ids[keep], st.emb[keep], st.newest, st.cited, st.superseded[keep])
-        victim = int(sub.ids[choose_slot(policy, sub, scorer, rng)])
+        victim = int(st.ids[choose_slot(policy, st, scorer, rng)])
         if not memory.archive_out(victim, replaced_by):
             break
         out.append(victim)

@@ -95,3 +95,17 @@ def test_training_examples_label_what_a_later_question_needs():
     # statements, so before this write: no longer needed later), 2 by q2
     assert ys[0].tolist() == [0.0, 0.0, 1.0, 0.0]
     assert budget_of(0.25, 10) == 3 and budget_of(0.1, 3) == 1
+
+
+def test_h_in_a_big_store_reads_a_bounded_pool(hash_encoder):
+    from chatmem.budget import H_POOL
+    from chatmem.input import Utterance
+
+    mem = EphemeralMemory()
+    emb = np.eye(H_POOL + 200, 384, dtype=np.float32)
+    emb[:, 0] += 1.0
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    mem.write([Utterance(f"fact {i}.", ("fact", str(i)), False, e) for i, e in enumerate(emb)], "s")
+    h = SlotScorer(BudgetConfig())
+    gone = enforce(mem, H_POOL + 199, "H", h, [int(mem.ids[-1])], np.random.default_rng(0))
+    assert len(gone) == 1 and gone[0] != int(mem.ids[-1]) and len(mem) == H_POOL + 199
