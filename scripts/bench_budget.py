@@ -222,17 +222,20 @@ def plot(results, full, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sets = [d for d in DATASETS if any(r["dataset"] == d for r in results)]
-    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.4), squeeze=False)
-    for ax, ds in zip(axes[0], sets):
-        for p in POLICIES:
-            rs = sorted((r["budget"], r["accuracy"]) for r in results if r["dataset"] == ds and r["policy"] == p)
-            ax.plot([100 * b for b, _ in rs], [100 * a for _, a in rs], marker="o", label=p)
-        if ds in full:
-            ax.axhline(100 * full[ds]["accuracy"], color="grey", ls="--", lw=1, label="no budget")
-        ax.set_title(ds)
-        ax.set_xlabel("budget (% of the story's statements)")
-        ax.set_xticks([10, 25, 50])
-    axes[0][0].set_ylabel("answer accuracy (%)")
+    fig, axes = plt.subplots(2, len(sets), figsize=(4.2 * len(sets), 6.4), squeeze=False)
+    for row, (key, label) in enumerate((("accuracy", "answer accuracy (%)"),
+                                        ("kept_needed", "needed memories kept (%)"))):
+        for ax, ds in zip(axes[row], sets):
+            for p in POLICIES:
+                rs = sorted((r["budget"], r[key]) for r in results if r["dataset"] == ds and r["policy"] == p)
+                ax.plot([100 * b for b, _ in rs], [100 * a for _, a in rs], marker="o", label=p)
+            if key == "accuracy" and ds in full:
+                ax.axhline(100 * full[ds]["accuracy"], color="grey", ls="--", lw=1, label="no budget")
+            ax.set_title(ds if row == 0 else "")
+            ax.set_xticks([10, 25, 50])
+            if row == 1:
+                ax.set_xlabel("budget (% of the story's statements)")
+        axes[row][0].set_ylabel(label)
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
