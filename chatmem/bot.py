@@ -141,16 +141,18 @@ class Bot:
             gone = enforce(self.memory, self.max_memories, self.budget_policy, parts.budget, ids, self.budget_rng)
             self.moved_out = gone
 
-    def _superseded_penalty(self, rows: np.ndarray, visible: int | None) -> np.ndarray | None:
+    def _superseded_penalty(self, rows: np.ndarray) -> np.ndarray | None:
         """O's feature from G's mark: a learned penalty on the first-hop score of each superseded memory
-        among `rows`, superseded by one of the `visible` oldest (None when no candidate is marked, or the
-        model has no update part)."""
+        among `rows` (None when no candidate is marked, or the model has no update part). Like the relevance
+        term it applies only where O scores a retriever's candidates: below that, bAbI's beam stays exactly as
+        trained (with the penalty, "Sandra put down the football." pushed away the pick-up that a list
+        answer needs, assets/dialogs/lists.chat)."""
         up = self._loaded.update
         if up is None or not up.cfg.penalty:
             return None
         from chatmem.update import superseded_mask
 
-        mask = superseded_mask(self.memory, rows, visible)
+        mask = superseded_mask(self.memory, rows)
         return -float(up.cfg.penalty) * mask if mask.any() else None
 
     # -- O and R --------------------------------------------------------------------
@@ -306,7 +308,7 @@ class Bot:
                 off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
             q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
             prior_ = None if p is None else p[0]
-            pen = None if train else self._superseded_penalty(np.asarray(pos)[:k], k if rows is None else None)
+            pen = None if train or rows is None else self._superseded_penalty(np.asarray(pos))   # G's mark
             if pen is not None:
                 prior_ = pen if prior_ is None else prior_ + pen
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,

@@ -135,13 +135,9 @@ def link_new(scorer: UpdateScorer, memory, new_ids: Sequence[int]) -> list[Link]
     return out
 
 
-def superseded_mask(memory, rows: np.ndarray, visible: int | None = None) -> np.ndarray:
-    """1.0 where the memory at each row is superseded by a newer one; with `visible`, only by one of the oldest
-    `visible` memories (a replay asks each question before the later statements of its story)."""
+def superseded_mask(memory, rows: np.ndarray) -> np.ndarray:
+    """1.0 where the memory at each row is superseded by a newer one."""
     links = memory.links()
-    if visible is not None and visible < len(memory):
-        last = int(memory.ids[visible - 1]) if visible else 0
-        links = {o: n for o, n in links.items() if n <= last}
     if not links:
         return np.zeros(len(rows), dtype=np.float32)
     sup = np.fromiter(links.keys(), dtype=np.int64, count=len(links))
