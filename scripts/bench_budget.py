@@ -62,7 +62,8 @@ def generated(n: int, seed: int) -> list[BenchStory]:
     from chatmem import generator
     from chatmem.update_train import generated_stories
 
-    return [BenchStory(st.texts, [Q(k, q, a, sup) for k, q, a, sup in st.questions])
+    # Answerable questions only: an unanswerable one needs no memory, whatever the policy kept.
+    return [BenchStory(st.texts, [Q(k, q, a, sup) for k, q, a, sup in st.questions if sup])
             for st in generated_stories(generator.generate(n, seed=seed, split="valid"))]
 
 
