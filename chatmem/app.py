@@ -77,10 +77,14 @@ class ReplayRun:
     stopped: bool = False
 
 
-def memory_cells(m, mark: Text | str = "", cited: bool = False) -> tuple:
+def memory_cells(m, mark: Text | str = "", cited: bool = False, superseded_by: int | None = None) -> tuple:
     """One row of the memory panel: (mark, id, written, text). The text column has a fixed width (the panel's
-    room); a longer memory ends in an ellipsis there."""
-    text = plain(m.text, style="bold underline" if cited else "")
+    room); a longer memory ends in an ellipsis there. A memory a newer one supersedes (issue 15) is dimmed and
+    points at it first, so the pointer survives the ellipsis: "→ #6 The van is in bay 4."."""
+    if superseded_by is None:
+        text = plain(m.text, style="bold underline" if cited else "")
+    else:
+        text = plain(f"→ #{superseded_by} {m.text}", style="dim" + (" bold underline" if cited else ""))
     text.no_wrap, text.overflow = True, "ellipsis"
     return mark, str(m.id), _ago(m.created, short=True), text
 
@@ -209,8 +213,9 @@ class ChatmemApp(App):
             super().__init__()
             self.text, self.events, self.error, self.replay, self.expected = text, events, error, run, expected
 
-    def __init__(self, data_dir: str | Path | None = None, bot_factory=None):
+    def __init__(self, data_dir: str | Path | None = None, bot_factory=None, max_memories: int | None = None):
         super().__init__()
+        self.max_memories = max_memories
         from chatmem.paths import data_dir as resolve
 
         self.data_dir = resolve(data_dir)
@@ -344,9 +349,10 @@ class ChatmemApp(App):
 
     def add_memory_rows(self, memories) -> None:
         table = self.query_one("#memories", DataTable)
+        links = self.memory.links()
         for m in memories:
             if str(m.id) not in table.rows:
-                cells = dict(zip(PANEL_COLS, memory_cells(m)))
+                cells = dict(zip(PANEL_COLS, memory_cells(m, superseded_by=links.get(m.id))))
                 table.add_row(*(cells[k] for k in self.panel_cols), key=str(m.id))
         while table.row_count > PANEL_ROWS:          # a years-long memory: the panel keeps the newest
             table.remove_row(next(iter(table.rows)))
@@ -360,7 +366,7 @@ class ChatmemApp(App):
         table = self.query_one("#memories", DataTable)
         m = self.memory.get(mid)
         if str(mid) in table.rows and m is not None:
-            for key, value in zip(PANEL_COLS, memory_cells(m, mark, cited)):
+            for key, value in zip(PANEL_COLS, memory_cells(m, mark, cited, self.memory.links().get(mid))):
                 if key in self.panel_cols:
                     table.update_cell(str(mid), key, value)
 
@@ -433,6 +439,7 @@ class ChatmemApp(App):
                 t.join()
             if errors:
                 raise errors[0]
+            bot.max_memories = self.max_memories or self.memory.max_memories()
             self.bot = bot
             self.post_message(self.Loaded(None))
         except ChatmemError as exc:
@@ -501,6 +508,7 @@ class ChatmemApp(App):
                     self.log_turn("bot", ev.reply)
         if stored:
             self.add_memory_rows(stored)
+            self.show_g(getattr(self.bot, "linked", []), getattr(self.bot, "moved_out", []))
             if run is not None:
                 run.stored += [m.id for m in stored]
         if run is not None:
@@ -606,7 +614,7 @@ class ChatmemApp(App):
         name, args = parts[0].lower(), parts[1:]
         handlers = {"/help": self.cmd_help, "/forget": self.cmd_forget, "/clear": self.cmd_clear,
                     "/export": self.cmd_export, "/replay": self.cmd_replay, "/why": self.cmd_why,
-                    "/undo": self.cmd_undo}
+                    "/undo": self.cmd_undo, "/unlink": self.cmd_unlink, "/budget": self.cmd_budget}
         fn = handlers.get(name)
         if fn is None:
             self.say(f"Unknown command {name}. Try /help.", "error")
@@ -618,6 +626,53 @@ class ChatmemApp(App):
             self.say("Memory is unavailable.", "error")
             return False
         return True
+
+    # -- G's links and H's budget (issue 15) --------------------------------------------------------------
+    def show_g(self, linked, moved_out) -> None:
+        """Dim what a write superseded; say when the budget moved memories out, and which."""
+        table = self.query_one("#memories", DataTable)
+        for lk in linked:
+            self.set_row(lk.old)
+        if moved_out:
+            gone = {a["id"]: a["text"] for a in self.memory.archived() if a["id"] in set(moved_out)}
+            for mid in moved_out:
+                if str(mid) in table.rows:
+                    table.remove_row(str(mid))
+            said = "; ".join(f"#{i} {gone.get(i, '')}" for i in moved_out)
+            self.say(f"Memory budget reached ({self.bot.max_memories}): moved to the archive: {said}", "system")
+
+    def cmd_unlink(self, args) -> None:
+        table = self.query_one("#memories", DataTable)
+        if not args and table.row_count:          # the palette: the memory under the panel's cursor
+            args = [str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)]
+        if len(args) != 1 or not re.fullmatch(r"#?[0-9]{1,18}", args[0]):
+            self.say("Usage: /unlink ID  (a memory marked superseded, e.g. /unlink 3)", "error")
+            return
+        if not self._need_memory():
+            return
+        mid = int(args[0].lstrip("#"))
+        if self.memory.unlink(mid):
+            self.set_row(mid)
+            self.say(f"Memory #{mid} is no longer marked superseded.", "system")
+        else:
+            self.say(f"Memory #{mid} is not marked superseded.", "error")
+
+    def cmd_budget(self, args) -> None:
+        if not self._need_memory():
+            return
+        if not args:
+            n = self.bot.max_memories if self.bot else self.memory.max_memories()
+            self.say(f"Memory budget: {n or 'off'}. Set it with /budget N or /budget off.", "system")
+            return
+        if len(args) != 1 or not re.fullmatch(r"off|[0-9]{1,9}", args[0].lower()) or args[0] == "0":
+            self.say("Usage: /budget N  (keep at most N memories) or /budget off", "error")
+            return
+        n = None if args[0].lower() == "off" else int(args[0])
+        self.memory.set_max_memories(n)
+        self.max_memories = n
+        if self.bot is not None:
+            self.bot.max_memories = n
+        self.say(f"Memory budget: {n or 'off'}." + (" It applies from the next statement." if n else ""), "system")
 
     def cmd_help(self, args) -> None:
         self.action_help()
@@ -833,12 +888,16 @@ class ChatmemApp(App):
         yield SystemCommand("Undo the last replay", "Forget what the last replay stored", lambda: self.cmd_undo([]))
         yield SystemCommand("Stop the replay", "Stop a replay in progress (Esc)", self.action_escape)
         yield SystemCommand("Clear memory", "Forget every memory (asks first)", lambda: self.cmd_clear([]))
+        yield SystemCommand("Undo superseded link", "The memory under the panel's cursor is no longer marked "
+                            "superseded", lambda: self.cmd_unlink([]))
+        yield SystemCommand("Memory budget", "Show the budget (/budget N or /budget off sets it)",
+                            lambda: self.cmd_budget([]))
 
     def on_unmount(self) -> None:
         if self.memory is not None:
             self.memory.close()
 
 
-def make_app(data_dir: str | Path | None = None, bot_factory=None) -> ChatmemApp:
+def make_app(data_dir: str | Path | None = None, bot_factory=None, max_memories: int | None = None) -> ChatmemApp:
     """Build the app; tests pass a data dir and may pass a bot factory."""
-    return ChatmemApp(data_dir=data_dir, bot_factory=bot_factory)
+    return ChatmemApp(data_dir=data_dir, bot_factory=bot_factory, max_memories=max_memories)

@@ -109,7 +109,52 @@ class Bot:
         if not utts:
             return []
         with self._lock:
-            return self.memory.write(encode(utts, self.encoder), self.session, created)
+            written = self.memory.write(encode(utts, self.encoder), self.session, created)
+            self._g_update(written)
+            return written
+
+    # -- G's update and H (issue 15: chatmem.update, chatmem.budget) --------------------------------------------
+    link_updates = True                 # G links a new statement to the older memory it supersedes
+    max_memories: int | None = None     # the memory budget (None: unbounded)
+    budget_policy = "H"                 # or a fixed policy of chatmem.budget.POLICIES
+    budget_rng = None                   # numpy Generator for the random policy (benchmarks seed it)
+    moved_out: list[int] = []           # ids the last write moved to the archive (replaced, never mutated)
+    linked: list = []                   # chatmem.update.Link values the last write made (likewise)
+
+    def _g_update(self, written: list[Memory]) -> None:
+        """After a write: link superseded memories (the trained update scorer), then, over budget, move the
+        memories H chooses into the archive (`self.moved_out` lists them for the app)."""
+        self.moved_out, self.linked = [], []
+        if not written or not (self.link_updates or self.max_memories):
+            return
+        parts = self.load(encoder=False)._loaded
+        ids = [m.id for m in written]
+        if self.link_updates and parts.update is not None:
+            from chatmem.update import link_new
+
+            self.linked = link_new(parts.update, self.memory, ids)
+        if self.max_memories and len(self.memory) > self.max_memories:
+            from chatmem.budget import enforce
+
+            if self.budget_policy == "H" and parts.budget is None:
+                raise ChatmemError("the memory budget needs H, which this model lacks: train it with "
+                                   "`chatmem train --stage update`")
+            gone = enforce(self.memory, self.max_memories, self.budget_policy, parts.budget, ids, self.budget_rng)
+            self.moved_out = gone
+
+    def _superseded_penalty(self, rows: np.ndarray) -> np.ndarray | None:
+        """O's feature from G's mark: a learned penalty on the first-hop score of each superseded memory
+        among `rows` (None when no candidate is marked, or the model has no update part). Like the relevance
+        term it applies only where O scores a retriever's candidates: below that, bAbI's beam stays exactly as
+        trained (with the penalty, "Sandra put down the football." pushed away the pick-up that a list
+        answer needs, assets/dialogs/lists.chat)."""
+        up = self._loaded.update
+        if up is None or not up.cfg.penalty:
+            return None
+        from chatmem.update import superseded_mask
+
+        mask = superseded_mask(self.memory, rows)
+        return -float(up.cfg.penalty) * mask if mask.any() else None
 
     # -- O and R --------------------------------------------------------------------
     def ask(self, text: str) -> Answer:
@@ -265,8 +310,12 @@ class Bot:
                 idx = StoryIndex(mem.tokens[rows], vocab)
                 off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
             q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
+            prior_ = None if p is None else p[0]
+            pen = None if train or rows is None else self._superseded_penalty(np.asarray(pos))   # G's mark
+            if pen is not None:
+                prior_ = pen if prior_ is None else prior_ + pen
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
-                                 prior=None if p is None else p[0], alpha=1.0 if p is None else p[1], pool=pool))
+                                 prior=prior_, alpha=1.0 if p is None else p[1], pool=pool))
             where.append(pos)
         if not queries:
             return utts, None, None, [], []
@@ -340,4 +389,5 @@ class Bot:
                 span = None if c.span is None or c.span.in_note else \
                     (supports[c.span.support].memory.id, c.span.start, c.span.end)
                 out.append(Answer(utt.text, words, score, confident, supports, trace, related, ranking, span))
+            self.memory.note_cited([s.memory.id for a in out for s in a.supports])    # H reads it (issue 15)
             return out

@@ -35,7 +35,12 @@ def sha256(path: Path) -> str:
 # Parts trained after O and R, kept in the same weights file under their own prefix: (config key, module class).
 PARTS = {"relevance": ("chatmem.relevance", "Relevance", "RelevanceConfig"),
          "span": ("chatmem.span", "SpanR", "SpanConfig"),
-         "act": ("chatmem.dialogue_act", "ActClassifier", "ActConfig")}
+         "act": ("chatmem.dialogue_act", "ActClassifier", "ActConfig"),     # facts vs chit-chat (issue 16)
+         "update": ("chatmem.update", "UpdateScorer", "UpdateConfig"),     # G's update links (issue 15)
+         "budget": ("chatmem.budget", "SlotScorer", "BudgetConfig")}       # H's slot choice (issue 15)
+# Parts that read only MiniLM embeddings and words, not O's vocabulary: a save that does not pass them keeps
+# the ones already in the directory, so re-running an earlier stage does not drop them.
+CARRIED = ("act", "update", "budget")
 
 
 @dataclass
@@ -47,9 +52,27 @@ class Loaded:
     span: object = None        # chatmem.span.SpanR: R's span answers, or None
     span_vocab: object = None  # chatmem.span.SpanVocab
     act: object = None         # chatmem.dialogue_act.ActClassifier: fact, question, request, chit-chat, or None
+    update: object = None      # chatmem.update.UpdateScorer: G's update links, or None
+    budget: object = None      # chatmem.budget.SlotScorer: H, or None
 
 
-def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None, act=None) -> None:
+def _carried(directory: Path, names) -> tuple[dict, dict]:
+    """The weights and configs of parts `names` already saved in `directory` (nothing if unreadable)."""
+    try:
+        from safetensors.torch import load_file
+
+        cfg = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
+        names = [n for n in names if isinstance(cfg.get(n), dict)]
+        if not names:
+            return {}, {}
+        state = load_file(str(directory / WEIGHTS))
+        return ({k: v for k, v in state.items() if k.split(".", 1)[0] in names}, {n: cfg[n] for n in names})
+    except (OSError, ValueError, KeyError):
+        return {}, {}
+
+
+def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None,
+         act=None, update=None, budget=None) -> None:
     """Write the weights (one safetensors file), the vocabularies and config.json with their checksums."""
     from safetensors.torch import save as st_save
 
@@ -57,7 +80,11 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     extra = {k: v for k, v in extra.items() if k not in ("model", "sha256", *PARTS)}
-    for name, part in (("relevance", relevance), ("span", span), ("act", act)):
+    given = {"relevance": relevance, "span": span, "act": act, "update": update, "budget": budget}
+    kept_state, kept_cfg = _carried(directory, [n for n in CARRIED if given[n] is None])
+    state.update(kept_state)
+    extra.update(kept_cfg)
+    for name, part in given.items():
         if part is not None:
             state.update({f"{name}.{k}": v.detach().contiguous() for k, v in part.state_dict().items()})
             extra[name] = part.cfg.to_json()
@@ -147,4 +174,5 @@ def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
         raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
     model.eval()
-    return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab, parts.get("act"))
+    return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab, parts.get("act"),
+                  parts.get("update"), parts.get("budget"))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from chatmem import ChatmemError, __version__
 
+STAGES = ("babi", "relevance", "span", "update", "budget", "act")   # `chatmem train --stage`, in order
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -19,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"chatmem {__version__}")
     data_help = "where memory lives (default: $CHATMEM_HOME, else the user data dir)"
     p.add_argument("--data-dir", metavar="DIR", help=data_help)
+    p.add_argument("--max-memories", type=int, metavar="N", help="the app's memory budget: past N memories, a new "
+                   "one takes the slot the trained H chooses and the old one moves to the archive (default: off, "
+                   "or the budget set in the app)")
     # Also accepted after a command (`chatmem memory list --data-dir DIR`); SUPPRESS keeps the global value.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=data_help)
@@ -28,12 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     msub = mem.add_subparsers(dest="action", metavar="ACTION", required=True)
     ml = msub.add_parser("list", parents=[common], help="list stored memories")
     ml.add_argument("--json", action="store_true", help="one JSON object per line")
+    ml.add_argument("--archived", action="store_true", help="list the archive: memories the budget moved out")
     mf = msub.add_parser("forget", parents=[common], help="forget one memory")
     mf.add_argument("id", type=int)
     mc = msub.add_parser("clear", parents=[common], help="forget every memory")
     mc.add_argument("--yes", action="store_true", help="really clear (required)")
     me = msub.add_parser("export", parents=[common], help="export memories to JSON Lines")
     me.add_argument("file")
+    me.add_argument("--archived", action="store_true", help="export the archive instead of working memory")
+    mu = msub.add_parser("unlink", parents=[common], help="undo a wrong link: the memory is no longer marked "
+                         "superseded by a newer one")
+    mu.add_argument("id", type=int)
+    ma = msub.add_parser("empty-archive", parents=[common], help="erase the archive (as forget erases a memory)")
+    ma.add_argument("--yes", action="store_true", help="really erase it (required)")
     mi = msub.add_parser("import", parents=[common], help="import memories from JSON Lines (embeddings are recomputed)")
     mi.add_argument("file")
     msub.add_parser("path", parents=[common], help="print the memory file's path")
@@ -48,10 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
     tr.add_argument("--locomo", metavar="FILE", help="LoCoMo development conversations for O's relevance term "
                     "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
-    tr.add_argument("--stage", choices=("babi", "relevance", "span", "act"), default="babi",
-                    help="where to start: babi (everything), relevance (keep O and R, fit O's first-hop relevance "
-                         "term, then R's span answers), span (fit R's span answers), act (fit only the classifier "
-                         "of facts, questions, requests, commands and chit-chat); each stage writes the model")
+    tr.add_argument("--stage", choices=STAGES, default="babi",
+                    help="where to start: babi (everything), relevance (keep O and R: O's first-hop relevance term), "
+                         "span (R's span answers), update (G's superseded links and O's weight on them), budget "
+                         "(H's slot choice), act (the classifier of facts, questions, requests, commands and "
+                         "chit-chat); each stage writes the model and goes on to the later ones")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -117,13 +130,18 @@ def cmd_memory(args) -> int:
     if mem.damaged:
         warn(damaged_warning(mem.damaged))
     try:
-        if args.action == "list":
+        if args.action == "list" and args.archived:
+            _list_archive(mem, args.json)
+        elif args.action == "list":
             bad = []
+            links = mem.links()
             for m in mem.all():
                 if args.json:
-                    print(json_line(m.to_json()))
+                    print(json_line(m.to_json() | {"superseded_by": links.get(m.id)}))
                 else:
-                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}")   # rows other clients wrote may hold escapes
+                    arrow = f"  → #{links[m.id]}" if m.id in links else ""
+                    # rows other clients wrote may hold escapes
+                    print(f"{m.id:>6}  {m.created_iso}  {printable(m.text)}{arrow}")
                 if not m.time_ok:
                     bad.append(m.id)
             if bad:
@@ -138,9 +156,20 @@ def cmd_memory(args) -> int:
             if not args.yes:
                 raise ChatmemError("clearing forgets every memory; run `chatmem memory clear --yes` to do it")
             print(f"forgot {mem.clear()} memories")
+            if mem.archived():            # "every memory" includes those the budget moved out
+                print(f"erased {mem.empty_archive()} archived memories")
         elif args.action == "export":
-            n = mem.export_jsonl(args.file, warn=warn)
-            print(f"exported {n} memories to {args.file}", file=sys.stderr)    # stdout may be the export itself
+            n = mem.export_jsonl(args.file, warn=warn, archived=args.archived)
+            what = "archived memories" if args.archived else "memories"
+            print(f"exported {n} {what} to {args.file}", file=sys.stderr)    # stdout may be the export itself
+        elif args.action == "unlink":
+            if not mem.unlink(args.id):
+                raise ChatmemError(f"memory {args.id} is not marked superseded")
+            print(f"memory {args.id} is no longer marked superseded")
+        elif args.action == "empty-archive":
+            if not args.yes:
+                raise ChatmemError("this erases every archived memory; run `chatmem memory empty-archive --yes`")
+            print(f"erased {mem.empty_archive()} archived memories")
         elif args.action == "import":
             import time
 
@@ -163,6 +192,22 @@ def cmd_memory(args) -> int:
     return 0
 
 
+def _list_archive(mem, as_json: bool) -> None:
+    from chatmem.input import json_line, printable
+    from chatmem.memory import archived_json
+
+    rows = mem.archived()
+    for a in rows:
+        j = archived_json(a)
+        if as_json:
+            print(json_line(j))
+        else:
+            by = f"  (replaced by #{a['replaced_by']})" if a["replaced_by"] is not None else ""
+            print(f"{a['id']:>6}  {j['archived'] or '(bad time)':<25}  {printable(a['text'])}{by}")
+    if not as_json:
+        print(f"{len(rows)} archived memories in {mem.path}", file=sys.stderr)
+
+
 def cmd_train(args) -> int:
     from chatmem.babi import parse_tasks
     from chatmem.paths import assets_dir
@@ -175,9 +220,10 @@ def cmd_train(args) -> int:
         cfg.seed = args.seed
     out = Path(args.out) if args.out else assets_dir()
     log = lambda m: print(m, file=sys.stderr)     # noqa: E731
-    if args.stage == "babi":
+    later = STAGES[STAGES.index(args.stage):]      # a stage goes on to the later ones
+    if "babi" in later:
         train(cfg, out, log=log)
-    if args.stage in ("babi", "relevance"):
+    if "relevance" in later:
         from chatmem.paths import default_locomo_file
         from chatmem.relevance_train import RelevanceTrainConfig, train_relevance
 
@@ -185,17 +231,24 @@ def cmd_train(args) -> int:
         if locomo is not None and not locomo.is_file():
             raise ChatmemError(f"LoCoMo file {locomo} does not exist")
         train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), locomo, log=log)
-    if args.stage != "act":
+    if "span" in later:
         from chatmem.span_train import SpanTrainConfig, train_span
 
         train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+    if "update" in later:                   # G's update links (issue 15)
+        from chatmem.update_train import UpdateTrainConfig, train_update
+
+        train_update(out, UpdateTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+    if "budget" in later:                   # H's slot choice (issue 15)
+        from chatmem.budget_train import BudgetTrainConfig, train_budget
+
+        train_budget(out, BudgetTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
     from chatmem.dialogue_act import ActTrainConfig, train_act
 
     train_act(out, ActTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
-    if args.stage != "act":        # the act classifier leaves the bAbI results as they are
-        from chatmem.report import write_model_card
+    from chatmem.report import write_model_card
 
-        write_model_card(out, _babi_dir(args.babi_dir))
+    write_model_card(out, _babi_dir(args.babi_dir))
     return 0
 
 
@@ -237,7 +290,9 @@ def cmd_replay(args) -> int:
 def cmd_app(args) -> int:
     from chatmem.app import make_app
 
-    app = make_app(data_dir=args.data_dir)
+    if args.max_memories is not None and args.max_memories < 1:
+        raise ChatmemError("--max-memories must be at least 1")
+    app = make_app(data_dir=args.data_dir, max_memories=args.max_memories)
     app.run()
     code = app.return_code or 0
     # The memory is closed (on_unmount) and the terminal restored; what is left is the interpreter tearing down

@@ -74,6 +74,14 @@ class Memory:
         return {"id": self.id, "text": self.text, "created": created, "session": self.session}
 
 
+def archived_json(a: dict) -> dict:
+    """An archived memory as `memory list --archived --json` and `memory export --archived` write it."""
+    def iso(t):
+        return _dt.datetime.fromtimestamp(t).astimezone().isoformat(timespec="microseconds") if valid_time(t) else None
+    return {"id": a["id"], "text": a["text"], "created": iso(a["created"]), "session": a["session"],
+            "archived": iso(a["archived"]), "replaced_by": a["replaced_by"], "superseded_by": a["superseded_by"]}
+
+
 def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
@@ -277,12 +285,72 @@ class MemoryBase:
     def close(self) -> None:
         pass
 
+    # -- G's update links, citations and H's archive (issue 15); kept in RAM here, in tables on disk ---------
+    def _g(self) -> dict:
+        g = self.__dict__.get("_g_state")
+        if g is None:
+            g = self.__dict__["_g_state"] = {"links": {}, "cited": {}, "archive": []}
+        return g
+
+    def links(self) -> dict[int, int]:
+        """Superseded memory id -> the id of the newer memory that supersedes it."""
+        with self.lock:
+            live = self._g()["links"]
+            return {o: n for o, (n, _) in live.items() if self.index_of(o) is not None and self.index_of(n) is not None}
+
+    def link(self, links) -> None:
+        """Mark each link's old memory superseded by its new one (chatmem.update.Link values)."""
+        with self.lock:
+            self._g()["links"].update({lk.old: (lk.new, lk.score) for lk in links})
+
+    def unlink(self, memory_id: int) -> bool:
+        """Undo a wrong link: the memory is no longer marked superseded."""
+        with self.lock:
+            return self._g()["links"].pop(int(memory_id), None) is not None
+
+    def note_cited(self, ids) -> None:
+        """O cited these memories: count it, and note the newest memory id at the time (H reads both)."""
+        with self.lock:
+            last = int(self.ids[-1]) if self._n else 0
+            cited = self._g()["cited"]
+            for i in set(map(int, ids)):
+                cited[i] = (cited.get(i, (0, 0))[0] + 1, last)
+
+    def citations(self) -> dict[int, tuple[int, int]]:
+        """Memory id -> (times cited, the newest memory id when last cited)."""
+        with self.lock:
+            return dict(self._g()["cited"])
+
+    def archive_out(self, memory_id: int, replaced_by: int | None) -> bool:
+        """Move a memory out of working memory into the archive (the budget's eviction): nothing is lost."""
+        with self.lock:
+            m = self.get(memory_id)
+            if m is None:
+                return False
+            g = self._g()
+            sup = g["links"].get(m.id, (None,))[0]
+            g["archive"].append({"id": m.id, "text": m.text, "created": m.created, "session": m.session,
+                                 "archived": time.time(), "replaced_by": replaced_by, "superseded_by": sup})
+            g["cited"].pop(m.id, None)
+            return self.forget(memory_id)
+
+    def archived(self) -> list[dict]:
+        """The archive, oldest memory first: id, text, created, session, archived, replaced_by, superseded_by."""
+        with self.lock:
+            return sorted((dict(a) for a in self._g()["archive"]), key=lambda a: a["id"])
+
+    def empty_archive(self) -> int:
+        with self.lock:
+            n = len(self._g()["archive"])
+            self._g()["archive"].clear()
+            return n
+
     # -- export ------------------------------------------------------------
     def _own_files(self) -> list[Path]:
         """Files of the store itself, which an export must never replace."""
         return []
 
-    def export_jsonl(self, path: str | os.PathLike, warn=None) -> int:
+    def export_jsonl(self, path: str | os.PathLike, warn=None, archived: bool = False) -> int:
         """Write a header line saying what the file holds, then one memory per line. A new or regular file is
         replaced atomically through a temporary file of our own; a character device or FIFO (/dev/stdout, a
         pipe) is written directly; anything else (a symlink, a directory, a block device) is refused."""
@@ -304,35 +372,38 @@ class MemoryBase:
                 # The user named a special file (/dev/stdout may lead to a terminal, a pipe or the file the shell
                 # redirected it to): write into it, never rename over it.
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
-                self._export_to(fd, sync=False, warn=warn)
-                return len(self)
+                self._export_to(fd, sync=False, warn=warn, archived=archived)
+                return len(self.archived()) if archived else len(self)
             if stat.S_ISDIR(target.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
             kind = "a symbolic link" if stat.S_ISLNK(link.st_mode) else "not a regular file"
             raise StoreError(f"{path} is {kind}; refusing to replace it (export to a new or regular file)")
         tmp, fd = private_temp(path)
         try:
-            self._export_to(fd, sync=True, warn=warn)
+            self._export_to(fd, sync=True, warn=warn, archived=archived)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return len(self)
+        return len(self.archived()) if archived else len(self)
 
     @_locked
-    def _export_to(self, fd: int, sync: bool, warn=None) -> None:
+    def _export_to(self, fd: int, sync: bool, warn=None, archived: bool = False) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             header = {
-                "format": EXPORT_FORMAT, "version": 1, "count": len(self),
+                "format": EXPORT_FORMAT, "version": 1, "count": len(self.archived()) if archived else len(self),
                 "contains": "chatmem memories: the text of each statement you told chatmem, "
                             "its write time and session. Private: it is your conversation.",
             }
             f.write(json_line(header) + "\n")
             bad = []
-            for m in self.all():
-                f.write(json_line(m.to_json()) + "\n")
+            links = self.links()
+            for m in ([] if archived else self.all()):
+                f.write(json_line(m.to_json() | {"superseded_by": links.get(m.id)}) + "\n")
                 if not m.time_ok:
                     bad.append(m.id)
+            for a in (self.archived() if archived else []):
+                f.write(json_line(archived_json(a)) + "\n")
             f.flush()
             if sync:
                 os.fsync(f.fileno())
@@ -406,6 +477,25 @@ CREATE TRIGGER IF NOT EXISTS memories_updated AFTER UPDATE ON memories {_BUMP}
 CREATE TRIGGER IF NOT EXISTS memories_backfilled AFTER INSERT ON memories
     WHEN EXISTS (SELECT 1 FROM memories WHERE id > NEW.id) {_BUMP}
 """
+# G's update and H's archive (issue 15): added to existing stores when they are opened (CREATE ... IF NOT
+# EXISTS in the open transaction), so the schema version stays 1 and an older chatmem still reads the file.
+# links: old memory id -> the newer memory that supersedes it; cited: how often and when (the newest id at the
+# time) O cited a memory; archive: memories the budget moved out of working memory (text only, no embedding).
+_G_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (old INTEGER PRIMARY KEY, new INTEGER NOT NULL, score REAL NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cited (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS archive (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL,
+    session TEXT NOT NULL, archived REAL NOT NULL, replaced_by INTEGER, superseded_by INTEGER);
+"""
+# A memory that goes (forgotten, cleared, archived) takes its links and citation counts with it, whichever
+# client deletes it.
+_G_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS memories_unlinked AFTER DELETE ON memories
+    BEGIN DELETE FROM links WHERE old = OLD.id OR new = OLD.id; DELETE FROM cited WHERE id = OLD.id; END;
+"""
+_SCHEMA += _G_SCHEMA
+_TRIGGERS += _G_TRIGGERS
 MIN_TIME, MAX_TIME = 0.0, 253402128000.0       # 1970 to 9999-12-30 (a day short, for any time zone): what a date can show
 
 
@@ -835,6 +925,87 @@ class SQLiteMemory(MemoryBase):
         if known:
             self._cache({i: r for i, r in known.items() if self.index_of(i) is not None})
         return changed
+
+    # -- G's update links, citations and H's archive (issue 15), in their own tables -------------------------
+    @_locked
+    def links(self):
+        return dict(self._conn.execute("SELECT old, new FROM links").fetchall())
+
+    @_locked
+    def link(self, links):
+        with self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO links (old, new, score, created) "
+                                   "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+                                   "AND EXISTS (SELECT 1 FROM memories WHERE id = ?)",
+                                   [(lk.old, lk.new, lk.score, time.time(), lk.old, lk.new) for lk in links])
+
+    @_locked
+    def unlink(self, memory_id):
+        with self._conn:
+            cur = self._conn.execute("DELETE FROM links WHERE old = ?", (int(memory_id),))
+        return cur.rowcount > 0
+
+    @_locked
+    def note_cited(self, ids):
+        last = int(self.ids[-1]) if self._n else 0
+        with self._conn:
+            self._conn.executemany("INSERT INTO cited (id, count, last) SELECT ?, 1, ? "
+                                   "WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+                                   "ON CONFLICT(id) DO UPDATE SET count = count + 1, last = excluded.last",
+                                   [(i, last, i) for i in set(map(int, ids))])
+
+    @_locked
+    def citations(self):
+        return {i: (c, last) for i, c, last in self._conn.execute("SELECT id, count, last FROM cited")}
+
+    @_locked
+    def archive_out(self, memory_id, replaced_by):
+        """One transaction: the row is copied into the archive and deleted from memories (its link and
+        citation rows go with it, by trigger). Unlike forget, the conversation log keeps quoting it."""
+        with self._conn:
+            known = self._rewrite_count() == self._rewrites
+            sup = self._conn.execute("SELECT new FROM links WHERE old = ?", (int(memory_id),)).fetchone()
+            cur = self._conn.execute(
+                "INSERT INTO archive (id, text, created, session, archived, replaced_by, superseded_by) "
+                "SELECT id, text, created, session, ?, ?, ? FROM memories WHERE id = ?",
+                (time.time(), replaced_by, sup[0] if sup else None, int(memory_id)))
+            self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
+            if known:
+                self._rewrites = self._rewrite_count()
+        self._drop_snapshot()
+        i = self.index_of(memory_id)
+        if i is not None:
+            self._drop_index(i)
+        return cur.rowcount > 0
+
+    @_locked
+    def archived(self):
+        cols = ("id", "text", "created", "session", "archived", "replaced_by", "superseded_by")
+        return [dict(zip(cols, r)) for r in self._conn.execute(f"SELECT {', '.join(cols)} FROM archive ORDER BY id")]
+
+    @_locked
+    def max_memories(self) -> int | None:
+        """The memory budget set in the app (None: off)."""
+        v = self._meta("max_memories")
+        return int(v) if v and v.isdigit() and int(v) > 0 else None
+
+    @_locked
+    def set_max_memories(self, n: int | None) -> None:
+        with self._conn:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('max_memories', ?) "
+                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(n or 0),))
+
+    @_locked
+    def empty_archive(self):
+        """Erase the archive as forget erases a memory: the text is overwritten (secure_delete), the log's
+        turns quoting it go too, and the WAL is checkpointed and truncated."""
+        with self._conn:
+            for (text,) in self._conn.execute("SELECT text FROM archive").fetchall():
+                if isinstance(text, str) and squash(text):
+                    self._conn.execute("DELETE FROM turns WHERE instr(chatmem_squash(text), ?) > 0", (squash(text),))
+            cur = self._conn.execute("DELETE FROM archive")
+        self._scrub()
+        return cur.rowcount
 
     # -- the conversation log (the app shows it again on the next start) --------
     @_locked

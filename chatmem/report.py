@@ -92,14 +92,28 @@ def _parts_card(cfg: dict) -> str:
                    f"gate fitted on {span['gate_examples']} disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} "
                    f"(chosen on generated training conversations kept apart, answerable and unanswerable alike); "
                    f"{span['seconds'] / 60:.1f} min.")
+    upd, bud = cfg.get("update_train"), cfg.get("budget_train")
+    if upd:
+        v = upd["validation"]
+        out.append(f"- **G's update links** (`chatmem/update.py`): pairs (older memory, new statement) from "
+                   f"{upd['stories']} training stories (generated train split, bAbI moves and transfers); link "
+                   f"threshold {cfg['update']['threshold']:.2f} and O's penalty {cfg['update']['penalty']} chosen on "
+                   f"stories kept apart (precision {v['precision']:.3f}, recall {v['recall']:.3f}); "
+                   f"{upd['seconds'] / 60:.1f} min.")
+    if bud:
+        out.append(f"- **H, the memory budget's slot choice** (`chatmem/budget.py`): {bud['examples']:,} memories "
+                   f"at evictions of {bud['stories']} training stories replayed at budgets of 10-50%; label: a later "
+                   f"question uses it as a supporting fact; {bud['seconds'] / 60:.1f} min.")
     out += ["", "## Data sources", "",
-            "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers.",
+            "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers, G's update "
+            "links and H (moves and object transfers of tasks 1, 2, 3, 5, 6, 11-13).",
             "- Conversations from `chatmem/generator.py` (ours, generated from word lists in `chatmem/lexicon.py`; "
-            "same license as chatmem): the relevance term, the span answers, the gate and the threshold. "
+            "same license as chatmem): the relevance term, the span answers, the gate and the threshold, G's update "
+            "links and H. "
             "Its validation split (held-out names, places and values) is used only for reported numbers.",
             "- LoCoMo development conversations (Maharana et al., ACL 2024; the authors' data, snap-research/locomo), "
             "used for training and development as the authors' terms in `../shared/locomo/README.md` allow; their "
             "license is the one in the authors' repository (not restated here). Only the relevance term saw them; "
             "LoCoMo numbers in the README are leave-one-conversation-out.",
             "- all-MiniLM-L6-v2 (Apache-2.0): the sentence embeddings every part reads.", ""]
-    return "\n".join(out) if (rel or span) else ""
+    return "\n".join(out) if (rel or span or upd or bud) else ""

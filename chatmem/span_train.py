@@ -23,7 +23,7 @@ import torch.nn.functional as Fn
 
 from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, UNK, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
     choose, gate_features, note_target, predict, span_input, target_index, use_span
-from chatmem.when import date_text
+from chatmem.when import time_note
 
 BASE_TIME = 1_683_550_000.0    # bAbI stories have no dates: R reads them as told a minute apart on one day
 
@@ -87,8 +87,8 @@ def _target(conv, t, cited) -> tuple | None:
     gold = {conv.turns[k].text for k in t.support}
     for k in sorted(range(len(cited)), key=lambda k: -cited[k].created):
         m = cited[k]
-        if t.answer_support is None:          # "When did I ...?": the write date of the labelled memory
-            if m.text in gold and date_text(m.created) == t.answer:
+        if t.answer_support is None:          # "When did I ...?": a date in the labelled memory's time note
+            if m.text in gold and t.answer in time_note(m.text, m.created):
                 return (k, t.answer)
         elif m.text == conv.turns[t.answer_support].text:
             return (k, t.answer_start, t.answer_end)

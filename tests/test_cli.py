@@ -39,7 +39,7 @@ def test_list_forget_clear(tmp_path):
     seed(tmp_path)
     rows = [json.loads(l) for l in run_cli("--data-dir", str(tmp_path), "memory", "list", "--json").stdout.splitlines()]
     assert [(r["id"], r["text"]) for r in rows] == [(1, "Mary went to the kitchen."), (2, "John went to the garden.")]
-    assert set(rows[0]) == {"id", "text", "created", "session"}
+    assert set(rows[0]) == {"id", "text", "created", "session", "superseded_by"}   # issue 15: the link
     assert run_cli("--data-dir", str(tmp_path), "memory", "forget", "1").returncode == 0
     one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "forget", "1"), "no memory with id 1")
     one_line_error(run_cli("--data-dir", str(tmp_path), "memory", "clear"), "--yes")
