@@ -329,6 +329,12 @@ def score(prep: Prepared, answers: list, ids_of) -> tuple[float, float, list[boo
     return float(np.mean(ok)), float(np.mean(sup)), ok
 
 
+def by_source(prep: Prepared, ok: list[bool]) -> dict:
+    src = [s.source for s in prep.stories for _ in s.questions]
+    return {k: {"accuracy": float(np.mean([o for o, s in zip(ok, src) if s == k])), "questions": src.count(k)}
+            for k in sorted(set(src))}
+
+
 def reference(prep: Prepared, loaded, encoder) -> dict:
     """Each story alone, in an empty memory: the accuracy distractors should not take away."""
     from chatmem.bot import Bot
@@ -341,7 +347,7 @@ def reference(prep: Prepared, loaded, encoder) -> dict:
         id_lists.append([m.id for m in bot.memory.write(facts, "reference")])
         answers += [bot.answer(q) for q in qs]
     acc, sup, ok = score(prep, answers, lambda si: id_lists[si])
-    return {"accuracy": acc, "support_accuracy": sup, "correct": ok}
+    return {"accuracy": acc, "support_accuracy": sup, "by_source": by_source(prep, ok), "correct": ok}
 
 
 class FaissRetriever:
@@ -444,7 +450,7 @@ def worker(args) -> dict:
            "accuracy": acc, "support_accuracy": sup, "questions": len(lat), "stories": len(prep.stories),
            "open_s": open_s, "open_verified_s": verified_s, "snapshot_warnings": getattr(mem, "warnings", []),
            "rss_mb": rss_answer, "rss_build_mb": built["rss_build_mb"],
-           "correct": ok}
+           "by_source": by_source(prep, ok), "correct": ok}
     if method == "retrieval":
         out |= ingest_and_forget(args, mem, bot, prep, layout, built)
     mem.close()
