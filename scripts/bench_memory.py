@@ -518,6 +518,26 @@ def print_table(results: list[dict]) -> None:
               + (f"   skipped: {r['skipped']}" if r.get("skipped") else ""))
 
 
+def markdown_table(results: list[dict]) -> str:
+    """The README's table, next to the issue's targets."""
+    def f(v, spec):
+        return "-" if v is None else format(v, spec)
+    lines = ["| distractors | memories | method | accuracy (stories alone) | support | p50 / p95 ms | p95 ms with encoding "
+             "| open s | RSS MB build / answer | ingest /s batched / single | forget ms first / middle / last "
+             "| p95 vs FAISS |", "|" + "---|" * 12]
+    for r in results:
+        fb = r.get("forget_ms_by_place") or {}
+        lines.append(
+            f"| {r['size']:,} | {f(r.get('memories'), ',')} | {r['method']} | {f(r.get('accuracy'), '.1%')} "
+            f"({f(r.get('reference_accuracy'), '.1%')}) | {f(r.get('support_accuracy'), '.1%')} "
+            f"| {f(r.get('p50_ms'), '.0f')} / {f(r.get('p95_ms'), '.0f')} | {f(r.get('p95_ms_with_encode'), '.0f')} "
+            f"| {f(r.get('open_s'), '.2f')} | {f(r.get('rss_build_mb'), ',.0f')} / {f(r.get('rss_mb'), ',.0f')} "
+            f"| {f(r.get('ingest_per_s'), ',.0f')} / {f(r.get('ingest_single_per_s'), ',.0f')} "
+            f"| {' / '.join(f(fb.get(k), '.0f') for k in ('first', 'middle', 'last')) if fb else '-'} "
+            f"| {f(r.get('p95_vs_faiss'), '.2f')} |")
+    return "\n".join(lines)
+
+
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -582,12 +602,16 @@ def main(argv=None) -> int:
     ap.add_argument("--ingest-batch", type=int, default=20_000)
     ap.add_argument("--ingest-single", type=int, default=100)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
+    ap.add_argument("--table", metavar="JSON", help="print the README's table of a results file and exit")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(Path(args.table).read_text())["results"]))
+        return 0
     if args.babi_dir is None:
         d = default_babi_dir()
         args.babi_dir = str(d / "en" if (d / "en").is_dir() else d) if d else ""
