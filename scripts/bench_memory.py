@@ -652,11 +652,13 @@ def main(argv=None) -> int:
     nq = sum(len(s.questions) for s in prep.stories)
     print(f"{len(prep.stories)} stories ({sum(s.source == 'generated' for s in prep.stories)} generated "
           f"conversations), {nq} questions, {sum(len(s.facts) for s in prep.stories):,} facts", file=sys.stderr)
-    ref = run_child(args, ["--reference"])
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    ref = run_child(args, ["--reference"]) if methods else {"accuracy": None, "support_accuracy": None}
     if ref is None:
         return 1
-    print(f"reference (each story alone): accuracy {ref['accuracy']:.3f}, support {ref['support_accuracy']:.3f}",
-          file=sys.stderr)
+    if methods:
+        print(f"reference (each story alone): accuracy {ref['accuracy']:.3f}, support {ref['support_accuracy']:.3f}",
+              file=sys.stderr)
     results = []
     for n in parse_sizes(args.sizes):
         d = store_dir / f"n{n}"
@@ -670,7 +672,7 @@ def main(argv=None) -> int:
             print(f"  {info['memories']:,} memories, batched ingest {info['rate']:,.0f}/s (with SQLite commit, "
                   f"batches of 5,000), peak RSS {info['rss_build_mb']:,.0f} MB", file=sys.stderr)
         rows = {}
-        for method in [m.strip() for m in args.methods.split(",") if m.strip()][::-1]:   # retrieval last: it forgets
+        for method in methods[::-1]:             # retrieval last: it forgets
             print(f"  {n:,} {method} ...", file=sys.stderr, flush=True)
             r = run_child(args, ["--size", str(n), "--method", method])
             if r is None:
