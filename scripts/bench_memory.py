@@ -453,6 +453,8 @@ def worker(args) -> dict:
            "by_source": by_source(prep, ok), "correct": ok}
     if method == "retrieval":
         out |= ingest_and_forget(args, mem, bot, prep, layout, built)
+    else:                                          # measured once per size, by the retrieval worker
+        out |= {"ingest_per_s": None, "forget_ms": None}
     mem.close()
     if method == "retrieval":
         out["raw_files_hold_forgotten_text"] = raw_hits(directory, built["canaries"])
