@@ -153,6 +153,15 @@ def _content_matrix(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray]:
     return idx.blocks[key]
 
 
+def _cooccurrence(idx: StoryIndex, n: int) -> np.ndarray:
+    """(n, n) content words each pair of the first n memories share; cached per n like the blocks."""
+    key = (n, "WW")
+    if key not in idx.blocks:
+        W, _ = _content_matrix(idx, n)
+        idx.blocks[key] = W @ W.T
+    return idx.blocks[key]
+
+
 def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], ref_seq: np.ndarray,
                 out: np.ndarray, mask: np.ndarray) -> None:
     """Fill the N_PAIR features of every memory 0..n-1 against one reference at time `ref_pos`.
@@ -214,8 +223,10 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
         in_ref = np.zeros(cols.size, dtype=bool)
         if cols.size:
             in_ref[at[cols[at] == ref]] = True
-        A, B = W[:, ~in_ref], W[:, in_ref]
-        via_other = A @ A.T > 0                      # i and j share a word the reference lacks
+        B = W[:, in_ref]
+        # i and j share a word the reference lacks: A A^T with A = W[:, ~in_ref], as W W^T (once per n) minus
+        # B B^T. Counts of 0/1 products are exact in float32, so this is the same matrix at a fraction of the cost.
+        via_other = _cooccurrence(idx, n) - B @ B.T > 0
         reaches_ref = (1 - B) @ B.T > 0              # j shares a reference word that i lacks
         out[:n, 15] = np.minimum((via_other & reaches_ref).sum(1), 3) / 3
     first_pos.sort(key=lambda t: t[0])

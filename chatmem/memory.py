@@ -160,6 +160,7 @@ class MemoryBase:
         self.version = 0  # bumped on every change, so caches built on the memory know to refresh
         self.lock = threading.RLock()
         self.word_index = None                 # the retriever kept in sync with this memory, if any
+        self._verifying = None                 # a snapshot's embeddings checksum still being checked (a thread)
         self.texts, self.tokens, self.created, self.sessions = (_Column(self, k) for k in range(4))
 
     # -- reading -------------------------------------------------------------
@@ -172,7 +173,12 @@ class MemoryBase:
 
     @property
     def embeddings(self) -> np.ndarray:
+        if self._verifying is not None:
+            self._settle()
         return self._emb[: self._n]
+
+    def _settle(self) -> None:
+        """Wait for a snapshot's checksum (only a store on disk has one)."""
 
     def _rows_at(self, indices) -> list[tuple]:
         with self.lock:           # the app's UI thread reads while its worker may evict the cache
@@ -228,6 +234,12 @@ class MemoryBase:
             ids[: self._n] = self._idbuf[: self._n]
             self._idbuf = ids
 
+    def reserve(self, rows: int) -> None:
+        """Make room for `rows` memories in one allocation (a bulk import then never copies the matrix to grow
+        it; pages not yet written take no RAM)."""
+        with self.lock:
+            self._grow(rows)
+
     def _append_rows(self, ids, rows, emb: np.ndarray) -> None:
         """ids ascending; rows: (text, tokens, created, session) per id, or None to read them when needed."""
         k = len(ids)
@@ -244,8 +256,17 @@ class MemoryBase:
 
     def _drop_index(self, i: int) -> None:
         self._rows.pop(int(self._idbuf[i]), None)
-        self._idbuf[i: self._n - 1] = self._idbuf[i + 1: self._n]
-        self._emb[i: self._n - 1] = self._emb[i + 1: self._n]
+        if i < self._n // 2:
+            # Move the older rows up one and start the arrays a row later (a view): forgetting an early memory of
+            # a million moves a few rows, not 1.5 GB.
+            for end in range(i, 0, -8192):        # newest first, in chunks: no full-size temporary copy
+                start = max(0, end - 8192)
+                self._idbuf[start + 1: end + 1] = self._idbuf[start:end]
+                self._emb[start + 1: end + 1] = self._emb[start:end]
+            self._idbuf, self._emb = self._idbuf[1:], self._emb[1:]
+        else:
+            self._idbuf[i: self._n - 1] = self._idbuf[i + 1: self._n]
+            self._emb[i: self._n - 1] = self._emb[i + 1: self._n]
         self._n -= 1
         self.version += 1
 
@@ -558,6 +579,7 @@ class SQLiteMemory(MemoryBase):
         self.postings_seed = None
         self.snapshot_min = SNAPSHOT_MIN
         self.damaged: set[int] = set()      # ids whose embedding was cut or not finite (zero in RAM)
+        self.warnings: list[str] = []       # for the user: e.g. a snapshot that failed its checksum
         self._conn = self._connect()
         self._load()
 
@@ -750,8 +772,10 @@ class SQLiteMemory(MemoryBase):
             meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
             ids, last = arrays["ids"], int(meta["last_id"])
             n = len(ids)
-            crc = json.loads(meta["crc32"])       # the small arrays; the 1.5 GB matrix would cost the open its speed
-            if any(_crc32(arrays[k]) != crc[k] for k in ("ids", "post_off", "post_ids")):
+            crc = json.loads(meta["crc32"])       # the small arrays here; the embeddings' blocks in the background
+            emb_crcs = json.loads(meta["emb_crc32"])
+            if any(_crc32(arrays[k]) != crc[k] for k in ("ids", "post_off", "post_ids")) or \
+                    not (isinstance(emb_crcs, list) and all(isinstance(c, int) for c in emb_crcs)):
                 raise SnapshotError(f"{path}: checksum mismatch")
             # A database older than the snapshot (a restored backup) has lost its last rows.
             if (ids.ndim != 1 or ids.dtype != np.int64 or n != len(arrays["embeddings"]) or matrix.shape[1:] != (self.dim,)
@@ -776,7 +800,42 @@ class SQLiteMemory(MemoryBase):
         self.version += 1
         self._snap_last = last
         self.postings_seed = (last, n, words, off, post)
+        self._verify_embeddings(path, emb_crcs)
         return last
+
+    def _verify_embeddings(self, path: Path, crcs: list[int]) -> None:
+        """Check the mapped embeddings against their checksums in a thread (1.5 GB at a million memories would
+        take the open past a second); anything that reads them first waits for it (`_settle`)."""
+        from chatmem.snapshot import verify_mapped
+
+        result: list[bool] = []
+        t = threading.Thread(target=lambda: result.append(verify_mapped(path, "embeddings", crcs)), daemon=True,
+                             name="chatmem-snapshot-check")
+        t.result = result
+        self._verifying = t
+        t.start()
+
+    def _settle(self) -> None:
+        """Wait for the snapshot's checksum; on a mismatch, warn and read every row from the database instead:
+        a damaged cache must never give wrong answers."""
+        t = self._verifying
+        if t is None:
+            return
+        t.join()
+        with self.lock:
+            if self._verifying is not t:
+                return
+            self._verifying = None
+            if t.result == [True]:
+                return
+            self.warnings.append(f"warning: {self.snapshot_path} failed its checksum; it was deleted and the "
+                                 "memories were read from the database (nothing is lost)")
+            self._drop_snapshot()
+            self._reset()
+            self.postings_seed = None
+            if self.word_index is not None:
+                self.word_index._reset(self)       # its postings came with the snapshot: rebuilt from the rows
+            self._load()
 
     def snapshot_stale(self) -> bool:
         if self._n < self.snapshot_min:
@@ -790,8 +849,9 @@ class SQLiteMemory(MemoryBase):
     def save_snapshot(self) -> Path | None:
         """Write the snapshot atomically (temporary file, then rename)."""
         from chatmem.retrieval import WordHashRetriever
-        from chatmem.snapshot import write_snapshot
+        from chatmem.snapshot import block_crcs, write_snapshot
 
+        self._settle()
         if self._meta("store_uid") is None:
             with self._conn:
                 self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)", (uuid.uuid4().hex,))
@@ -811,6 +871,7 @@ class SQLiteMemory(MemoryBase):
         words, off, flat = index.export_postings()
         meta["words"] = json.dumps(words, ensure_ascii=False)
         meta["crc32"] = json.dumps({k: _crc32(a) for k, a in (("ids", self.ids), ("post_off", off), ("post_ids", flat))})
+        meta["emb_crc32"] = json.dumps(block_crcs(self.embeddings))
         write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
                                                    "post_off": off, "post_ids": flat},
                        mapped="embeddings", reserve_rows=self._n // 4 + 1024)
@@ -834,6 +895,7 @@ class SQLiteMemory(MemoryBase):
         if not utts:
             return []
         emb = self._check(utts, self.dim, created)
+        self._settle()
         ids = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -842,10 +904,15 @@ class SQLiteMemory(MemoryBase):
                 now = time.time()
                 ts = list(created) if created is not None else [now] * len(utts)
                 rows = [(u.text, " ".join(u.tokens), emb[k].tobytes(), ts[k], session) for k, u in enumerate(utts)]
-                for r in rows:
-                    cur = self._conn.execute(
-                        "INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?)", r)
-                    ids.append(cur.lastrowid)
+                # One statement for the batch: under the write lock AUTOINCREMENT hands out consecutive ids.
+                before = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
+                top = self._conn.execute("SELECT MAX(id) FROM memories").fetchone()[0]
+                first = max(before[0] if before else 0, top or 0) + 1
+                self._conn.executemany(
+                    "INSERT INTO memories (text, tokens, embedding, created, session) VALUES (?, ?, ?, ?, ?)", rows)
+                ids = list(range(first, first + len(rows)))
+                if self._conn.execute("SELECT MAX(id) FROM memories").fetchone()[0] != ids[-1]:
+                    raise StoreError(f"{self.path}: ids were not given out in order; nothing was written")
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:     # a failed COMMIT (disk full) has already rolled back
@@ -859,6 +926,7 @@ class SQLiteMemory(MemoryBase):
 
     @_locked
     def forget(self, memory_id):
+        self._settle()
         self._drop_snapshot()
         with self._conn:
             known = self._rewrite_count() == self._rewrites
@@ -878,6 +946,7 @@ class SQLiteMemory(MemoryBase):
 
     @_locked
     def clear(self):
+        self._settle()
         self._drop_snapshot()
         with self._conn:
             cur = self._conn.execute("DELETE FROM memories")
@@ -905,6 +974,7 @@ class SQLiteMemory(MemoryBase):
         """Load rows other processes wrote, and drop rows they forgot. `known`: rows this process just wrote
         (id -> text, tokens, time, session), cached without reading them back. `check`: count the rows even if
         no other connection seems to have committed (the snapshot relies on it)."""
+        self._settle()
         # Counting the rows reads the whole table (slow at a million memories): only another connection's
         # commit can have deleted any, and SQLite's data_version says whether one happened. It is read first,
         # so a commit between it and the reads below shows up at the next refresh.

@@ -6,11 +6,13 @@ inverted index from content word (STOP_WORDS excluded) to the ids of the memorie
 in write order. A question's candidates are
 
 1. the memories sharing a content word with the question (the most recent `per_word` of each word),
-2. expanded once by the rare content words of those memories (words in at most `per_word_expand`
-   memories: names, objects), so that a second hop ("Mary picked up the football" -> Mary's latest
+2. the memory written right after each of them that a rare question word found (a pronoun's
+   antecedent is the memory before it: "Mary went home. Then she ..."),
+3. expanded once by the rare content words of those memories (words in at most `per_word_expand`
+   memories: names, objects; first those of the memories a rare question word found), so that a second hop ("Mary picked up the football" -> Mary's latest
    move) has its memory among the candidates; a word found in thousands of memories ("kitchen",
    "picked") links nothing,
-3. or, when no memory shares a word with the question, the `recent` newest memories.
+4. or, when no memory shares a word with the question, the `recent` newest memories.
 
 They stay in write order, and the exact model (`run_hops`, write-time features included) runs on
 them alone. The index depends only on the memories' tokens (not on the model), is built once per
@@ -149,23 +151,33 @@ class WordHashRetriever:
         if n <= self.min_memories:
             return None
         self.sync(memory)
-        q_words = content_words(tokens)
+        q_words = [w for w in content_words(tokens) if w in self.postings]
         first = self._take(q_words, self.per_word)
         ids1 = np.unique(np.concatenate(first)) if first else np.zeros(0, dtype=np.int64)
         ids1 = ids1[_present(memory, ids1)]
         rows1 = np.searchsorted(memory.ids[:n], ids1)
-        # expand once by the words of the first candidates, rarest words first
+        # Expand once by the words of the first candidates, rarest words first; the words of memories found by a
+        # rare question word ("football", not "kitchen") come before all others.
         known = set(q_words)
-        more: dict[str, None] = {}
-        for toks in memory.tokens[rows1]:
-            for w in toks:
-                if w not in STOP_WORDS and w not in known:
-                    more.setdefault(w, None)
+        rare = np.zeros(0, dtype=np.int64)
+        source: dict[str, int] = {}
+        for k, w in enumerate(q_words):
+            if len(self.postings[w]) <= self.per_word_expand:
+                rare = np.union1d(rare, first[k])
+        rare = np.searchsorted(memory.ids[:n], rare[_present(memory, rare)])
+        for rank, part in enumerate((rare, rows1)):
+            for toks in memory.tokens[part]:
+                for w in toks:
+                    if w not in STOP_WORDS and w not in known:
+                        source.setdefault(w, rank)
         # only rare words (names, objects) link memories; a word in thousands of memories is no evidence
-        words2 = sorted((w for w in more if len(self.postings.get(w, ())) <= self.per_word_expand),
-                        key=lambda w: len(self.postings.get(w, ())))
-        budget = self.max_candidates - len(ids1)
-        picked = [ids1]
+        words2 = sorted((w for w in source if len(self.postings.get(w, ())) <= self.per_word_expand),
+                        key=lambda w: (source[w], len(self.postings.get(w, ()))))
+        # the memory written right after each found by a rare question word: "Mary went home. Then she ..."
+        nxt = rare[rare + 1 < n] + 1
+        nxt = np.setdiff1d(memory.ids[nxt], ids1)[-max(0, self.max_candidates - len(ids1)):]
+        budget = self.max_candidates - len(ids1) - len(nxt)
+        picked = [ids1, nxt]
         for part in self._take(words2, self.per_word_expand):
             if budget <= 0:
                 break

@@ -17,6 +17,7 @@ import json
 import mmap
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
 ALIGN = 65536          # mmap offsets must be multiples of the allocation granularity (64 KiB on Windows)
 MAX_HEADER = 256 * 1024 * 1024
 RESERVE = "reserve"
+BLOCK_BYTES = 16 << 20   # the mapped array is checksummed in blocks of this size (crc32 each)
 
 
 class SnapshotError(ChatmemError):
@@ -119,3 +121,31 @@ def read_snapshot(path: Path, expect: dict[str, str], mapped: str
         raise
     except Exception as exc:          # whatever damage does to the header (types, nesting, sizes): not usable
         raise SnapshotError(f"{path}: unreadable snapshot ({type(exc).__name__}: {exc})") from None
+
+
+def block_crcs(a: np.ndarray, block: int = BLOCK_BYTES) -> list[int]:
+    """crc32 of each `block` bytes of the array as stored (what `verify_mapped` compares)."""
+    buf = memoryview(np.ascontiguousarray(a)).cast("B")
+    return [zlib.crc32(buf[k: k + block]) for k in range(0, len(buf), block)]
+
+
+def verify_mapped(path: Path, mapped: str, crcs: list[int], block: int = BLOCK_BYTES) -> bool:
+    """Whether the bytes of array `mapped` in the file match `crcs` (block_crcs of it when it was written).
+    Read block by block with pread, not through the mapping, so checking 1.5 GB adds nothing to RSS."""
+    try:
+        with open(path, "rb") as f:
+            (hlen,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(hlen).decode("utf-8"))
+            begin, end = (int(x) for x in header[mapped]["data_offsets"])
+            base = 8 + hlen + begin
+            size = end - begin
+            if len(crcs) != -(-size // block):
+                return False
+            for k, want in enumerate(crcs):
+                n = min(block, size - k * block)
+                data = os.pread(f.fileno(), n, base + k * block)
+                if len(data) != n or zlib.crc32(data) != want:
+                    return False
+        return True
+    except Exception:                 # unreadable in any way: not verified
+        return False

@@ -340,3 +340,93 @@ def test_a_row_changed_by_another_client_is_never_served_from_a_snapshot(tmp_pat
     m = SQLiteMemory(tmp_path)
     assert m.postings_seed is None and m.get(5).text == "Redacted."
     assert np.allclose(m.embeddings[m.index_of(5)], new)
+
+
+# -- integrity and forgetting at scale (memory-at-scale issue) ------------------------------------------------
+
+def _flip_embedding_byte(path, row: int, dim: int = 384) -> None:
+    """Change one byte of one stored embedding, leaving the header (and so every other check) intact."""
+    import struct
+
+    raw = bytearray(path.read_bytes())
+    (hlen,) = struct.unpack("<Q", raw[:8])
+    begin = json.loads(raw[8: 8 + hlen])["embeddings"]["data_offsets"][0]
+    raw[8 + hlen + begin + 4 * dim * row + 1] ^= 0x5A
+    path.write_bytes(bytes(raw))
+
+
+def test_a_snapshot_whose_embeddings_fail_the_checksum_falls_back_to_the_database(tmp_path, hash_encoder):
+    from chatmem.memory import SNAPSHOT_NAME
+
+    texts = _snapshotted(tmp_path, hash_encoder)
+    truth = SQLiteMemory(tmp_path)
+    good = truth.embeddings.copy()
+    assert truth.warnings == []                      # an intact snapshot passes
+    truth.close(snapshot=False)
+    _flip_embedding_byte(tmp_path / SNAPSHOT_NAME, row=17)
+    m = SQLiteMemory(tmp_path)
+    # whatever reads the embeddings first waits for the check and gets the database's rows, never the bad one
+    assert np.array_equal(m.embeddings, good)
+    assert len(m.warnings) == 1 and "checksum" in m.warnings[0]
+    assert not (tmp_path / SNAPSHOT_NAME).exists() and [x.text for x in m.all()] == texts
+    from chatmem.retrieval import WordHashRetriever
+    r = WordHashRetriever(min_memories=10)
+    r.sync(m)
+    assert r.ids_with("person17").tolist() == [18]
+
+
+def test_a_question_asked_right_after_open_waits_for_the_checksum(tmp_path, hash_encoder):
+    from chatmem.memory import SNAPSHOT_NAME
+
+    _snapshotted(tmp_path, hash_encoder)
+    good = SQLiteMemory(tmp_path)
+    want = good.embeddings.copy()
+    good.close(snapshot=False)
+    _flip_embedding_byte(tmp_path / SNAPSHOT_NAME, row=0)
+    m = SQLiteMemory(tmp_path)
+    m.refresh()                                       # what Bot does before every question
+    assert m._verifying is None and m.warnings and np.array_equal(m._emb[: len(m)], want)
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_forgetting_first_middle_and_last_keeps_rows_aligned(tmp_path, hash_encoder, mapped):
+    """Forgetting moves the shorter side of the arrays: ids, embeddings and text must stay row-aligned."""
+    texts = _snapshotted(tmp_path, hash_encoder, n=120) if mapped else None
+    m = SQLiteMemory(tmp_path)
+    if not mapped:
+        texts = [f"Person{i} went to room{i % 7}." for i in range(120)]
+        m.write(encode([make_utterance(t) for t in texts], hash_encoder), "s1")
+    emb = {int(i): e.copy() for i, e in zip(m.ids, m.embeddings)}
+    gone = [1, 60, 120, 2, 59, 3]
+    for i in gone:
+        assert m.forget(i)
+    left = [i for i in range(1, 121) if i not in gone]
+    assert m.ids.tolist() == left
+    assert [x.text for x in m.all()] == [texts[i - 1] for i in left]
+    assert all(np.array_equal(m.embeddings[k], emb[i]) for k, i in enumerate(left))
+    new = m.write(_utts(hash_encoder, "Zoltan drove to the observatory."), "s2")
+    assert m.ids.tolist() == left + [new[0].id] and m.index_of(new[0].id) == len(left)
+    m.close()
+    m = SQLiteMemory(tmp_path)
+    assert m.ids.tolist() == left + [new[0].id] and [x.text for x in m.all()][-1] == "Zoltan drove to the observatory."
+
+
+def test_forgotten_text_leaves_no_trace_in_database_snapshot_or_log(tmp_path, hash_encoder):
+    from chatmem.memory import SNAPSHOT_NAME
+
+    _snapshotted(tmp_path, hash_encoder)
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    [secret] = m.write(_utts(hash_encoder, "The vault code is quorblex."), "s2")
+    m.log_turn("user", "The vault code is quorblex.", "s2")
+    m.log_turn("bot", "Noted: The vault code is quorblex.", "s2")
+    m.save_snapshot()                                 # a snapshot that holds its words and embedding
+    m.close()
+    assert b"quorblex" in (tmp_path / SNAPSHOT_NAME).read_bytes()
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    assert m.forget(secret.id)
+    m.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("memory."))
+    assert b"quorblex" not in raw and b"Person3 went to room3." in raw
+    assert all("quorblex" not in t["text"] for t in SQLiteMemory(tmp_path).recent_turns())

@@ -159,3 +159,28 @@ def test_retrieval_answers_among_similar_distractors(shipped_bot, real_encoder):
         a = bot.ask(q)
         assert a.words == expected, q
         assert [s.memory.id for s in a.supports] == [facts[k] for k in support], q
+
+
+def _utt(text, encoder):
+    return encode([make_utterance(text)], encoder)[0]
+
+
+def test_candidates_hold_the_memory_after_a_named_one(hash_encoder):
+    """A pronoun names no one: "Then she went to the garden." is found as the memory after "Mary ..."."""
+    mem = EphemeralMemory()
+    filler = [_utt(f"Person{i % 50} went to the kitchen.", hash_encoder) for i in range(600)]
+    story = [_utt(t, hash_encoder) for t in ("Mary moved to the bathroom.", "Then she went to the garden.")]
+    mem.write(filler[:300] + story + filler[300:], "t")
+    rows = WordHashRetriever().candidates(mem, tokenize("Where is Mary?"))
+    assert {300, 301} <= set(rows.tolist())
+
+
+def test_expansion_starts_from_the_question_s_rarest_word(hash_encoder):
+    """"Where was the football before the kitchen?": the rare word (football) finds Mary, whose moves must be
+    candidates even when the common word (kitchen) brings memories of many other rare names."""
+    mem = EphemeralMemory()
+    texts = [f"Person{i} went to the kitchen." for i in range(400)]        # 400 names, each once: all rare
+    texts[100:100] = ["Mary went to the office.", "Mary picked up the football.", "Mary went to the kitchen."]
+    mem.write([_utt(t, hash_encoder) for t in texts], "t")
+    rows = WordHashRetriever(max_candidates=120).candidates(mem, tokenize("Where was the football before the kitchen?"))
+    assert {100, 101, 102} <= set(rows.tolist())
