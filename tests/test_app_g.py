@@ -31,7 +31,7 @@ async def test_superseded_rows_are_dimmed_and_a_link_can_be_undone(tmp_path, loa
     app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_ready(app, pilot)
-        assert cell(app, 1).plain == "The gate code is 2290.  → #2" and "dim" in str(cell(app, 1).style)
+        assert cell(app, 1).plain == "→ #2 The gate code is 2290." and "dim" in str(cell(app, 1).style)
         assert cell(app, 2).plain == "The gate code is now 4417."
         app.query_one("#memories", DataTable).move_cursor(row=0)
         app.cmd_unlink([])                           # the palette's entry: the row under the cursor
