@@ -87,11 +87,20 @@ def _parts_card(cfg: dict) -> str:
                    f"{ex.get('generated', 0)} generated questions, {ex.get('locomo', 0)} LoCoMo development questions "
                    f"(evidence turns as supporting facts); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
     if span:
-        out.append(f"- **R's span answers and the gate** (`chatmem/span.py`): {span['examples']} questions from "
-                   f"{span['config']['conversations']} generated training conversations and bAbI training stories; "
-                   f"gate fitted on {span['gate_examples']} disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} "
-                   f"(chosen on generated training conversations kept apart, answerable and unanswerable alike); "
-                   f"{span['seconds'] / 60:.1f} min.")
+        out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
+                   f"questions as O cited them in {span['config']['conversations']} generated training conversations "
+                   f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
+                   f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
+                   f"disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} (chosen on generated training "
+                   f"conversations kept apart: the most answerable questions right while declining at least 90% of "
+                   f"unanswerable ones); {span['seconds'] / 60:.1f} min.")
+    act = cfg.get("act_train")
+    if act:
+        v = act["valid"]
+        out.append(f"- **Facts, questions, requests, commands and chit-chat** (`chatmem/dialogue_act.py`): "
+                   f"{act['examples']:,} labelled utterances (generated conversations, templates, bAbI); on held-out "
+                   f"generated utterances \"stored as fact\" precision {v['precision']:.3f}, recall {v['recall']:.3f}; "
+                   f"{act['seconds'] / 60:.1f} min.")
     upd, bud = cfg.get("update_train"), cfg.get("budget_train")
     if upd:
         v = upd["validation"]
@@ -108,12 +117,12 @@ def _parts_card(cfg: dict) -> str:
             "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers, G's update "
             "links and H (moves and object transfers of tasks 1, 2, 3, 5, 6, 11-13).",
             "- Conversations from `chatmem/generator.py` (ours, generated from word lists in `chatmem/lexicon.py`; "
-            "same license as chatmem): the relevance term, the span answers, the gate and the threshold, G's update "
-            "links and H. "
+            "same license as chatmem): the relevance term, the span answers, the gate and the threshold, the act "
+            "classifier, G's update links and H. "
             "Its validation split (held-out names, places and values) is used only for reported numbers.",
             "- LoCoMo development conversations (Maharana et al., ACL 2024; the authors' data, snap-research/locomo), "
             "used for training and development as the authors' terms in `../shared/locomo/README.md` allow; their "
             "license is the one in the authors' repository (not restated here). Only the relevance term saw them; "
             "LoCoMo numbers in the README are leave-one-conversation-out.",
             "- all-MiniLM-L6-v2 (Apache-2.0): the sentence embeddings every part reads.", ""]
-    return "\n".join(out) if (rel or span or upd or bud) else ""
+    return "\n".join(out) if (rel or span or act or upd or bud) else ""
