@@ -270,7 +270,8 @@ class Bot:
         The relevance term works only where a retriever's candidates are scored (more than a few hundred
         memories): up to that, O is exactly the bAbI-trained s_O, whose beam over whole chains any change to
         the first hop's distribution disturbs (with the term applied there, bAbI 1k test tasks 17 and 18 fell
-        to 94.5% and 91.9%, although held-out generated conversations gained: cited right 77% -> 86%)."""
+        to 94.5% and 91.9% (a cross-entropy refit of the term), although held-out generated conversations gained:
+        cited right 77% -> 86%)."""
         import torch
 
         from chatmem.features import StoryIndex
