@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 
 from chatmem import lexicon as lx
+from chatmem.when import date_text
 
 SPLITS = ("train", "valid")
 QKINDS = ("single", "who", "when", "update", "two_hop", "unanswerable")
@@ -90,9 +91,8 @@ def a_an(word: str) -> str:
 
 
 def date_phrase(ts: float) -> str:
-    """A write time as the answer to "When did I ...?": "8 May 2023"."""
-    d = datetime.fromtimestamp(ts, timezone.utc)
-    return f"{d.day} {lx.MONTHS[d.month - 1]} {d.year}"
+    """A write time as the answer to "When did I ...?": "8 May 2023" (as R's time notes write it)."""
+    return date_text(ts)
 
 
 def relative_date(ts: float, when: str) -> str:

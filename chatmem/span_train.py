@@ -178,8 +178,8 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
         msg = f"span epoch {epoch + 1}/{cfg.epochs}: loss {total / max(len(xs), 1):.4f}"
         if valid is not None and len(valid[1]):
             with torch.no_grad():
-                v = float(np.mean([float(_loss(model, valid[0][i: i + 256], valid[1][i: i + 256])) * len(valid[1][i: i + 256])
-                                   for i in range(0, len(valid[1]), 256)]) * np.ceil(len(valid[1]) / 256) / len(valid[1]))
+                v = sum(float(_loss(model, valid[0][i: i + 256], valid[1][i: i + 256])) * len(valid[1][i: i + 256])
+                        for i in range(0, len(valid[1]), 256)) / len(valid[1])
             msg += f", validation {v:.4f}"
             if v < best[0]:
                 best = (v, {k: t.clone() for k, t in model.state_dict().items()})

@@ -12,8 +12,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
+from chatmem.lexicon import MONTHS
+
 SEP = " | "
 _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _UNIT = "days?|weeks?|weekends?|months?|years?"
