@@ -5,7 +5,11 @@ hundred memories O only scores candidates. `WordHashRetriever` is the paper's wo
 inverted index from content word (STOP_WORDS excluded) to the ids of the memories that contain it,
 in write order. A question's candidates are
 
-1. the memories sharing a content word with the question (the most recent `per_word` of each word),
+1. the memories sharing a content word with the question (the most recent `per_word` of each word);
+   when the question has a rare word (in at most `per_word_expand` memories: a name, an object), only the
+   memories sharing a rare word: at a million memories the newest 64 mentions of "kitchen" are other
+   people's, and they crowd out the person the question is about (bAbI-style stories among distractors,
+   scripts/bench_memory.py: 51% -> 80% of questions right at 6,000 memories),
 2. the memory written right after each of them that a rare question word found (a pronoun's
    antecedent is the memory before it: "Mary went home. Then she ..."),
 3. expanded once by the rare content words of those memories (words in at most `per_word_expand`
@@ -136,6 +140,11 @@ class WordHashRetriever:
         return np.frombuffer(p, dtype=np.int64).copy() if p is not None else np.zeros(0, dtype=np.int64)
 
     # -- candidates ----------------------------------------------------------------------
+    def rare_words(self, tokens: Sequence[str]) -> list[str]:
+        """The question's content words that at most `per_word_expand` memories hold (call after `sync`)."""
+        post = self.postings
+        return [w for w in content_words(tokens) if 0 < len(post.get(w, ())) <= self.per_word_expand]
+
     def _take(self, words, k: int) -> list[np.ndarray]:
         out = []
         for w in words:
@@ -151,7 +160,7 @@ class WordHashRetriever:
         if n <= self.min_memories:
             return None
         self.sync(memory)
-        q_words = [w for w in content_words(tokens) if w in self.postings]
+        q_words = self.rare_words(tokens) or [w for w in content_words(tokens) if w in self.postings]
         first = self._take(q_words, self.per_word)
         ids1 = np.unique(np.concatenate(first)) if first else np.zeros(0, dtype=np.int64)
         ids1 = ids1[_present(memory, ids1)]
