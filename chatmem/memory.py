@@ -818,7 +818,9 @@ class SQLiteMemory(MemoryBase):
                 # pages never filled are never touched (no RAM).
                 rows = hi - lo + 1 if hi is not None else 0
                 self._idbuf = np.empty(rows + rows // 4 + 64, dtype=np.int64)
-                last = self._read_snapshot(hi or 0)
+                seq = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
+                # the snapshot may cover ids forgotten since (scrubbed in it): the id sequence bounds it, not MAX(id)
+                last = self._read_snapshot(max(hi or 0, seq[0] if seq and isinstance(seq[0], int) else 0))
                 if not last:
                     self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
                 cur = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,))
