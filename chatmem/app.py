@@ -405,6 +405,10 @@ class ChatmemApp(App):
                 self.status_ready() if self.ready else self.set_status("loading the model…")
         except Exception:  # noqa: BLE001 - a failed poll must not crash the app
             pass
+        shown = getattr(self, "_warned", 0)
+        for line in self.memory.warnings[shown:]:       # e.g. a snapshot that failed its checksum
+            self.notify(line, severity="warning", timeout=15, markup=False)
+        self._warned = len(self.memory.warnings)
 
     # -- workers ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")

@@ -188,6 +188,9 @@ def cmd_memory(args) -> int:
             print(f"imported {len(utts)} memories from {args.file}"
                   + (f"; skipped {skipped} already in memory (same text and write time)" if skipped else ""))
     finally:
+        mem.refresh()             # waits for the snapshot's checksum, whose failure adds a warning
+        for line in mem.warnings:
+            warn(line)
         mem.close()
     return 0
 

@@ -113,7 +113,8 @@ def _locked(fn):
     return inner
 
 
-ROW_CACHE = 200_000   # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
+ROW_CACHE = 20_000    # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
+HOT_ROWS = 65_536     # newest embeddings a store on disk keeps in RAM (O scans the newest 50,000 for every question)
 
 
 def _crc32(a: np.ndarray) -> int:
@@ -144,10 +145,73 @@ class _Column(Sequence):
             yield from self[start: start + 10_000]
 
 
+class _Embeddings:
+    """The (N, dim) embedding matrix of a store whose older rows stay in its snapshot file: indexing reads only
+    the rows asked for (the newest from RAM, older ones with pread), so a million memories are not copied into
+    the process. np.asarray() of it reads every row (small stores, the brute-force reference)."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, memory: "MemoryBase"):
+        self._m = memory
+
+    def __len__(self) -> int:
+        return self._m._n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._m._n, self._m.dim)
+
+    def __getitem__(self, i):
+        rest = ()
+        if isinstance(i, tuple):
+            i, rest = i[0], i[1:]
+        n = self._m._n
+        if isinstance(i, slice):
+            lo, hi, step = i.indices(n)
+            out = self._m._emb_range(lo, hi) if step == 1 else self._m._emb_rows(np.arange(lo, hi, step))
+        elif isinstance(i, (int, np.integer)):
+            if not -n <= i < n:
+                raise IndexError(i)
+            out = self._m._emb_rows(np.array([i % n]))[0]
+        else:
+            i = np.asarray(i)
+            if i.dtype == bool:
+                i = np.flatnonzero(i)
+            out = self._m._emb_rows(np.where(i < 0, i + n, i))
+        return out[rest] if rest else out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._m._emb_range(0, self._m._n)
+        return a if dtype is None else a.astype(dtype)
+
+    def __iter__(self):
+        for start in range(0, len(self), 10_000):
+            yield from self[start: start + 10_000]
+
+    def copy(self) -> np.ndarray:
+        return np.array(self._m._emb_range(0, self._m._n))
+
+
+def _remove_row(a: np.ndarray, i: int, n: int) -> np.ndarray:
+    """Remove row i of a[:n] by moving the shorter side; returns the array to keep (a view of the same buffer)."""
+    if i < n // 2:
+        # Move the older rows up one and start the array a row later (a view): forgetting an early row moves a
+        # few rows, not all of them.
+        for end in range(i, 0, -8192):        # newest first, in chunks: no full-size temporary copy
+            start = max(0, end - 8192)
+            a[start + 1: end + 1] = a[start:end]
+        return a[1:]
+    a[i: n - 1] = a[i + 1: n]
+    return a
+
+
 class MemoryBase:
-    """In-RAM view shared by both stores: the ids and an (N, dim) embedding matrix, which O and the
-    retriever read for every question, and a cache of the rows' text, tokens, time and session, which
-    only the memories a question touches need."""
+    """In-RAM view shared by both stores: the ids and the (N, dim) embeddings, which O and the retriever read
+    for every question, and a cache of the rows' text, tokens, time and session, which only the memories a
+    question touches need. Embeddings of rows before `_hot_at` are in the store's snapshot file (`_cold`),
+    read on demand; rows from `_hot_at` on are in RAM (`_emb`, row k = memory k + _hot_at)."""
 
     encoder_name = ENCODER_NAME
     dim = ENCODER_DIM
@@ -155,6 +219,8 @@ class MemoryBase:
     def __init__(self) -> None:
         self._idbuf = np.zeros(0, dtype=np.int64)
         self._emb = np.zeros((0, self.dim), dtype=np.float32)
+        self._hot_at = 0                       # rows before it: embeddings in the snapshot file only
+        self._cold = None                      # (chatmem.snapshot.RowFile, its ids ascending by abs value)
         self._rows: dict[int, tuple] = {}      # id -> (text, tokens, created, session)
         self._n = 0
         self.version = 0  # bumped on every change, so caches built on the memory know to refresh
@@ -175,7 +241,29 @@ class MemoryBase:
     def embeddings(self) -> np.ndarray:
         if self._verifying is not None:
             self._settle()
-        return self._emb[: self._n]
+        if self._hot_at == 0:
+            return self._emb[: self._n]
+        return _Embeddings(self)
+
+    def _emb_rows(self, pos: np.ndarray) -> np.ndarray:
+        """Embeddings of rows `pos` (a new array)."""
+        pos = np.asarray(pos, dtype=np.int64)
+        with self.lock:
+            h = self._hot_at
+            hot = pos >= h
+            if hot.all():
+                return self._emb[pos - h]
+            out = np.empty((len(pos), self.dim), dtype=np.float32)
+            out[hot] = self._emb[pos[hot] - h]
+            rows, key = self._cold
+            out[~hot] = rows.read(np.searchsorted(key, self.ids[pos[~hot]]))
+            return out
+
+    def _emb_range(self, lo: int, hi: int) -> np.ndarray:
+        """Embeddings of rows lo..hi-1: a view when they are all in RAM."""
+        if lo >= self._hot_at:
+            return self._emb[lo - self._hot_at: hi - self._hot_at]
+        return self._emb_rows(np.arange(lo, hi))
 
     def _settle(self) -> None:
         """Wait for a snapshot's checksum (only a store on disk has one)."""
@@ -224,10 +312,11 @@ class MemoryBase:
     # -- in-RAM bookkeeping ----------------------------------------------------
     def _grow(self, need: int) -> None:
         # Capacity grows by half, so a write copies nothing in the common case (a million rows: 1.5 GB).
-        if need > self._emb.shape[0]:
-            cap = max(need, int(self._emb.shape[0] * 1.5) + 64)
+        hot_need, hot_n = need - self._hot_at, self._n - self._hot_at
+        if hot_need > self._emb.shape[0]:
+            cap = max(hot_need, int(self._emb.shape[0] * 1.5) + 64)
             grown = np.empty((cap, self.dim), dtype=np.float32)   # rows past _n are never read
-            grown[: self._n] = self._emb[: self._n]
+            grown[: hot_n] = self._emb[: hot_n]
             self._emb = grown
         if need > self._idbuf.shape[0]:
             ids = np.empty(max(need, int(self._idbuf.shape[0] * 1.5) + 64), dtype=np.int64)
@@ -247,7 +336,7 @@ class MemoryBase:
             return
         need = self._n + k
         self._grow(need)
-        self._emb[self._n: need] = emb
+        self._emb[self._n - self._hot_at: need - self._hot_at] = emb
         self._idbuf[self._n: need] = ids
         if rows is not None:
             self._cache(dict(zip(np.asarray(ids).tolist(), rows)))
@@ -256,23 +345,19 @@ class MemoryBase:
 
     def _drop_index(self, i: int) -> None:
         self._rows.pop(int(self._idbuf[i]), None)
-        if i < self._n // 2:
-            # Move the older rows up one and start the arrays a row later (a view): forgetting an early memory of
-            # a million moves a few rows, not 1.5 GB.
-            for end in range(i, 0, -8192):        # newest first, in chunks: no full-size temporary copy
-                start = max(0, end - 8192)
-                self._idbuf[start + 1: end + 1] = self._idbuf[start:end]
-                self._emb[start + 1: end + 1] = self._emb[start:end]
-            self._idbuf, self._emb = self._idbuf[1:], self._emb[1:]
-        else:
-            self._idbuf[i: self._n - 1] = self._idbuf[i + 1: self._n]
-            self._emb[i: self._n - 1] = self._emb[i + 1: self._n]
+        self._idbuf = _remove_row(self._idbuf, i, self._n)
+        if i >= self._hot_at:
+            self._emb = _remove_row(self._emb, i - self._hot_at, self._n - self._hot_at)
+        else:                     # its embedding was in the snapshot file only (scrubbed there by forget)
+            self._hot_at -= 1
         self._n -= 1
         self.version += 1
 
     def _reset(self) -> None:
         # Keep the lock (a Bot shares it) and keep the version growing (caches compare it).
         lock, version, index = self.lock, self.version, self.word_index
+        if self._cold is not None:
+            self._cold[0].close()
         MemoryBase.__init__(self)
         self.lock, self.version, self.word_index = lock, version + 1, index
 
@@ -560,8 +645,9 @@ def _readonly(path: Path) -> sqlite3.Connection:
 
 
 SNAPSHOT_NAME = "memory.snapshot"
-SNAPSHOT_FORMAT = "chatmem-snapshot-1"
+SNAPSHOT_FORMAT = "chatmem-snapshot-2"     # 2: embeddings read on demand, scrubbed in place
 SNAPSHOT_MIN = 50_000     # smaller stores open in well under a second without one
+SPILL_ROWS = 4 * HOT_ROWS  # more embeddings than this in RAM: a write moves them to the snapshot file
 
 
 class SQLiteMemory(MemoryBase):
@@ -720,8 +806,8 @@ class SQLiteMemory(MemoryBase):
         return self._meta("rewrites") or "0"
 
     def _load(self) -> None:
-        """Read ids and embeddings into RAM, from the snapshot where one matches the file, then the rows written
-        after it, in chunks straight into a matrix sized once."""
+        """Read ids and embeddings, from the snapshot where one matches the file (its older rows stay in the file,
+        read on demand), then the rows written after it, in chunks straight into a matrix sized once."""
         try:
             self._conn.execute("BEGIN")         # one read transaction: the snapshot check and the rows agree
             try:
@@ -731,9 +817,12 @@ class SQLiteMemory(MemoryBase):
                 # quarter more is reserved so that new writes do not copy the matrix; np.empty, not np.zeros:
                 # pages never filled are never touched (no RAM).
                 rows = hi - lo + 1 if hi is not None else 0
-                self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
                 self._idbuf = np.empty(rows + rows // 4 + 64, dtype=np.int64)
-                last = self._read_snapshot(hi or 0)
+                seq = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").fetchone()
+                # the snapshot may cover ids forgotten since (scrubbed in it): the id sequence bounds it, not MAX(id)
+                last = self._read_snapshot(max(hi or 0, seq[0] if seq and isinstance(seq[0], int) else 0))
+                if not last:
+                    self._emb = np.empty((rows + rows // 4 + 64, self.dim), dtype=np.float32)
                 cur = self._conn.execute("SELECT id, embedding FROM memories WHERE id > ? ORDER BY id", (last,))
                 while True:
                     rows = cur.fetchmany(50_000)
@@ -755,9 +844,14 @@ class SQLiteMemory(MemoryBase):
     def snapshot_path(self) -> Path:
         return self.directory / SNAPSHOT_NAME
 
+    def _snapshot_expect(self) -> dict:
+        return {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._rewrite_count(),
+                "encoder": self.encoder_name, "dim": str(self.dim)}
+
     def _read_snapshot(self, max_id: int) -> int:
-        """Load the snapshot if it matches this file (same store, no rewrites since, its last row present);
-        returns the last id it covers (0: none). A snapshot that does not match, or is damaged in any way, is a
+        """Take the snapshot if it matches this file (same store, no rewrites since, its last row present): its ids
+        and word index, and the newest HOT_ROWS embeddings into RAM (the rest are read from it when asked for).
+        Returns the last id it covers (0: none). A snapshot that does not match, or is damaged in any way, is a
         stale cache: it is deleted, never trusted."""
         from chatmem.snapshot import SnapshotError, read_snapshot
 
@@ -766,22 +860,24 @@ class SQLiteMemory(MemoryBase):
         path = self.snapshot_path
         if not path.is_file():
             return 0
-        want = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._rewrite_count(),
-                "encoder": self.encoder_name, "dim": str(self.dim)}
+        rowfile = None
         try:
-            meta, arrays, matrix = read_snapshot(path, want, mapped="embeddings")
-            ids, last = arrays["ids"], int(meta["last_id"])
-            n = len(ids)
+            meta, arrays, rowfile = read_snapshot(path, self._snapshot_expect(), mapped="embeddings")
+            snap, last = arrays["ids"], int(meta["last_id"])
             crc = json.loads(meta["crc32"])       # the small arrays here; the embeddings' blocks in the background
-            emb_crcs = json.loads(meta["emb_crc32"])
+            emb_crcs = json.loads(meta["embeddings_crc32"])
             if any(_crc32(arrays[k]) != crc[k] for k in ("ids", "post_off", "post_ids")) or \
                     not (isinstance(emb_crcs, list) and all(isinstance(c, int) for c in emb_crcs)):
                 raise SnapshotError(f"{path}: checksum mismatch")
+            # Forgotten rows are scrubbed in place: their id negated, their embedding zero.
+            key = np.abs(snap) if snap.dtype == np.int64 else snap
+            live = snap > 0
+            ids = snap[live]
+            n = len(ids)
             # A database older than the snapshot (a restored backup) has lost its last rows.
-            if (ids.ndim != 1 or ids.dtype != np.int64 or n != len(arrays["embeddings"]) or matrix.shape[1:] != (self.dim,)
-                    or matrix.dtype != np.float32 or last != (int(ids[-1]) if n else 0)
-                    or (n and np.any(np.diff(ids) <= 0)) or last > max_id
-                    or (n and not self._conn.execute("SELECT 1 FROM memories WHERE id = ?", (last,)).fetchone())):
+            if (snap.ndim != 1 or snap.dtype != np.int64 or len(snap) != rowfile.rows or rowfile.row_shape != (self.dim,)
+                    or (len(key) and (key[-1] != last or np.any(np.diff(key) <= 0))) or last > max_id
+                    or (n and not self._conn.execute("SELECT 1 FROM memories WHERE id = ?", (int(ids[-1]),)).fetchone())):
                 raise SnapshotError(f"{path}: does not match the memory file")
             words, off, post = json.loads(meta["words"]), arrays["post_off"], arrays["post_ids"]
             if (not isinstance(words, list) or not all(isinstance(w, str) for w in words) or off.ndim != 1
@@ -790,13 +886,25 @@ class SQLiteMemory(MemoryBase):
                                                                                       or np.any(np.diff(off) < 0)))
                     or (len(post) and (post.min() < 1 or post.max() > last))):
                 raise SnapshotError(f"{path}: its word index does not match its memories")
+            # the newest rows in RAM: O reads the newest tens of thousands for every question
+            first = int(np.searchsorted(live.cumsum(), n - HOT_ROWS, side="right")) if n > HOT_ROWS else 0
+            window = rowfile.read_range(first, len(snap))[live[first:]]
         except Exception:                     # any damage at all: a cache is rebuilt, never trusted
+            if rowfile is not None:
+                rowfile.close()
             self._drop_snapshot()
             return 0
-        self._emb = matrix            # mapped copy-on-write: new rows go into its reserve
-        self._idbuf = np.empty(max(len(matrix), len(self._idbuf)), dtype=np.int64)
+        if n < len(snap):                     # the word index without the forgotten rows
+            dead = np.isin(post, key[~live])
+            kept = np.concatenate([[0], np.cumsum(~dead)])
+            off, post = kept[off], post[~dead]
+        self._idbuf = np.empty(max(n + n // 4 + 64, len(self._idbuf)), dtype=np.int64)
         self._idbuf[:n] = ids
         self._n = n
+        self._hot_at = n - len(window)
+        self._emb = np.empty((len(window) + max(len(window) // 2, self._idbuf.shape[0] - n), self.dim), dtype=np.float32)
+        self._emb[: len(window)] = window
+        self._cold = (rowfile, key)
         self.version += 1
         self._snap_last = last
         self.postings_seed = (last, n, words, off, post)
@@ -804,12 +912,12 @@ class SQLiteMemory(MemoryBase):
         return last
 
     def _verify_embeddings(self, path: Path, crcs: list[int]) -> None:
-        """Check the mapped embeddings against their checksums in a thread (1.5 GB at a million memories would
-        take the open past a second); anything that reads them first waits for it (`_settle`)."""
-        from chatmem.snapshot import verify_mapped
+        """Check the snapshot's embeddings against their checksums in a thread (1.5 GB at a million memories
+        would take the open past a second); anything that reads them first waits for it (`_settle`)."""
+        from chatmem.snapshot import verify_rows
 
         result: list[bool] = []
-        t = threading.Thread(target=lambda: result.append(verify_mapped(path, "embeddings", crcs)), daemon=True,
+        t = threading.Thread(target=lambda: result.append(verify_rows(path, "embeddings", crcs)), daemon=True,
                              name="chatmem-snapshot-check")
         t.result = result
         self._verifying = t
@@ -830,8 +938,8 @@ class SQLiteMemory(MemoryBase):
                 return
             self.warnings.append(f"warning: {self.snapshot_path} failed its checksum; it was deleted and the "
                                  "memories were read from the database (nothing is lost)")
+            self._reset()             # first: RAM then holds nothing that the file must be read for
             self._drop_snapshot()
-            self._reset()
             self.postings_seed = None
             if self.word_index is not None:
                 self.word_index._reset(self)       # its postings came with the snapshot: rebuilt from the rows
@@ -843,13 +951,14 @@ class SQLiteMemory(MemoryBase):
         if self._snap_last is None or not self.snapshot_path.exists():     # another process may have deleted it
             return True
         after = self._n - int(np.searchsorted(self.ids, self._snap_last, side="right"))
-        return after > max(1000, self._n // 20)
+        return after > max(1000, self._n // 20) or self._n - self._hot_at > 2 * HOT_ROWS
 
     @_locked
     def save_snapshot(self) -> Path | None:
-        """Write the snapshot atomically (temporary file, then rename)."""
+        """Write the snapshot atomically (temporary file, then rename), the embeddings streamed in chunks; then
+        keep only the newest HOT_ROWS embeddings in RAM (the rest are read from the new file)."""
         from chatmem.retrieval import WordHashRetriever
-        from chatmem.snapshot import block_crcs, write_snapshot
+        from chatmem.snapshot import read_snapshot, write_snapshot
 
         self._settle()
         if self._meta("store_uid") is None:
@@ -862,32 +971,92 @@ class SQLiteMemory(MemoryBase):
                 # Another client deleted, changed or back-filled rows: RAM may be stale. No snapshot; the next
                 # open reads the rows.
                 return None
-            meta = {"format": SNAPSHOT_FORMAT, "store": self._meta("store_uid"), "rewrites": self._rewrite_count(),
-                    "encoder": self.encoder_name, "dim": str(self.dim), "last_id": str(int(self.ids[-1]) if self._n else 0)}
+            meta = self._snapshot_expect() | {"last_id": str(int(self.ids[-1]) if self._n else 0)}
         finally:
             self._conn.execute("COMMIT")
-        index = self.word_index if self.word_index is not None else WordHashRetriever()
+        index = self.word_index
+        if index is None:         # kept: the next snapshot (a big import writes several) extends it
+            index = WordHashRetriever()
+            index.sync(self)
         index.sync(self)
         words, off, flat = index.export_postings()
+        ids = self.ids.copy()
         meta["words"] = json.dumps(words, ensure_ascii=False)
-        meta["crc32"] = json.dumps({k: _crc32(a) for k, a in (("ids", self.ids), ("post_off", off), ("post_ids", flat))})
-        meta["emb_crc32"] = json.dumps(block_crcs(self.embeddings))
-        write_snapshot(self.snapshot_path, meta, {"ids": self.ids, "embeddings": self.embeddings,
-                                                   "post_off": off, "post_ids": flat},
-                       mapped="embeddings", reserve_rows=self._n // 4 + 1024)
+        meta["crc32"] = json.dumps({k: _crc32(a) for k, a in (("ids", ids), ("post_off", off), ("post_ids", flat))})
+        n, step = self._n, 16_384
+        write_snapshot(self.snapshot_path, meta, {"ids": ids, "post_off": off, "post_ids": flat}, mapped="embeddings",
+                       rows=n, row_shape=(self.dim,),
+                       chunks=(self._emb_range(k, min(n, k + step)) for k in range(0, n, step)))
         if self._rewrite_count() != meta["rewrites"]:    # a forget committed meanwhile: not valid
             self._drop_snapshot()
-        else:
-            self._snap_last = int(meta["last_id"])
+            return None
+        # Older rows now come from the new file; the newest stay in RAM.
+        _, _, rowfile = read_snapshot(self.snapshot_path, {"format": SNAPSHOT_FORMAT}, mapped="embeddings")
+        keep = min(n, HOT_ROWS)
+        window = np.array(self._emb_range(n - keep, n))
+        if self._cold is not None:
+            self._cold[0].close()
+        self._cold = (rowfile, ids)
+        self._hot_at = n - keep
+        self._emb = np.empty((keep + max(keep // 2, 1024), self.dim), dtype=np.float32)
+        self._emb[:keep] = window
+        self._snap_last = int(meta["last_id"])
         return self.snapshot_path
 
     def _drop_snapshot(self) -> None:
-        """Forgetting must not leave the memory's embedding or words in the snapshot: delete it first."""
+        """A snapshot that cannot be kept in step (damaged, stale, or a scrub that failed) is deleted. RAM keeps
+        working: rows read from it until now are read from the database instead."""
         try:
             self.snapshot_path.unlink(missing_ok=True)
         except IsADirectoryError:
             pass                      # not ours: something else by that name, left alone (and never read)
         self._snap_last = None
+        if self._cold is not None and self._hot_at:
+            self._hot_from_db()
+
+    def _hot_from_db(self) -> None:
+        """Bring every embedding into RAM from the database (the snapshot file is going away)."""
+        n, h = self._n, self._hot_at
+        emb = np.empty((n + n // 4 + 64, self.dim), dtype=np.float32)
+        emb[h:n] = self._emb[: n - h]
+        ids = self.ids[:h]
+        at = 0
+        for k in range(0, h, 20_000):
+            part = ids[k: k + 20_000].tolist()
+            got = dict(self._conn.execute(
+                "SELECT id, embedding FROM memories WHERE id BETWEEN ? AND ?", (part[0], part[-1])).fetchall())
+            for i in part:
+                blob = got.get(i)
+                emb[at] = np.frombuffer(blob, np.float32) if isinstance(blob, bytes) and len(blob) == 4 * self.dim else 0
+                at += 1
+        self._emb, self._hot_at = emb, 0
+        self._cold[0].close()
+        self._cold = None
+
+    def _scrub_snapshot(self, memory_id: int, tokens: Sequence[str], before: str) -> None:
+        """Forgetting must not leave the memory's embedding or words in the snapshot: scrub them there in place
+        (its embedding zeroed, its id negated, each of its words no other memory of the snapshot has blanked,
+        the rewrite count moved on), or delete the file if that cannot be done."""
+        from chatmem.retrieval import _present, content_words
+        from chatmem.snapshot import scrub
+
+        path = self.snapshot_path
+        if not path.is_file():
+            return
+        from chatmem.retrieval import WordHashRetriever
+
+        idx = self.word_index
+        if idx is None:           # which words other memories still have: the word index knows (seeded by the file)
+            idx = WordHashRetriever()
+            idx.sync(self)
+        drop = []
+        for w in content_words(tokens):
+            p = idx.postings.get(w, ())
+            if not len(p) or not _present(self, np.frombuffer(p, np.int64) if not isinstance(p, np.ndarray) else p).any():
+                drop.append(w)
+        expect = self._snapshot_expect() | {"rewrites": before}
+        if not scrub(path, expect, [int(memory_id)], drop, {"rewrites": self._rewrite_count()}):
+            self._drop_snapshot()
 
     # -- writing -------------------------------------------------------------
     @_locked
@@ -922,15 +1091,21 @@ class SQLiteMemory(MemoryBase):
             raise _store_error(f"could not write to {self.path}", exc, self.directory) from None
         # Another process may have written in between: take its rows first, keeping id order.
         self.refresh(known={i: (u.text, tuple(u.tokens), ts[k], session) for k, (i, u) in enumerate(zip(ids, utts))})
+        if self._n - self._hot_at > SPILL_ROWS and self._n >= self.snapshot_min:
+            # A big import: the older rows go to the snapshot file, so RAM holds a bounded number of embeddings.
+            try:
+                self.save_snapshot()
+            except (OSError, ChatmemError):
+                pass
         return [self.get(i) for i in ids]
 
     @_locked
     def forget(self, memory_id):
         self._settle()
-        self._drop_snapshot()
         with self._conn:
-            known = self._rewrite_count() == self._rewrites
-            row = self._conn.execute("SELECT text FROM memories WHERE id = ?", (int(memory_id),)).fetchone()
+            before = self._rewrite_count()
+            known = before == self._rewrites
+            row = self._conn.execute("SELECT text, tokens FROM memories WHERE id = ?", (int(memory_id),)).fetchone()
             cur = self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
             if row and isinstance(row[0], str) and squash(row[0]):
                 # The log must not keep what was forgotten: drop every turn that quotes it (the statement, and
@@ -938,11 +1113,21 @@ class SQLiteMemory(MemoryBase):
                 self._conn.execute("DELETE FROM turns WHERE instr(chatmem_squash(text), ?) > 0", (squash(row[0]),))
             if known:                 # RAM still matches the file after this delete
                 self._rewrites = self._rewrite_count()
+        held = self._forgotten(memory_id, row, before)
         self._scrub()
+        return cur.rowcount > 0 or held
+
+    def _forgotten(self, memory_id: int, row, before: str) -> bool:
+        """After a row left the table (forget, archive): RAM, the word index and the snapshot follow. Returns
+        whether RAM held it."""
+        tokens = row[1].split(" ") if row and isinstance(row[1], str) and row[1] else ()
         i = self.index_of(memory_id)
         if i is not None:
             self._drop_index(i)
-        return cur.rowcount > 0 or i is not None
+            if self.word_index is not None:
+                self.word_index.discard(int(memory_id), tokens)
+        self._scrub_snapshot(memory_id, tokens, before)
+        return i is not None
 
     @_locked
     def clear(self):
@@ -961,9 +1146,7 @@ class SQLiteMemory(MemoryBase):
 
     def _scrub(self) -> None:
         """After a forget: no copy of the text may stay on disk. secure_delete zeroes it in the database pages;
-        the WAL still holds old page images until it is checkpointed and truncated. The snapshot is deleted
-        again, as another process may have written one in between."""
-        self._drop_snapshot()
+        the WAL still holds old page images until it is checkpointed and truncated."""
         try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # busy readers: finished by a later one
         except sqlite3.OperationalError:
@@ -1033,7 +1216,9 @@ class SQLiteMemory(MemoryBase):
         """One transaction: the row is copied into the archive and deleted from memories (its link and
         citation rows go with it, by trigger). Unlike forget, the conversation log keeps quoting it."""
         with self._conn:
-            known = self._rewrite_count() == self._rewrites
+            before = self._rewrite_count()
+            known = before == self._rewrites
+            row = self._conn.execute("SELECT text, tokens FROM memories WHERE id = ?", (int(memory_id),)).fetchone()
             sup = self._conn.execute("SELECT new FROM links WHERE old = ?", (int(memory_id),)).fetchone()
             cur = self._conn.execute(
                 "INSERT INTO archive (id, text, created, session, archived, replaced_by, superseded_by) "
@@ -1042,10 +1227,7 @@ class SQLiteMemory(MemoryBase):
             self._conn.execute("DELETE FROM memories WHERE id = ?", (int(memory_id),))
             if known:
                 self._rewrites = self._rewrite_count()
-        self._drop_snapshot()
-        i = self.index_of(memory_id)
-        if i is not None:
-            self._drop_index(i)
+        self._forgotten(memory_id, row, before)
         return cur.rowcount > 0
 
     @_locked

@@ -99,7 +99,31 @@ class WordHashRetriever:
         return words, off, np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
 
     def _unflatten(self, words: list[str], off: np.ndarray, flat: np.ndarray) -> None:
-        self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words) if off[k + 1] > off[k]}
+        # a word blanked ("") in a snapshot was a forgotten memory's alone
+        self.postings = {w: flat[off[k]: off[k + 1]] for k, w in enumerate(words) if off[k + 1] > off[k] and w}
+
+    def discard(self, memory_id: int, tokens: Sequence[str]) -> None:
+        """The memory forgot `memory_id` (whose tokens were `tokens`): drop it from its words' lists only, instead
+        of a pass over every list at the next sync."""
+        if memory_id > self._last:
+            return
+        post = self.postings
+        for w in content_words(tokens):
+            p = post.get(w)
+            if p is None:
+                continue
+            a = np.frombuffer(p, dtype=np.int64) if isinstance(p, array) else p
+            k = int(np.searchsorted(a, memory_id))
+            if k < len(a) and a[k] == memory_id:
+                if len(a) == 1:
+                    del post[w]
+                elif isinstance(p, array):
+                    del p[k]
+                else:
+                    post[w] = np.delete(a, k)
+        self._count -= 1
+        if self._memory is not None and self._version == self._memory.version - 1:   # in step but for this forget
+            self._version = self._memory.version
 
     def _purge(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Drop forgotten ids from every posting list, in one pass over all of them; returns the result flat."""

@@ -253,7 +253,12 @@ def test_snapshot_takes_later_writes_and_never_brings_back_a_forgotten_memory(tm
     m.snapshot_min = 50
     assert len(m) == 121 and m.all()[-1].text == "Zoltan drove to the observatory."
     assert m.forget(7)
-    assert not (tmp_path / SNAPSHOT_NAME).exists()       # its embedding and words must not stay on disk
+    # scrubbed in place, not rewritten: its embedding zero, its id negated, its word blanked
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / SNAPSHOT_NAME), framework="np") as f:
+        assert f.get_tensor("ids")[6] == -7 and not f.get_tensor("embeddings")[6].any()
+        words = json.loads(f.metadata()["words"])      # memory 7 is "Person6 went to room6."
+        assert f.get_tensor("embeddings")[7].any() and "person6" not in words and {"person7", "room6"} <= set(words)
     from chatmem.retrieval import WordHashRetriever      # an index seeded from the snapshot after the forget
     r = WordHashRetriever(min_memories=10)
     r.sync(m)
