@@ -4,13 +4,13 @@ Each story is played through the Bot as the app plays it: statements stored one 
 supersede), and past the budget (a fraction of the story's statements) the memory a policy chooses moves to the
 archive; questions are answered in place from what is left. Datasets: bAbI 1k test stories of tasks 1, 2, 3,
 5, 6, 11-13; the generator's held-out conversations (valid split); the LoCoMo development conversations (every
-turn stored, the questions asked at the end). Nothing here was trained on: H and the update scorer learn from
+turn stored at its session time, a random draw of its questions asked at the end). Nothing here was trained on: H and the update scorer learn from
 bAbI training stories and the generator's train split only.
 
     .venv/bin/python scripts/bench_budget.py [--json docs/bench_budget.json] [--plot docs/bench_budget.png]
 
 Per policy, budget and dataset: answer accuracy (bAbI: the answer words; generated: a confident right answer;
-LoCoMo: the authors' F1 of categories 1-4), evidence recall (the labelled supporting memories among the first
+LoCoMo: the authors' F1 of categories 1-4, as chatmem eval --locomo scores it), evidence recall (the labelled supporting memories among the first
 three cited) and kept_needed (the labelled supporting memories still in working memory when the question is
 asked).
 """
@@ -142,7 +142,8 @@ def main() -> int:
     ap.add_argument("--locomo", type=Path, default=default_locomo_file())
     ap.add_argument("--babi-stories", type=int, default=20, help="bAbI test stories per task")
     ap.add_argument("--generated", type=int, default=60, help="held-out generated conversations")
-    ap.add_argument("--locomo-questions", type=int, default=40, help="LoCoMo questions per conversation (drawn at random)")
+    ap.add_argument("--locomo-questions", type=int, default=40,
+                    help="LoCoMo questions per conversation (drawn at random)")
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--policies", default=",".join(POLICIES) + ",none", help="the policies to run (none: the "
