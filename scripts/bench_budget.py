@@ -153,6 +153,9 @@ def main() -> int:
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="combine the results of earlier runs (one dataset "
                     "each, run side by side) instead of running")
     args = ap.parse_args()
+    unknown = set(args.policies.split(",")) - set(POLICIES) - {"none"}
+    if unknown:
+        ap.error(f"unknown policy {', '.join(sorted(unknown))}; choose from {', '.join(POLICIES)}, none")
     if args.merge:
         results = [r for f in args.merge for r in json.loads(Path(f).read_text())["results"]]
         report(results, {}, sorted({r["dataset"] for r in results}, key=DATASETS.index), args)
