@@ -4,13 +4,13 @@ Each story is played through the Bot as the app plays it: statements stored one 
 supersede), and past the budget (a fraction of the story's statements) the memory a policy chooses moves to the
 archive; questions are answered in place from what is left. Datasets: bAbI 1k test stories of tasks 1, 2, 3,
 5, 6, 11-13; the generator's held-out conversations (valid split); the LoCoMo development conversations (every
-turn stored, the questions asked at the end). Nothing here was trained on: H and the update scorer learn from
+turn stored at its session time, a random draw of its questions asked at the end). Nothing here was trained on: H and the update scorer learn from
 bAbI training stories and the generator's train split only.
 
     .venv/bin/python scripts/bench_budget.py [--json docs/bench_budget.json] [--plot docs/bench_budget.png]
 
 Per policy, budget and dataset: answer accuracy (bAbI: the answer words; generated: a confident right answer;
-LoCoMo: the authors' F1 of categories 1-4), evidence recall (the labelled supporting memories among the first
+LoCoMo: the authors' F1 of categories 1-4, as chatmem eval --locomo scores it), evidence recall (the labelled supporting memories among the first
 three cited) and kept_needed (the labelled supporting memories still in working memory when the question is
 asked).
 """
@@ -47,6 +47,7 @@ class Q:
 class BenchStory:
     texts: list[str]
     questions: list[Q]
+    created: list[float] | None = None     # when each statement was said (LoCoMo's session times), else now
 
 
 def babi(babi_dir: Path, per_task: int, seed: int) -> list[BenchStory]:
@@ -67,15 +68,21 @@ def generated(n: int, seed: int) -> list[BenchStory]:
             for st in generated_stories(generator.generate(n, seed=seed, split="valid"))]
 
 
-def locomo(path: Path, per_conv: int) -> list[BenchStory]:
+def locomo(path: Path, per_conv: int, seed: int) -> list[BenchStory]:
+    """Each conversation's turns at their session times (as chatmem eval --locomo writes them), and `per_conv`
+    of its questions drawn at random: the file lists them roughly in session order, so its first ones ask
+    mostly about the first sessions."""
     from chatmem.locomo import ANSWERED, load
 
+    rng = np.random.default_rng(seed)
     out = []
     for c in load(path):
         row = {t.dia_id: i for i, t in enumerate(c.turns)}
-        qs = [q for q in c.questions if q.category in ANSWERED and q.evidence][:per_conv]
+        qs = [q for q in c.questions if q.category in ANSWERED and q.evidence and all(e in row for e in q.evidence)]
+        qs = [qs[i] for i in sorted(rng.permutation(len(qs))[:per_conv])]
         out.append(BenchStory([t.memory_text for t in c.turns],
-                              [Q(len(c.turns), q.question, q, [row[e] for e in q.evidence]) for q in qs]))
+                              [Q(len(c.turns), q.question, q, [row[e] for e in q.evidence]) for q in qs],
+                              [t.created for t in c.turns]))
     return out
 
 
@@ -117,7 +124,7 @@ def play(story: BenchStory, dataset: str, loaded, encoder, vec: dict, policy: st
             out.append((right(dataset, q, a), len(need & cited) / max(len(need), 1), len(kept) / max(len(need), 1)))
         if n == len(story.texts):
             break
-        bot.store([vec[story.texts[n]]])
+        bot.store([vec[story.texts[n]]], None if story.created is None else [story.created[n]])
     return out
 
 
@@ -135,14 +142,20 @@ def main() -> int:
     ap.add_argument("--locomo", type=Path, default=default_locomo_file())
     ap.add_argument("--babi-stories", type=int, default=20, help="bAbI test stories per task")
     ap.add_argument("--generated", type=int, default=60, help="held-out generated conversations")
-    ap.add_argument("--locomo-questions", type=int, default=40, help="LoCoMo questions per conversation")
+    ap.add_argument("--locomo-questions", type=int, default=40,
+                    help="LoCoMo questions per conversation (drawn at random)")
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--policies", default=",".join(POLICIES) + ",none", help="the policies to run (none: the "
+                    "unbounded reference); the fixed ones do not read H, so they can run while H trains, then --merge")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--plot", metavar="FILE")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="combine the results of earlier runs (one dataset "
                     "each, run side by side) instead of running")
     args = ap.parse_args()
+    unknown = set(args.policies.split(",")) - set(POLICIES) - {"none"}
+    if unknown:
+        ap.error(f"unknown policy {', '.join(sorted(unknown))}; choose from {', '.join(POLICIES)}, none")
     if args.merge:
         results = [r for f in args.merge for r in json.loads(Path(f).read_text())["results"]]
         report(results, {}, sorted({r["dataset"] for r in results}, key=DATASETS.index), args)
@@ -159,7 +172,7 @@ def main() -> int:
         elif ds == "generated":
             data[ds] = generated(args.generated, args.seed)
         elif ds == "locomo_dev" and args.locomo is not None and args.locomo.is_file():
-            data[ds] = locomo(args.locomo, args.locomo_questions)
+            data[ds] = locomo(args.locomo, args.locomo_questions, args.seed)
         else:
             print(f"skipping {ds}: its data is not here", file=sys.stderr)
     results, full = [], {}
@@ -170,7 +183,9 @@ def main() -> int:
                for t, e in zip(texts, minilm_cached(texts, encoder))}
         # The target's budget first, the unbounded reference last; each run's line is printed (and the JSON
         # rewritten) as it finishes, so a run cut short still says what it measured.
-        runs = [(p, b) for b in (0.25, 0.5, 0.1) for p in POLICIES] + [(None, 1.0)]
+        chosen = args.policies.split(",")
+        runs = [(p, b) for b in (0.25, 0.5, 0.1) for p in POLICIES if p in chosen]
+        runs += [(None, 1.0)] if "none" in chosen else []
         bar = progress_bar(len(runs) * len(stories), f"{ds}: stories", "story")
         for policy, frac in runs:
             per_q = []
@@ -207,6 +222,8 @@ def report(results, full, sets, args) -> None:
                       f"{100 * r['evidence_recall']:>7.1f}% {100 * r['kept_needed']:>5.1f}%")
     for ds in sets:
         rs = {r["policy"]: r["accuracy"] for r in results if r["dataset"] == ds and r["budget"] == 0.25}
+        if not set(POLICIES) <= set(rs):
+            continue
         best = max((p for p in POLICIES if p != "H"), key=lambda p: rs[p])
         print(f"{ds}: at a 25% budget H {100 * rs['H']:.1f}% vs the best fixed policy ({best}) "
               f"{100 * rs[best]:.1f}%: {100 * (rs['H'] - rs[best]):+.1f} points (target: +10)")

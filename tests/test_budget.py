@@ -109,3 +109,32 @@ def test_h_in_a_big_store_reads_a_bounded_pool(hash_encoder):
     h = SlotScorer(BudgetConfig())
     gone = enforce(mem, H_POOL + 199, "H", h, [int(mem.ids[-1])], np.random.default_rng(0))
     assert len(gone) == 1 and gone[0] != int(mem.ids[-1]) and len(mem) == H_POOL + 199
+
+
+def test_word_features_read_rarity_and_what_newer_memories_repeat():
+    from chatmem.budget import word_features
+
+    toks = [("the", "gate", "code", "is", "2290"), ("the", "drill", "is", "in", "the", "shed"),
+            ("the", "gate", "code", "is", "now", "4417"), ("ok", "cool")]
+    f = word_features(toks)
+    assert f.shape == (4, 8)
+    assert f[0, 2] > f[1, 2] and f[0, 3] > f[1, 3]     # a newer memory repeats the gate code's words
+    assert f[2, 4] > 0 and f[0, 4] == 0                 # ... and the newer one has them from an older one
+    assert f[0, 7] == 1 and f[1, 7] == 0                # a number
+    assert f[1, 1] > f[0, 1] or f[1, 1] == f[0, 1]      # "drill"/"shed" are named once: at least as rare
+    assert word_features([]).shape == (0, 8)
+
+
+def test_h_reads_the_new_memory_but_never_chooses_it():
+    e = np.eye(4, 384, dtype=np.float32)
+    st = SlotState(np.arange(1, 5), e, 4, {}, np.zeros(4, bool), [("a",), ("b",), ("c",), ("d",)], new=1)
+    h = SlotScorer(BudgetConfig(features=N_FEAT))
+    with torch.no_grad():                # a scorer that keeps the oldest: the newest scores lowest
+        for p in h.parameters():
+            p.zero_()
+        h.net[0].weight[0, 1] = 1.0      # age relative to the store
+        h.net[2].weight.fill_(1.0)
+    assert choose_slot("H", st, h) == 2  # row 3 (the new memory) would score lower still
+    assert choose_slot("random", st, rng=np.random.default_rng(0)) in (0, 1, 2)
+    old = SlotScorer(BudgetConfig())     # a checkpoint saved before the word features reads the first 9
+    assert old.keep_scores(st).shape == (4,)
