@@ -221,15 +221,14 @@ class Bot:
 
     def _pool(self, utt: Utterance, rows: np.ndarray) -> np.ndarray:
         """Memories the relevance term ranks before s_O sees any: every memory of a store up to POOL_ALL,
-        else the word-hash candidates, and where the question has no rare word (a name, an object) to find
-        its memories by, also the MiniLM-nearest of the newest COSINE_WINDOW memories. (With a rare word the
-        nearest are other people's look-alike sentences: "Lohaan moved to the hallway." for "Where is
-        Loha?".)"""
+        else the word-hash candidates, and where no memory shares a word with the question, the MiniLM-nearest
+        of the newest COSINE_WINDOW memories. (Where words find memories the nearest are mostly other people's
+        look-alike sentences: "Lohaan moved to the hallway." for "Where is Loha?".)"""
         n = len(self.memory)
         if n <= POOL_ALL:
             return np.arange(n)
-        rare = getattr(self.retriever, "rare_words", None)
-        if rare is not None and rare(utt.tokens):
+        knows = getattr(self.retriever, "knows_any", None)
+        if knows is not None and knows(utt.tokens):
             return rows
         lo = max(0, n - COSINE_WINDOW)
         cos = self.memory.embeddings[lo:n] @ utt.embedding

@@ -6,14 +6,13 @@ inverted index from content word (STOP_WORDS excluded) to the ids of the memorie
 in write order. A question's candidates are
 
 1. the memories sharing a content word with the question (the most recent `per_word` of each word);
-   when the question has a rare word (in at most `per_word_expand` memories: a name, an object), only the
-   memories sharing a rare word: at a million memories the newest 64 mentions of "kitchen" are other
-   people's, and they crowd out the person the question is about (bAbI-style stories among distractors,
-   scripts/bench_memory.py: 51% -> 80% of questions right at 6,000 memories),
+   when the question has a rare word (in at most `per_word_expand` memories, or at most RELATIVE times as
+   many as its rarest word: a name, an object), only the memories sharing a rare word: the newest 64
+   mentions of "kitchen" are other people's, and they crowd out the person the question is about
+   (bAbI-style stories among distractors, scripts/bench_memory.py: 51% -> 80% right at 6,000 memories),
 2. the memory written right after each of them that a rare question word found (a pronoun's
    antecedent is the memory before it: "Mary went home. Then she ..."),
-3. expanded once by the rare content words of those memories (words in at most `per_word_expand`
-   memories: names, objects; first those of the memories a rare question word found), so that a second hop ("Mary picked up the football" -> Mary's latest
+3. expanded once by the rare content words of those memories (rare as in 1: names, objects; first those of the memories a rare question word found), so that a second hop ("Mary picked up the football" -> Mary's latest
    move) has its memory among the candidates; a word found in thousands of memories ("kitchen",
    "picked") links nothing,
 4. or, when no memory shares a word with the question, the `recent` newest memories.
@@ -38,6 +37,7 @@ PER_WORD = 64
 PER_WORD_EXPAND = 64
 RECENT = 16
 MAX_CANDIDATES = 384
+RELATIVE = 8           # a word is rare for a question when at most this many times the memories of its rarest word hold it
 
 
 def content_words(tokens: Sequence[str]) -> list[str]:
@@ -164,10 +164,23 @@ class WordHashRetriever:
         return np.frombuffer(p, dtype=np.int64).copy() if p is not None else np.zeros(0, dtype=np.int64)
 
     # -- candidates ----------------------------------------------------------------------
-    def rare_words(self, tokens: Sequence[str]) -> list[str]:
-        """The question's content words that at most `per_word_expand` memories hold (call after `sync`)."""
+    def rare_cutoff(self, tokens: Sequence[str]) -> int:
+        """How many memories a "rare" word may be in, for this question: `per_word_expand`, or RELATIVE times
+        as many as hold the question's rarest word. Rarity is relative to the question: among a million
+        memories a person may be named in a thousand, and is still rare next to "kitchen" (call after `sync`)."""
         post = self.postings
-        return [w for w in content_words(tokens) if 0 < len(post.get(w, ())) <= self.per_word_expand]
+        dfs = [len(post[w]) for w in content_words(tokens) if w in post]
+        return max(self.per_word_expand, RELATIVE * min(dfs)) if dfs else self.per_word_expand
+
+    def rare_words(self, tokens: Sequence[str], cutoff: int | None = None) -> list[str]:
+        """The question's content words that at most `rare_cutoff` memories hold (call after `sync`)."""
+        post = self.postings
+        cutoff = self.rare_cutoff(tokens) if cutoff is None else cutoff
+        return [w for w in content_words(tokens) if 0 < len(post.get(w, ())) <= cutoff]
+
+    def knows_any(self, tokens: Sequence[str]) -> bool:
+        """Whether any memory shares a content word with the question (call after `sync`)."""
+        return any(w in self.postings for w in content_words(tokens))
 
     def _take(self, words, k: int) -> list[np.ndarray]:
         out = []
@@ -184,7 +197,8 @@ class WordHashRetriever:
         if n <= self.min_memories:
             return None
         self.sync(memory)
-        q_words = self.rare_words(tokens) or [w for w in content_words(tokens) if w in self.postings]
+        cutoff = self.rare_cutoff(tokens)
+        q_words = self.rare_words(tokens, cutoff) or [w for w in content_words(tokens) if w in self.postings]
         first = self._take(q_words, self.per_word)
         ids1 = np.unique(np.concatenate(first)) if first else np.zeros(0, dtype=np.int64)
         ids1 = ids1[_present(memory, ids1)]
@@ -195,7 +209,7 @@ class WordHashRetriever:
         rare = np.zeros(0, dtype=np.int64)
         source: dict[str, int] = {}
         for k, w in enumerate(q_words):
-            if len(self.postings[w]) <= self.per_word_expand:
+            if len(self.postings[w]) <= cutoff:
                 rare = np.union1d(rare, first[k])
         rare = np.searchsorted(memory.ids[:n], rare[_present(memory, rare)])
         for rank, part in enumerate((rare, rows1)):
@@ -204,7 +218,7 @@ class WordHashRetriever:
                     if w not in STOP_WORDS and w not in known:
                         source.setdefault(w, rank)
         # only rare words (names, objects) link memories; a word in thousands of memories is no evidence
-        words2 = sorted((w for w in source if len(self.postings.get(w, ())) <= self.per_word_expand),
+        words2 = sorted((w for w in source if len(self.postings.get(w, ())) <= cutoff),
                         key=lambda w: (source[w], len(self.postings.get(w, ()))))
         # the memory written right after each found by a rare question word: "Mary went home. Then she ..."
         nxt = rare[rare + 1 < n] + 1

@@ -184,3 +184,19 @@ def test_expansion_starts_from_the_question_s_rarest_word(hash_encoder):
     mem.write([_utt(t, hash_encoder) for t in texts], "t")
     rows = WordHashRetriever(max_candidates=120).candidates(mem, tokenize("Where was the football before the kitchen?"))
     assert {100, 101, 102} <= set(rows.tolist())
+
+
+def test_a_rare_question_word_keeps_common_words_out_of_the_first_candidates(hash_encoder):
+    """"Is Iserwo in the kitchen?" among a thousand other people's kitchen visits: the first candidates are
+    Iserwo's memories (and what they link to), not the newest mentions of "kitchen"."""
+    mem = EphemeralMemory()
+    texts = [f"Person{i % 300} went to the kitchen." for i in range(1000)]
+    texts[500:500] = ["Iserwo went to the kitchen.", "Iserwo travelled to the office."]
+    mem.write([_utt(t, hash_encoder) for t in texts], "t")
+    r = WordHashRetriever()
+    rows = r.candidates(mem, tokenize("Is Iserwo in the kitchen?"))
+    assert r.rare_words(tokenize("Is Iserwo in the kitchen?")) == ["iserwo"]
+    assert {500, 501} <= set(rows.tolist())
+    assert not set(rows.tolist()) & set(range(990, 1002))      # the newest kitchen visits are someone else's
+    # without a rare word the common word's newest memories are the candidates, as before
+    assert set(range(990, 1002)) <= set(r.candidates(mem, tokenize("Who is in the kitchen?")).tolist())
