@@ -45,6 +45,8 @@ class RelevanceTrainConfig:
     weight_decay: float = 1e-4
     seed: int = 1234
     babi_per_task: int = 150
+    crowd_per_task: int = 30     # bAbI stories per task renamed and planted together in big stores (`crowded_babi`)
+    crowd_generated: int = 300   # generated training conversations drawn from for one big store (`crowded_generated`)
     generated: int = 300         # generated training conversations
     locomo_repeat: int = 1       # LoCoMo examples count this many times (4 was worse: 44% against 50% recall@5, conv-26 held out)
     model: RelevanceConfig = field(default_factory=RelevanceConfig)
@@ -150,7 +152,8 @@ def _batch(exs: Sequence[Example]):
     Q = len(exs)
     qm = torch.as_tensor(np.stack([e.q_mini for e in exs]))
     qf = torch.as_tensor(np.stack([e.qfeats for e in exs]))
-    keep = torch.as_tensor([e.source == "babi" for e in exs])
+    keep = torch.as_tensor([e.source.startswith("babi") for e in exs])
+    pull = torch.as_tensor([ALPHA_PULL if e.source == "babi" else 0.0 for e in exs])
     mm = torch.zeros(Q, C, exs[0].m_mini.shape[1])
     F = torch.zeros(Q, C, NF)
     so = torch.full((Q, C), -1e4)
@@ -163,11 +166,11 @@ def _batch(exs: Sequence[Example]):
         so[i, :c] = torch.as_tensor(e.s_o)
         pos[i, :c] = torch.as_tensor(e.positive)
         valid[i, :c] = True
-    return qm, mm, F, so, pos, valid, qf, keep
+    return qm, mm, F, so, pos, valid, qf, keep, pull
 
 
 def _logits(rel: Relevance, batch, with_alpha: bool = False):
-    qm, mm, F, so, pos, valid, qf, _ = batch
+    qm, mm, F, so, pos, valid, qf = batch[:7]
     r, alpha = rel(qm, mm, F, qf)
     s = torch.where(valid, alpha[:, None] * so + r, torch.full_like(so, -1e4))
     return (s, pos, alpha) if with_alpha else (s, pos)
@@ -178,12 +181,12 @@ def loss_fn(rel: Relevance, batch) -> torch.Tensor:
     beam over whole chains depends on the first hop's distribution, the KL divergence from s_O's own
     distribution instead, and α is pulled to 1: there the term learns to change nothing."""
     s, pos, alpha = _logits(rel, batch, with_alpha=True)
-    so, valid, keep = batch[3], batch[5], batch[7]
+    so, valid, keep, pull = batch[3], batch[5], batch[7], batch[8]
     lse = torch.logsumexp(s, -1)
     ce = lse - torch.logsumexp(torch.where(pos, s, torch.full_like(s, -1e4)), -1)
     p_o = torch.log_softmax(torch.where(valid, so, torch.full_like(so, -1e4)), -1)
     kl = (p_o.exp() * (p_o - (s - lse[:, None]))).masked_fill(~valid, 0.0).sum(-1)
-    return torch.where(keep, kl - ALPHA_PULL * torch.log(alpha.clamp(min=1e-6)), ce).mean()
+    return torch.where(keep, kl - pull * torch.log(alpha.clamp(min=1e-6)), ce).mean()
 
 
 def ranks(rel: Relevance | None, exs: Sequence[Example], chunk: int = 128) -> list[np.ndarray]:
@@ -274,11 +277,46 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
         table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
         out += collect_babi(loaded, picked, table)
         log(f"relevance data: {len(out)} bAbI questions")
+
     convs = generator.generate(cfg.generated, seed=cfg.seed, split="train")
     out += dialogs(["generated"] * len(convs), [generated_turns(c) for c in convs], "generated")
+    out += crowd_examples(loaded, cfg, babi_dir, log)
     if locomo_path is not None:
         lc = locomo.load(locomo_path)
         out += dialogs([f"locomo:{c.sample_id}" for c in lc], [locomo_turns(c) for c in lc], "LoCoMo")
+    return out
+
+
+def crowd_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, log=print) -> list[Example]:
+    """Questions asked of big memories (more than Bot.POOL_ALL memories, where the relevance term ranks the
+    word-hash candidates): bAbI training stories renamed and planted together (`crowded_babi`, KL to s_O
+    like bAbI) and generated training conversations planted together (`crowded_generated`, cross-entropy).
+    Without them the term, fitted on one story or conversation at a time, led s_O away from bAbI answers
+    among other stories and trusted s_O over everyday sentences (scripts/bench_memory.py)."""
+    from chatmem import generator
+    from chatmem.babi import load_task, split_validation
+    from chatmem.input import MiniLMEncoder
+    from chatmem.util import minilm_cached, progress_bar
+
+    from chatmem.crowd import crowd_conversation, crowded_babi
+
+    streams: list[tuple[str, list]] = []
+    if babi_dir is not None:
+        rng = np.random.default_rng(cfg.seed + 1)
+        crowd = []
+        for t in range(1, 21):
+            train_s, _ = split_validation(load_task(babi_dir, t, "train"), 0.1, cfg.seed)
+            crowd += [train_s[i] for i in rng.choice(len(train_s), min(cfg.crowd_per_task, len(train_s)), replace=False)]
+        streams += [("babi-crowd", st) for st in crowded_babi(crowd, rng)]
+    convs = generator.generate(cfg.crowd_generated, seed=cfg.seed + 7, split="train")
+    streams.append(("generated-crowd", generated_turns(crowd_conversation(convs, np.random.default_rng(cfg.seed + 2), dated=True))))
+    encoder = MiniLMEncoder()
+    out: list[Example] = []
+    bar = progress_bar(sum(t[2] for _, st in streams for t in st), "crowded memories", "q")
+    for source, st in streams:
+        out += collect_dialog(loaded, source, st, minilm_cached([t[0] for t in st], encoder), bar.update)
+    bar.close()
+    log(f"relevance data: {len(out)} questions asked of crowded memories")
     return out
 
 

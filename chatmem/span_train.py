@@ -53,6 +53,7 @@ class SpanTrainConfig:
     gate_conversations: int = 100   # others, for the gate
     tune_conversations: int = 100   # others, for the threshold (and early stopping)
     babi_per_task: int = 60
+    crowd_conversations: int = 300  # others, planted together in one big memory (chatmem.crowd): look-alike facts
     epochs: int = 8
     batch: int = 64
     lr: float = 2e-3
@@ -347,6 +348,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit.
     `cache`: a JSON file of the questions as R met them after O (written when missing, read when present)."""
     from chatmem import checkpoint, generator
+    from chatmem.crowd import crowd_conversation
     from chatmem.input import MiniLMEncoder
     from chatmem.util import minilm_cached, progress_bar
 
@@ -355,13 +357,18 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     encoder = MiniLMEncoder()
     info = dict(loaded.config.get("span_train", {}))
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
-            "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2)}
-    if cache is not None and Path(cache).is_file():
-        seen = load_examples(cache)
-    else:
-        bar = progress_bar(sum(n for n, _ in sets.values()), "O cites (generated conversations)", "conv")
-        seen = {k: dialog_examples(loaded, generator.generate(n, seed=sd, split="train"), encoder, bar.update)
-                for k, (n, sd) in sets.items()}
+            "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2),
+            "crowd": (cfg.crowd_conversations if fit_model or loaded.span is None else 0, cfg.seed + 3)}
+    seen = load_examples(cache) if cache is not None and Path(cache).is_file() else {}
+    todo = {k: v for k, v in sets.items() if k not in seen}
+    if todo:
+        bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
+        for k, (n, sd) in todo.items():
+            convs = generator.generate(n, seed=sd, split="train")
+            if k == "crowd":       # one big memory of them all: each conversation counts once on the bar
+                convs = [crowd_conversation(convs, np.random.default_rng(sd))] if convs else []
+                bar.update(max(0, n - 1))
+            seen[k] = dialog_examples(loaded, convs, encoder, bar.update)
         bar.close()
         if cache is not None:
             save_examples(cache, seen)
@@ -373,7 +380,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         exs, m = babi_gate_examples(loaded, babi_va, encoder)
         seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
-        exs = seen["train"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
+        exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
         vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
         valid = encode_examples(vocab, seen["tune"], minis["tune"])
