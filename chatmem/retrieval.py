@@ -117,8 +117,8 @@ class WordHashRetriever:
             if k < len(a) and a[k] == memory_id:
                 if len(a) == 1:
                     del post[w]
-                elif isinstance(p, array):
-                    del p[k]
+                elif isinstance(p, array):      # a new list: `a` (and any view a caller holds) exports p's buffer
+                    post[w] = array("q", np.delete(a, k).tobytes())
                 else:
                     post[w] = np.delete(a, k)
         self._count -= 1

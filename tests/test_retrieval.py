@@ -200,3 +200,15 @@ def test_a_rare_question_word_keeps_common_words_out_of_the_first_candidates(has
     assert not set(rows.tolist()) & set(range(990, 1002))      # the newest kitchen visits are someone else's
     # without a rare word the common word's newest memories are the candidates, as before
     assert set(range(990, 1002)) <= set(r.candidates(mem, tokenize("Who is in the kitchen?")).tolist())
+
+
+def test_forget_on_disk_drops_the_id_from_the_index_it_was_just_retrieved_by(tmp_path):
+    """SQLiteMemory.forget tells the word index (WordHashRetriever.discard) right after a question used it."""
+    enc = HashEncoder()
+    mem, facts = _memory(1000, enc, memory=SQLiteMemory(tmp_path))
+    r = WordHashRetriever()
+    assert facts[3] in _cand_ids(r, mem, "Where is Mary?")
+    assert mem.forget(facts[3]) and mem.forget(facts[0])
+    assert all(f not in r.ids_with(w) for f in (facts[0], facts[3]) for w in ("mary", "kitchen", "bathroom"))
+    assert facts[3] not in _cand_ids(r, mem, "Where is Mary?") and facts[2] in _cand_ids(r, mem, "Where is Mary?")
+    mem.close()
