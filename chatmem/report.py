@@ -85,10 +85,13 @@ def _parts_card(cfg: dict) -> str:
         ex = rel.get("examples", {})
         out.append(f"- **O's first-hop relevance term** (`chatmem/relevance.py`): {ex.get('babi', 0)} bAbI questions, "
                    f"{ex.get('generated', 0)} generated questions, {ex.get('locomo', 0)} LoCoMo development questions "
-                   f"(evidence turns as supporting facts); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
+                   f"(evidence turns as supporting facts), and {ex.get('babi-crowd', 0)} bAbI and {ex.get('generated-crowd', 0)} generated "
+                   f"questions asked of crowded memories (chatmem/crowd.py: training stories and conversations renamed "
+                   f"apart and planted together); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
     if span:
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
+                   f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory) "
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} (chosen on generated training "

@@ -269,10 +269,12 @@ class Choice:
 def choose(words_: list[str], score: float, confident: bool, related: bool, sp: Span | None, gate: bool,
            threshold: float) -> Choice:
     """The gate picks the span (`gate`), the threshold says if it is sure; an unsure span never overrides a
-    confident word answer, and "no answer" winning means saying so rather than guessing."""
+    confident word answer, and "no answer" winning means saying so rather than guessing. A span from memories
+    that share no content word with the question (`related` False) is never sure: it cannot be about it
+    ("What is the capital of France?" -> "kitchen")."""
     if sp is None or not gate:
         return Choice(list(words_), score, confident, related)
-    sure = sp.prob >= threshold and sp.prob > sp.null_prob
+    sure = sp.prob >= threshold and sp.prob > sp.null_prob and related
     if not (sure or not confident):
         return Choice(list(words_), score, confident, related)
     return Choice([sp.text], sp.prob, sure, related and sp.prob > sp.null_prob, sp)
