@@ -46,7 +46,7 @@ class RelevanceTrainConfig:
     seed: int = 1234
     babi_per_task: int = 150
     crowd_per_task: int = 30     # bAbI stories per task renamed and planted together in big stores (`crowded_babi`)
-    crowd_generated: int = 300   # generated training conversations drawn from for one big store (`crowded_generated`)
+    crowd_generated: int = 300   # generated training conversations drawn from for one big store (`crowd_conversation`)
     generated: int = 300         # generated training conversations
     locomo_repeat: int = 1       # LoCoMo examples count this many times (4 was worse: 44% against 50% recall@5, conv-26 held out)
     model: RelevanceConfig = field(default_factory=RelevanceConfig)
@@ -179,7 +179,8 @@ def _logits(rel: Relevance, batch, with_alpha: bool = False):
 def loss_fn(rel: Relevance, batch) -> torch.Tensor:
     """Cross-entropy of the first hop against the supporting memories; on bAbI, where s_O was trained and its
     beam over whole chains depends on the first hop's distribution, the KL divergence from s_O's own
-    distribution instead, and α is pulled to 1: there the term learns to change nothing."""
+    distribution instead, and α is pulled to 1: there the term learns to change nothing. On bAbI stories in a
+    crowded memory ("babi-crowd") the KL alone: the term learns to follow s_O among other stories' names."""
     s, pos, alpha = _logits(rel, batch, with_alpha=True)
     so, valid, keep, pull = batch[3], batch[5], batch[7], batch[8]
     lse = torch.logsumexp(s, -1)
@@ -277,28 +278,26 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
         table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
         out += collect_babi(loaded, picked, table)
         log(f"relevance data: {len(out)} bAbI questions")
-
     convs = generator.generate(cfg.generated, seed=cfg.seed, split="train")
     out += dialogs(["generated"] * len(convs), [generated_turns(c) for c in convs], "generated")
-    out += crowd_examples(loaded, cfg, babi_dir, log)
     if locomo_path is not None:
         lc = locomo.load(locomo_path)
         out += dialogs([f"locomo:{c.sample_id}" for c in lc], [locomo_turns(c) for c in lc], "LoCoMo")
-    return out
+    return out + crowd_examples(loaded, cfg, babi_dir, log)
 
 
 def crowd_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, log=print) -> list[Example]:
     """Questions asked of big memories (more than Bot.POOL_ALL memories, where the relevance term ranks the
-    word-hash candidates): bAbI training stories renamed and planted together (`crowded_babi`, KL to s_O
-    like bAbI) and generated training conversations planted together (`crowded_generated`, cross-entropy).
+    word-hash candidates): bAbI training stories renamed and planted together (chatmem.crowd.crowded_babi,
+    KL to s_O like bAbI, α left free) and generated training conversations planted together
+    (chatmem.crowd.crowd_conversation, cross-entropy).
     Without them the term, fitted on one story or conversation at a time, led s_O away from bAbI answers
     among other stories and trusted s_O over everyday sentences (scripts/bench_memory.py)."""
     from chatmem import generator
     from chatmem.babi import load_task, split_validation
+    from chatmem.crowd import crowd_conversation, crowded_babi
     from chatmem.input import MiniLMEncoder
     from chatmem.util import minilm_cached, progress_bar
-
-    from chatmem.crowd import crowd_conversation, crowded_babi
 
     streams: list[tuple[str, list]] = []
     if babi_dir is not None:
