@@ -1144,13 +1144,25 @@ class SQLiteMemory(MemoryBase):
         self.damaged.clear()
         return n
 
-    def _scrub(self) -> None:
-        """After a forget: no copy of the text may stay on disk. secure_delete zeroes it in the database pages;
-        the WAL still holds old page images until it is checkpointed and truncated."""
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # busy readers: finished by a later one
-        except sqlite3.OperationalError:
-            pass
+    def _scrub(self, tries: int = 40) -> None:
+        """After a forget: no copy of the text may stay on disk. secure_delete zeroes it in the pages written
+        to the WAL; until they are checkpointed the database file keeps the old pages, and the WAL old images.
+        A reader elsewhere (another process, a connection not yet collected) can keep the checkpoint from
+        finishing: it is retried for up to `tries` x 25 ms (CI saw "clear" leave text in the database file
+        once), and after that finished by a later one."""
+        import gc
+        import time
+
+        for k in range(tries):
+            try:
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                busy = None
+            if busy is not None and not busy[0]:
+                return
+            if k == 0:           # a cursor of ours not yet collected still holds its read
+                gc.collect()
+            time.sleep(0.025)
 
     @_locked
     def refresh(self, known: dict | None = None, check: bool = False):
