@@ -1052,7 +1052,10 @@ class SQLiteMemory(MemoryBase):
         drop = []
         for w in content_words(tokens):
             p = idx.postings.get(w, ())
-            if not len(p) or not _present(self, np.frombuffer(p, np.int64) if not isinstance(p, np.ndarray) else p).any():
+            a = p if isinstance(p, np.ndarray) else np.frombuffer(p, np.int64) if len(p) else np.zeros(0, np.int64)
+            # another memory still holds the word: its newest ids say so at once for a common word ("went" is in
+            # a third of a million memories: checking them all took most of a forget's 60 ms)
+            if not len(a) or not (_present(self, a[-64:]).any() or _present(self, a[:-64]).any()):
                 drop.append(w)
         expect = self._snapshot_expect() | {"rewrites": before}
         if not scrub(path, expect, [int(memory_id)], drop, {"rewrites": self._rewrite_count()}):
