@@ -957,7 +957,6 @@ class SQLiteMemory(MemoryBase):
     def save_snapshot(self) -> Path | None:
         """Write the snapshot atomically (temporary file, then rename), the embeddings streamed in chunks; then
         keep only the newest HOT_ROWS embeddings in RAM (the rest are read from the new file)."""
-        from chatmem.retrieval import WordHashRetriever
         from chatmem.snapshot import read_snapshot, write_snapshot
 
         self._settle()
@@ -974,10 +973,7 @@ class SQLiteMemory(MemoryBase):
             meta = self._snapshot_expect() | {"last_id": str(int(self.ids[-1]) if self._n else 0)}
         finally:
             self._conn.execute("COMMIT")
-        index = self.word_index
-        if index is None:         # kept: the next snapshot (a big import writes several) extends it
-            index = WordHashRetriever()
-            index.sync(self)
+        index = self._word_index()
         index.sync(self)
         words, off, flat = index.export_postings()
         ids = self.ids.copy()
@@ -1033,6 +1029,17 @@ class SQLiteMemory(MemoryBase):
         self._cold[0].close()
         self._cold = None
 
+    def _word_index(self):
+        """The word index a retriever keeps on this memory; else one made here from the rows (seeded by the
+        snapshot), which its sync keeps on the memory for the next snapshot or forget."""
+        from chatmem.retrieval import WordHashRetriever
+
+        if self.word_index is not None:
+            return self.word_index
+        index = WordHashRetriever()
+        index.sync(self)
+        return index
+
     def _scrub_snapshot(self, memory_id: int, tokens: Sequence[str], before: str) -> None:
         """Forgetting must not leave the memory's embedding or words in the snapshot: scrub them there in place
         (its embedding zeroed, its id negated, each of its words no other memory of the snapshot has blanked,
@@ -1043,12 +1050,7 @@ class SQLiteMemory(MemoryBase):
         path = self.snapshot_path
         if not path.is_file():
             return
-        from chatmem.retrieval import WordHashRetriever
-
-        idx = self.word_index
-        if idx is None:           # which words other memories still have: the word index knows (seeded by the file)
-            idx = WordHashRetriever()
-            idx.sync(self)
+        idx = self._word_index()          # which words other memories still have
         drop = []
         for w in content_words(tokens):
             p = idx.postings.get(w, ())
