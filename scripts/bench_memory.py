@@ -93,23 +93,21 @@ def invented_words(k: int, rng: random.Random, avoid: set[str]) -> list[str]:
     return list(out)
 
 
-def _rename(text: str, mapping: dict[str, str]) -> str:
-    return re.sub(r"\b(" + "|".join(map(re.escape, mapping)) + r")\b", lambda m: mapping[m.group(1)], text)
-
-
 def babi_stories(babi_dir: Path, per_task: int, rng: random.Random, names: list[str], things: list[str]) -> list[Story]:
     from chatmem.babi import read_file
+    from chatmem.crowd import renamer
 
     out = []
     for t in TASKS:
         path = glob.glob(str(babi_dir / f"qa{t}_*_test.txt"))[0]
         for s in rng.sample(read_file(Path(path), t), per_task):
             mapping = {p: names.pop() for p in BABI_PEOPLE} | {o: things.pop() for o in BABI_THINGS}
-            facts = [_rename(f, mapping) for f in s.story]
+            sub = renamer(mapping)
+            facts = [sub(f) for f in s.story]
             used = " ".join(facts)
             people = [v for k, v in mapping.items() if k in BABI_PEOPLE and v in used]
             objs = [v for k, v in mapping.items() if k in BABI_THINGS and v in used]
-            out.append(Story(f"babi-{t}", facts, [(_rename(s.question, mapping), [mapping.get(a, a) for a in s.answer],
+            out.append(Story(f"babi-{t}", facts, [(sub(s.question), [mapping.get(a, a) for a in s.answer],
                                                    list(s.support))], people, objs))
     return out
 
@@ -119,6 +117,7 @@ def generated_stories(n: int, seed: int, names: list[str]) -> list[Story]:
     about a named person whose supporting statements name them (a question about "my sister" could be
     answered by any of the conversations)."""
     from chatmem import lexicon as lx
+    from chatmem.crowd import renamer
     from chatmem.generator import generate
     from chatmem.replay import normalize_answer
 
@@ -130,7 +129,8 @@ def generated_stories(n: int, seed: int, names: list[str]) -> list[Story]:
         if not found:
             continue
         mapping = {w: names.pop() for w in found}
-        text = [_rename(t.text, mapping) for t in c.turns]
+        sub = renamer(mapping)
+        text = [sub(t.text) for t in c.turns]
         facts_at = {i: k for k, i in enumerate(i for i, t in enumerate(c.turns) if not t.question)}
         superseded = {t.supersedes for t in c.turns if t.supersedes is not None}
         new = set(mapping.values())
@@ -142,7 +142,7 @@ def generated_stories(n: int, seed: int, names: list[str]) -> list[Story]:
                 continue
             named = [w for w in re.findall(r"\b[A-Z][a-z]+\b", text[i]) if w in new]
             if named and all(any(w in text[s] for w in named) for s in t.support):
-                qs.append((text[i], normalize_answer(_rename(t.answer, mapping)), [facts_at[s] for s in t.support]))
+                qs.append((text[i], normalize_answer(sub(t.answer)), [facts_at[s] for s in t.support]))
         if qs:
             out.append(Story("generated", [text[i] for i in facts_at], qs, sorted(new), []))
     return out
