@@ -22,6 +22,16 @@ def _write(m, enc, texts, batch=50):
         m.write(encode([make_utterance(t) for t in texts[k: k + batch]], enc), "s")
 
 
+def _snapshotted(tmp_path, enc, n=120):
+    """A store of n memories closed with a snapshot, opened again: (memory, texts, their embeddings)."""
+    texts = _texts(n)
+    m = SQLiteMemory(tmp_path)
+    m.snapshot_min = 50
+    _write(m, enc, texts)
+    m.close()
+    return SQLiteMemory(tmp_path), texts, enc.encode(texts)
+
+
 @pytest.fixture
 def small_ram(monkeypatch):
     """Stand-ins for a million memories: 16 embeddings in RAM, a spill past 64."""
@@ -30,13 +40,7 @@ def small_ram(monkeypatch):
 
 
 def test_older_embeddings_are_read_from_the_snapshot_file(tmp_path, hash_encoder, small_ram):
-    texts = _texts(120)
-    m = SQLiteMemory(tmp_path)
-    m.snapshot_min = 50
-    _write(m, hash_encoder, texts)
-    m.close()
-    want = hash_encoder.encode(texts)
-    m = SQLiteMemory(tmp_path)
+    m, texts, want = _snapshotted(tmp_path, hash_encoder)
     assert m._hot_at == 104 and m._emb[:16].shape == (16, 384)          # only the newest 16 in RAM
     emb = m.embeddings
     assert np.array_equal(np.asarray(emb), want)
@@ -63,13 +67,7 @@ def test_a_big_import_spills_to_the_snapshot_and_keeps_every_row(tmp_path, hash_
 def test_forgetting_rows_in_the_file_and_in_ram_keeps_them_aligned(tmp_path, hash_encoder, small_ram, gone):
     from chatmem.retrieval import WordHashRetriever
 
-    texts = _texts(120)
-    m = SQLiteMemory(tmp_path)
-    m.snapshot_min = 50
-    _write(m, hash_encoder, texts)
-    m.close()
-    want = hash_encoder.encode(texts)
-    m = SQLiteMemory(tmp_path)
+    m, texts, want = _snapshotted(tmp_path, hash_encoder)
     r = WordHashRetriever(min_memories=10)
     r.sync(m)
     for i in gone:
