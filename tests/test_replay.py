@@ -89,6 +89,15 @@ def test_babi_file_replay_never_touches_memory(tmp_path):
     assert not (tmp_path / "home" / "memory.sqlite3").exists()
 
 
+def test_babi_names_are_compared_without_case(tmp_path):
+    # bAbI writes "Fred"; R's words are lower case: the same answer, counted right
+    f = tmp_path / "names.txt"
+    f.write_text("1 Fred gave the football to Jeff.\n2 Who gave the football to Jeff?\tFred\t1\n")
+    r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
+    assert r.returncode == 0, r.stdout
+    assert json.loads(r.stdout.splitlines()[0])["correct"] is True
+
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),
