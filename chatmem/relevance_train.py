@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from chatmem.relevance import N_RANK, NF, Relevance, RelevanceConfig, with_ranks
+from chatmem.util import fit_by_size
 
 
 ALPHA_PULL = 1.0    # how hard α is pulled to 1 on bAbI
@@ -216,28 +217,8 @@ def fit(train: Sequence[Example], cfg: RelevanceTrainConfig, log=print,
     rng = np.random.default_rng(cfg.seed)
     train = list(train) + [e for e in train if e.source.startswith("locomo")] * (cfg.locomo_repeat - 1)
     rel = Relevance(cfg.model)
-    opt = torch.optim.AdamW(rel.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sizes = np.array([len(e.s_o) for e in train])
-    t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        rel.train()
-        # batches of similar candidate counts, in random order: little padding
-        order = np.argsort(sizes + rng.random(len(sizes)) * 8, kind="stable")
-        batches = [order[i: i + cfg.batch] for i in range(0, len(order), cfg.batch)]
-        rng.shuffle(batches)
-        total = 0.0
-        for b in batches:
-            loss = loss_fn(rel, _batch([train[i] for i in b]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(b)
-        if progress:
-            progress(1)
-        log(f"relevance epoch {epoch + 1}/{cfg.epochs}: loss {total / max(len(train), 1):.4f} "
-            f"({time.perf_counter() - t0:.0f} s)")
-    rel.eval()
-    return rel
+    return fit_by_size(rel, train, [len(e.s_o) for e in train], lambda exs: loss_fn(rel, _batch(exs)), cfg.epochs,
+                       cfg.batch, cfg.lr, cfg.weight_decay, rng, "relevance", log, progress)
 
 
 def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path=None, log=print) -> list[Example]:

@@ -1,12 +1,14 @@
-"""Small helpers shared by training, evaluation and the app: progress bars, the MiniLM cache, atomic writes."""
+"""Small helpers shared by training, evaluation and the app: progress bars, the MiniLM cache, atomic writes,
+the training loop of the small scorers."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -70,3 +72,33 @@ def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None)
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+def fit_by_size(module, examples: Sequence, sizes: Sequence[int], loss_of: Callable, epochs: int, batch: int, lr: float,
+                weight_decay: float, rng: np.random.Generator, what: str, log=print,
+                progress: Callable[[int], None] | None = None):
+    """AdamW over batches of examples of similar size (little padding), the batches in random order; logs
+    each epoch's mean loss. `loss_of(list of examples)` gives a batch's loss."""
+    import torch
+
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    sizes = np.asarray(sizes)
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        module.train()
+        order = np.argsort(sizes + rng.random(len(sizes)) * 8, kind="stable")
+        batches = [order[i: i + batch] for i in range(0, len(order), batch)]
+        rng.shuffle(batches)
+        total = 0.0
+        for b in batches:
+            loss = loss_of([examples[i] for i in b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(b)
+        if progress:
+            progress(1)
+        log(f"{what} epoch {epoch + 1}/{epochs}: loss {total / max(len(examples), 1):.4f} "
+            f"({time.perf_counter() - t0:.0f} s)")
+    module.eval()
+    return module
