@@ -37,10 +37,11 @@ PARTS = {"relevance": ("chatmem.relevance", "Relevance", "RelevanceConfig"),
          "span": ("chatmem.span", "SpanR", "SpanConfig"),
          "act": ("chatmem.dialogue_act", "ActClassifier", "ActConfig"),     # facts vs chit-chat (issue 16)
          "update": ("chatmem.update", "UpdateScorer", "UpdateConfig"),     # G's update links (issue 15)
-         "budget": ("chatmem.budget", "SlotScorer", "BudgetConfig")}       # H's slot choice (issue 15)
+         "budget": ("chatmem.budget", "SlotScorer", "BudgetConfig"),       # H's slot choice (issue 15)
+         "hop2": ("chatmem.hop2", "SecondHop", "Hop2Config")}             # O's second hop in conversations
 # Parts that read only MiniLM embeddings and words, not O's vocabulary: a save that does not pass them keeps
 # the ones already in the directory, so re-running an earlier stage does not drop them.
-CARRIED = ("act", "update", "budget")
+CARRIED = ("act", "update", "budget", "hop2")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Loaded:
     act: object = None         # chatmem.dialogue_act.ActClassifier: fact, question, request, chit-chat, or None
     update: object = None      # chatmem.update.UpdateScorer: G's update links, or None
     budget: object = None      # chatmem.budget.SlotScorer: H, or None
+    hop2: object = None        # chatmem.hop2.SecondHop: O's second hop where s_O does not know the words, or None
 
 
 def _carried(directory: Path, names) -> tuple[dict, dict]:
@@ -72,7 +74,7 @@ def _carried(directory: Path, names) -> tuple[dict, dict]:
 
 
 def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None,
-         act=None, update=None, budget=None) -> None:
+         act=None, update=None, budget=None, hop2=None) -> None:
     """Write the weights (one safetensors file), the vocabularies and config.json with their checksums."""
     from safetensors.torch import save as st_save
 
@@ -80,7 +82,7 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     extra = {k: v for k, v in extra.items() if k not in ("model", "sha256", *PARTS)}
-    given = {"relevance": relevance, "span": span, "act": act, "update": update, "budget": budget}
+    given = {"relevance": relevance, "span": span, "act": act, "update": update, "budget": budget, "hop2": hop2}
     kept_state, kept_cfg = _carried(directory, [n for n in CARRIED if given[n] is None])
     state.update(kept_state)
     extra.update(kept_cfg)
@@ -175,4 +177,4 @@ def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
         raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
     model.eval()
     return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab, parts.get("act"),
-                  parts.get("update"), parts.get("budget"))
+                  parts.get("update"), parts.get("budget"), parts.get("hop2"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chatmem import ChatmemError, __version__
 
-STAGES = ("babi", "relevance", "span", "update", "budget", "act")   # `chatmem train --stage`, in order
+STAGES = ("babi", "relevance", "hop2", "span", "update", "budget", "act")   # `chatmem train --stage`, in order
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
     tr.add_argument("--stage", choices=STAGES, default="babi",
                     help="where to start: babi (everything), relevance (keep O and R: O's first-hop relevance term), "
-                         "span (R's span answers), update (G's superseded links and O's weight on them), budget "
+                         "hop2 (O's second hop in conversations), span (R's span answers), update (G's superseded links and O's weight on them), budget "
                          "(H's slot choice), act (the classifier of facts, questions, requests, commands and "
                          "chit-chat); each stage writes the model and goes on to the later ones")
 
@@ -234,6 +234,10 @@ def cmd_train(args) -> int:
         if locomo is not None and not locomo.is_file():
             raise ChatmemError(f"LoCoMo file {locomo} does not exist")
         train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), locomo, log=log)
+    if "hop2" in later:                     # O's second hop in conversations (chatmem.hop2)
+        from chatmem.hop2_train import Hop2TrainConfig, train_hop2
+
+        train_hop2(out, Hop2TrainConfig(seed=cfg.seed), log=log)
     if "span" in later:
         from chatmem.span_train import SpanTrainConfig, train_span
 

@@ -8,6 +8,7 @@ path finding needs that. Questions are batched, so evaluation and replays score 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ class Query:
     alpha: float = 1.0              # the weight on s_O at the first hop (chatmem.relevance)
     retrieved: bool = False         # the memories are a retriever's candidates, not all of them
     pool: tuple[np.ndarray, np.ndarray] | None = None   # memories the relevance term ranked, and its scores
+    # scores of the hops after the first in place of s_O's (chatmem.hop2.Later): later(chosen, hop) gives one
+    # per memory and STOP last, or None to keep s_O's
+    later: Callable[[list[int], int], np.ndarray] | None = None
 
 
 @dataclass
@@ -89,6 +93,12 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
                     add[i, : hy.q.n] = hy.q.prior
                     scale[i] = hy.q.alpha
             s = s * torch.as_tensor(scale) + torch.as_tensor(add)
+        if hop > 0 and any(h.q.later is not None for h in active):      # a learned second hop, then STOP
+            s = s.clone()
+            for i, hy in enumerate(active):
+                later = None if hy.q.later is None else hy.q.later(hy.chosen, hop)
+                if later is not None:
+                    s[i, : hy.q.n + 1] = torch.as_tensor(later)
         s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG))
         logp = torch.log_softmax(s, -1).numpy()   # chains are ranked by the sum of per-hop log-probabilities
         s = s.numpy()

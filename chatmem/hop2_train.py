@@ -1,0 +1,161 @@
+"""Training O's second hop (chatmem.hop2) on the generator's training conversations.
+
+Each example is one question with supporting facts, at its place in the conversation: every memory written
+before it is a candidate, o1 is the first supporting fact (teacher forcing), and the target is the second
+supporting fact (two hops through a person: "my electrician is called Xiu", then Xiu's job) or STOP (every
+other question); and where an update's question is asked, from the value it replaced to the newer one. Validation: conversations of another seed of the training split; the generator's held-out
+split stays for the numbers we report (scripts/eval_generated.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from chatmem.hop2 import Hop2Config, SecondHop, features
+from chatmem.util import fit_by_size
+
+
+@dataclass
+class Hop2Example:
+    qkind: str
+    xm: np.ndarray          # (384,) question + o1
+    m_mini: np.ndarray      # (C, 384) float16
+    feats: np.ndarray       # (C, NF2)
+    sfeats: np.ndarray      # (NS,)
+    first: int              # o1 (never a valid o2)
+    target: int             # o2, or C for STOP
+
+
+@dataclass
+class Hop2TrainConfig:
+    conversations: int = 600
+    val_conversations: int = 60
+    epochs: int = 12
+    batch: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 1234
+    model: Hop2Config = field(default_factory=Hop2Config)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) -> list[Hop2Example]:
+    """Teacher-forced second hops of every question with supporting facts, as the Bot would meet them."""
+    from chatmem.input import make_utterance
+    from chatmem.relevance import Candidates
+    from chatmem.util import minilm_cached
+
+    vecs = minilm_cached([t.text for c in convs for t in c.turns], encoder)
+    out, at = [], 0
+    for c in convs:
+        v = vecs[at: at + len(c.turns)]
+        at += len(c.turns)
+        fact_of: dict[int, int] = {}         # turn index -> memory index
+        toks: list[tuple[str, ...]] = []
+        for i, t in enumerate(c.turns):
+            if not t.question:
+                fact_of[i] = len(toks)
+                toks.append(make_utterance(t.text).tokens)
+                continue
+            sup = [fact_of.get(s) for s in t.support]
+            if not sup or None in sup or len(toks) < 2:
+                continue
+            facts = [k for k in fact_of]
+            cands = Candidates.story(toks, v[facts])
+            q_toks = make_utterance(t.text).tokens
+            add(out, t.qkind or "", q_toks, v[i], cands, sup[0], sup[1] if len(sup) > 1 else len(toks))
+            old = c.turns[t.support[0]].supersedes      # o1 an older value: the second hop goes to the newer one
+            if len(sup) == 1 and old is not None and old in fact_of:
+                add(out, "newer", q_toks, v[i], cands, fact_of[old], sup[0])
+        if progress:
+            progress(1)
+    return out
+
+
+def add(out: list, qkind: str, q_toks, q_mini, cands, first: int, target: int) -> None:
+    F, S, xm = features(q_toks, q_mini, cands, first)
+    out.append(Hop2Example(qkind, xm, np.asarray(cands.mini, np.float16), F, S, first, target))
+
+
+def _batch(exs: Sequence[Hop2Example]):
+    C = max(len(e.feats) for e in exs)
+    Q = len(exs)
+    xm = torch.as_tensor(np.stack([e.xm for e in exs]))
+    S = torch.as_tensor(np.stack([e.sfeats for e in exs]))
+    mm = torch.zeros(Q, C, exs[0].m_mini.shape[1])
+    F = torch.zeros(Q, C, exs[0].feats.shape[1])
+    valid = torch.zeros(Q, C + 1, dtype=torch.bool)
+    target = torch.zeros(Q, dtype=torch.long)
+    for i, e in enumerate(exs):
+        c = len(e.feats)
+        mm[i, :c] = torch.as_tensor(e.m_mini.astype(np.float32))
+        F[i, :c] = torch.as_tensor(e.feats)
+        valid[i, :c] = True
+        valid[i, e.first] = False
+        valid[i, C] = True                                  # STOP, the last column
+        target[i] = C if e.target == c else e.target
+    return xm, mm, F, S, valid, target
+
+
+def _scores(model: SecondHop, b) -> torch.Tensor:
+    xm, mm, F, S, valid, _ = b
+    s = model(xm, mm, F, S)
+    return torch.where(valid, s, torch.full_like(s, -1e4))
+
+
+def fit(train: Sequence[Hop2Example], cfg: Hop2TrainConfig, log=print,
+        progress: Callable[[int], None] | None = None) -> SecondHop:
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = SecondHop(cfg.model)
+
+    def loss_of(exs):
+        b = _batch(exs)
+        return torch.nn.functional.cross_entropy(_scores(model, b), b[5])
+
+    return fit_by_size(model, train, [len(e.feats) for e in train], loss_of, cfg.epochs, cfg.batch, cfg.lr,
+                       cfg.weight_decay, rng, "second hop", log, progress)
+
+
+def accuracy(model: SecondHop, exs: Sequence[Hop2Example]) -> dict:
+    """How often the second hop is right: o2 for two-hop questions, STOP for the rest."""
+    right = {"two_hop": [], "newer": [], "stop": []}
+    for i in range(0, len(exs), 128):
+        part = exs[i: i + 128]
+        b = _batch(part)
+        with torch.no_grad():
+            pred = _scores(model, b).argmax(1)
+        for e, p, t in zip(part, pred.tolist(), b[5].tolist()):
+            right["stop" if e.target == len(e.feats) else "newer" if e.qkind == "newer" else "two_hop"].append(p == t)
+    return {k: float(np.mean(v)) if v else None for k, v in right.items()} | {k + "_questions": len(v) for k, v in right.items()}
+
+
+def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
+    """Fit the second hop and write it into the checkpoint in `model_dir`."""
+    from chatmem import checkpoint, generator
+    from chatmem.input import MiniLMEncoder
+    from chatmem.util import progress_bar
+
+    t0 = time.perf_counter()
+    encoder = MiniLMEncoder()
+    sets = {"train": generator.generate(cfg.conversations, seed=cfg.seed + 20, split="train"),
+            "valid": generator.generate(cfg.val_conversations, seed=cfg.seed + 21, split="train")}
+    bar = progress_bar(sum(map(len, sets.values())) + cfg.epochs, "second hop (conversations, then epochs)", "step")
+    exs = {k: collect(v, encoder, bar.update) for k, v in sets.items()}
+    model = fit(exs["train"], cfg, log=log if bar.disable else bar.write, progress=bar.update)
+    bar.close()
+    val = accuracy(model, exs["valid"])
+    info = {"config": cfg.to_json(), "examples": len(exs["train"]), "validation": val,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    loaded = checkpoint.load(model_dir)
+    checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "hop2_train": info},
+                    relevance=loaded.relevance, span=loaded.span, span_vocab=loaded.span_vocab, hop2=model)
+    log(f"second hop written to {model_dir} ({info['seconds']:.0f} s; validation {val})")
+    return info

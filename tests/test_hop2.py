@@ -1,0 +1,69 @@
+"""O's learned second hop (chatmem.hop2): features, STOP after two hops, training, and where the Bot uses it."""
+
+import numpy as np
+import torch
+
+from chatmem.hop2 import NF2, NS, Hop2Config, Later, SecondHop, bridge, features
+from chatmem.relevance import Candidates
+
+
+def _cands(texts, enc):
+    from chatmem.input import tokenize
+
+    return Candidates.story([tokenize(t) for t in texts], enc.encode(texts))
+
+
+def test_bridge_is_what_the_first_memory_adds_to_the_question():
+    q = ("where", "does", "the", "person", "who", "borrowed", "my", "ladder", "live")
+    got = bridge(q, ("i", "lent", "my", "ladder", "to", "kevin", "last", "week"))
+    assert "kevin" in got and "ladder" not in got and "my" not in got
+
+
+def test_features_and_scores_have_one_column_per_memory_and_stop_last(hash_encoder):
+    texts = ["I lent my ladder to Kevin.", "Kevin lives at 12 Birch Lane.", "The wifi password is tulip-4471."]
+    cands = _cands(texts, hash_encoder)
+    q = ("where", "does", "the", "person", "who", "borrowed", "my", "ladder", "live")
+    qv = hash_encoder.encode(["Where does the person who borrowed my ladder live?"])[0]
+    F, S, xm = features(q, qv, cands, 0)
+    assert F.shape == (3, NF2) and S.shape == (NS,) and xm.shape == (384,) and np.isfinite(F).all()
+    later = Later(SecondHop(Hop2Config()).eval(), q, qv, cands)
+    s2 = later([0], 1)
+    assert s2.shape == (4,) and np.isfinite(s2).all()
+    s3 = later([0, 1], 2)                 # at most two hops: then only STOP
+    assert s3[3] == 0.0 and (s3[:3] < -1e3).all()
+
+
+def test_second_hop_learns_to_follow_the_bridge_and_to_stop(real_encoder):
+    from chatmem import generator
+    from chatmem.hop2_train import Hop2TrainConfig, accuracy, collect, fit
+
+    train = collect(generator.generate(60, seed=5, split="train"), real_encoder)
+    held = collect(generator.generate(20, seed=6, split="train"), real_encoder)
+    cfg = Hop2TrainConfig(epochs=8)
+    before = accuracy(SecondHop(cfg.model).eval(), held)
+    torch.manual_seed(0)
+    after = accuracy(fit(train, cfg, log=lambda m: None), held)
+    assert after["stop"] > 0.9 and after["two_hop"] > 0.5
+    assert after["two_hop"] > before["two_hop"] or after["stop"] > before["stop"]
+
+
+def test_the_bot_takes_a_second_hop_through_a_person_and_leaves_babi_to_s_o(real_encoder):
+    from chatmem.bot import Bot
+    from chatmem.input import make_utterance
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    if bot._loaded.hop2 is None:
+        import pytest
+        pytest.skip("the shipped model has no second hop")
+    for t in ["I lent my ladder to Kevin last week.", "My sister Aoife lives in Galway.", "Kevin lives at 12 Birch Lane.",
+              "The wifi password is tulip-4471."]:
+        bot.observe(t)
+    a = bot.ask("Where does the person who borrowed my ladder live?")
+    assert [s.memory.text for s in a.supports] == ["I lent my ladder to Kevin last week.", "Kevin lives at 12 Birch Lane."]
+    babi = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    for t in ["Mary went to the kitchen.", "Mary picked up the football.", "Mary travelled to the garden."]:
+        babi.observe(t)
+    _, _, _, [q], _ = babi._queries([make_utterance("Where is the football?")], None)
+    assert q.later is None and q.prior is None         # bAbI's own words: s_O alone, every hop
+    assert babi.ask("Where is the football?").words == ["garden"]
