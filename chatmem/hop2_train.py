@@ -3,7 +3,8 @@
 Each example is one question with supporting facts, at its place in the conversation: every memory written
 before it is a candidate, o1 is the first supporting fact (teacher forcing), and the target is the second
 supporting fact (two hops through a person: "my electrician is called Xiu", then Xiu's job) or STOP (every
-other question); and where an update's question is asked, from the value it replaced to the newer one. Validation: conversations of another seed of the training split; the generator's held-out
+other question, and questions nothing answers, from the memory nearest in meaning); and where an update's
+question is asked, from the value it replaced to the newer one. Validation: conversations of another seed of the training split; the generator's held-out
 split stays for the numbers we report (scripts/eval_generated.py).
 """
 
@@ -33,7 +34,7 @@ class Hop2Example:
 
 @dataclass
 class Hop2TrainConfig:
-    conversations: int = 600
+    conversations: int = 1200
     val_conversations: int = 60
     epochs: int = 12
     batch: int = 64
@@ -65,11 +66,14 @@ def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) 
                 toks.append(make_utterance(t.text).tokens)
                 continue
             sup = [fact_of.get(s) for s in t.support]
-            if not sup or None in sup or len(toks) < 2:
+            if None in sup or len(toks) < 2 or not (sup or t.qkind == "unanswerable"):
                 continue
             facts = [k for k in fact_of]
             cands = Candidates.story(toks, v[facts])
             q_toks = make_utterance(t.text).tokens
+            if not sup:         # nothing answers it: from the memory nearest in meaning, STOP
+                add(out, "unanswerable", q_toks, v[i], cands, int(np.argmax(cands.mini @ v[i])), len(toks))
+                continue
             add(out, t.qkind or "", q_toks, v[i], cands, sup[0], sup[1] if len(sup) > 1 else len(toks))
             old = c.turns[t.support[0]].supersedes      # o1 an older value: the second hop goes to the newer one
             if len(sup) == 1 and old is not None and old in fact_of:
@@ -125,15 +129,17 @@ def fit(train: Sequence[Hop2Example], cfg: Hop2TrainConfig, log=print,
 
 
 def accuracy(model: SecondHop, exs: Sequence[Hop2Example]) -> dict:
-    """How often the second hop is right: o2 for two-hop questions, STOP for the rest."""
-    right = {"two_hop": [], "newer": [], "stop": []}
+    """How often the second hop is right: o2 for two-hop questions and from a replaced value, STOP for the rest
+    (questions nothing answers apart)."""
+    right = {"two_hop": [], "newer": [], "stop": [], "unanswerable": []}
     for i in range(0, len(exs), 128):
         part = exs[i: i + 128]
         b = _batch(part)
         with torch.no_grad():
             pred = _scores(model, b).argmax(1)
         for e, p, t in zip(part, pred.tolist(), b[5].tolist()):
-            right["stop" if e.target == len(e.feats) else "newer" if e.qkind == "newer" else "two_hop"].append(p == t)
+            key = e.qkind if e.qkind in ("newer", "unanswerable") else "stop" if e.target == len(e.feats) else "two_hop"
+            right[key].append(p == t)
     return {k: float(np.mean(v)) if v else None for k, v in right.items()} | {k + "_questions": len(v) for k, v in right.items()}
 
 

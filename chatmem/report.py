@@ -96,7 +96,8 @@ def _parts_card(cfg: dict) -> str:
                    f"{hop2['config']['conversations']} generated training conversations; on {hop2['config']['val_conversations']} "
                    f"more kept apart: second hop right {100 * v['two_hop']:.1f}% ({v['two_hop_questions']} questions), "
                    f"from a replaced value to the newer one {100 * (v.get('newer') or 0):.1f}% ({v.get('newer_questions', 0)}), "
-                   f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}); {hop2['seconds'] / 60:.1f} min.")
+                   f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}), STOP where nothing answers "
+                   f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)}); {hop2['seconds'] / 60:.1f} min.")
     if span:
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
