@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Unseen words: bAbI test stories with every name, place and object replaced by an invented word.
 
-    .venv/bin/python scripts/eval_unseen.py [--babi-dir DIR] [--tasks 1,2] [--model-dir assets] [--json FILE]
+    .venv/bin/python scripts/eval_unseen.py [--babi-dir DIR] [--tasks 1,2] [--model-dir assets] [--json FILE] [--app]
 
 The issue's target: stories whose names, places and objects never occur in bAbI are answered as well
 as tasks 1 and 2. Each story gets its own consistent renaming ("Mary" -> "Zolbaku" everywhere in that
@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", default="1,2")
     ap.add_argument("--model-dir", default=None)
     ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--app", action="store_true",
+                    help="also through the Bot, as `chatmem replay` and the app answer: right and said with confidence")
     args = ap.parse_args(argv)
     from chatmem import checkpoint
     from chatmem.babi import load_task
@@ -85,7 +87,9 @@ def main(argv=None) -> int:
     vocab = loaded.vocab
     tasks = [int(t) for t in args.tasks.split(",")]
     results = {}
-    print(f"{'task':>4}  {'original':>8}  {'renamed':>8}  {'support (renamed)':>17}  questions")
+    app = _app_accuracy(args.model_dir) if args.app else None
+    print(f"{'task':>4}  {'original':>8}  {'renamed':>8}  {'support (renamed)':>17}  questions"
+          + (f"  {'app: original':>13}  {'app: renamed':>12}" if app else ""))
     for t in tasks:
         original = load_task(Path(babi), t, "test")
         renamed = rename(original, set(vocab.entities), set(vocab.words))
@@ -97,12 +101,38 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             summary = summarize(predict(loaded.model, vocab, samples, table))["tasks"][str(t)]
             row[name] = {**summary, "seconds": round(time.perf_counter() - t0, 2)}
+        if app:
+            row["app"] = {"original": app(original), "renamed": app(renamed)}
         results[str(t)] = row
         print(f"{t:>4}  {100 * row['original']['accuracy']:>7.1f}%  {100 * row['renamed']['accuracy']:>7.1f}%  "
-              f"{100 * row['renamed']['support_accuracy']:>16.1f}%  {row['renamed']['questions']}")
+              f"{100 * row['renamed']['support_accuracy']:>16.1f}%  {row['renamed']['questions']:>9}"
+              + (f"  {100 * row['app']['original']:>12.1f}%  {100 * row['app']['renamed']:>11.1f}%" if app else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"tasks": results, "seed": SEED}, indent=1))
     return 0
+
+
+def _app_accuracy(model_dir):
+    """Accuracy through the Bot (chatmem.replay): right and said with confidence, each story in a new memory."""
+    from chatmem.bot import Bot
+    from chatmem.memory import EphemeralMemory
+    from chatmem.paths import cache_dir
+    from chatmem.replay import _share, replay_babi
+
+    proto = Bot(EphemeralMemory(), model_dir=model_dir).load(encoder=False)
+
+    class Quiet:
+        def stored(self, *_):
+            pass
+
+        def answered(self, *_):
+            pass
+
+    def accuracy(samples) -> float:
+        rs = replay_babi(samples, lambda: _share(Bot(EphemeralMemory(), model_dir=model_dir, session="babi"), proto),
+                         Quiet(), cache_dir(None))
+        return sum(bool(r.correct) for r in rs) / max(len(rs), 1)
+    return accuracy
 
 
 if __name__ == "__main__":
