@@ -20,6 +20,7 @@ from chatmem.paths import assets_dir
 POOL_ALL = 4096          # up to this many memories the relevance term ranks every one of them
 COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
 COSINE_TOP = 64
+CLOSED_ANSWERS = {"yes", "no", "maybe"}   # R's answers about a question's words, not copied from a memory
 ALPHA_KNOWN = 0.85       # α (the relevance term's weight on s_O) at or above it: s_O knows the question and memories
 MEMORY_WORDS_KNOWN = 0.45   # s_O's vocabulary holds at least this share of the memories' words: bAbI-like memories
 O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
@@ -283,6 +284,14 @@ class Bot:
 
         return Later(hop2, utt.tokens, utt.embedding, self._relevance_candidates(pos, k, retrieved))
 
+    def _told(self, word: str, pos: np.ndarray, retrieved: bool) -> bool:
+        """Whether a memory the question sees holds `word`: one of rows `pos` of a small store, any memory of a
+        big one (the retriever's word index)."""
+        if retrieved:
+            return len(self.retriever.postings.get(word, ())) > 0
+        tokens = self.memory.tokens
+        return any(word in tokens[int(i)] for i in pos)
+
     @property
     def span_threshold(self) -> float:
         return float(self.load()._loaded.config.get("span_threshold", 0.5))
@@ -419,12 +428,17 @@ class Bot:
                 if resp is None:
                     out.append(Answer(utt.text, [], 0.0, False, [], trace, ranking=ranking))
                     continue
-                # Unlike anything trained: a content word the model never saw that no cited memory mentions.
+                # Unlike anything trained or told: a content word the model never saw that no memory the question
+                # sees mentions ("What is the capital of France?"). A word told in another memory is no reason
+                # for doubt, nor is a new word in a yes/no question about what the memories do tell.
                 cited = {w for s in supports for w in s.memory.tokens}
                 content = [w for w in utt.tokens if w not in STOP_WORDS]
-                strange = [w for w in content if w not in vocab.index and w not in cited]
-                confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 related = any(w in cited for w in content)
+                strange = [w for w in content if w not in vocab.index and w not in cited
+                           and not self._told(w, pos, q.retrieved)]
+                if related and resp.words and set(resp.words) <= CLOSED_ANSWERS:
+                    strange = []      # "Is John in the nylu?" "no": John was last told to be elsewhere
+                confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 sp = spans.get(id(q))
                 gate = sp is not None and use_span(self._loaded.span, gate_features(
                     resp.score, confident, sp, utt.tokens, [s.memory.tokens for s in supports[:SUPPORTS]],

@@ -98,6 +98,16 @@ def test_babi_names_are_compared_without_case(tmp_path):
     assert json.loads(r.stdout.splitlines()[0])["correct"] is True
 
 
+def test_invented_names_in_a_yes_no_question_are_answered_with_confidence(tmp_path):
+    # "mexpel" and "nylu" are in no vocabulary; "nylu" is in no memory either: John is elsewhere, so "no"
+    f = tmp_path / "renamed.txt"
+    f.write_text("1 John moved to the mexpel.\n2 Mary went to the kitchen.\n3 Is John in the nylu?\tno\t1\n"
+                 "4 Is John in the mexpel?\tyes\t1\n")
+    r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
+    assert r.returncode == 0, r.stdout
+    assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:2])
+
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),
