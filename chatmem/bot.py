@@ -149,8 +149,8 @@ class Bot:
         """O's feature from G's mark: a learned penalty on the first-hop score of each superseded memory
         among `rows` (None when no candidate is marked, or the model has no update part). Like the relevance
         term it applies only where O scores a retriever's candidates or α says s_O does not know the words:
-        elsewhere bAbI's beam stays exactly as trained (with the penalty, "Sandra put down the football." pushed away the pick-up that a list
-        answer needs, assets/dialogs/lists.chat)."""
+        elsewhere bAbI's beam stays exactly as trained (with the penalty, "Sandra put down the football." pushed
+        away the pick-up that a list answer needs, assets/dialogs/lists.chat)."""
         up = self._loaded.update
         if up is None or not up.cfg.penalty:
             return None
@@ -269,9 +269,8 @@ class Bot:
         """Memories s_O was not trained on: α (learned) below ALPHA_KNOWN, and s_O's vocabulary holding under
         MEMORY_WORDS_KNOWN of the memories' words. (α alone lets bAbI stories with invented names through, and
         they need s_O as trained: with the term, renamed test task 4 fell from 100% to 94.0%. In the relevance
-        term's training data that share
-        is 0.59-0.96 for such stories, 0.16-0.32 for generated and LoCoMo conversations, 5th to 95th
-        percentile.)"""
+        term's training data that share is 0.59-0.96 for such stories, 0.16-0.32 for generated and LoCoMo
+        conversations, 5th to 95th percentile.)"""
         return alpha < ALPHA_KNOWN and float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
     def _later(self, utt: Utterance, pos: np.ndarray, k: int, retrieved: bool, alpha: float):
