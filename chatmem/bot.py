@@ -252,9 +252,10 @@ class Bot:
         return pool[keep], (r[keep], alpha), (pool, r)
 
     def _small_prior(self, utt: Utterance, k: int):
-        """The relevance term over all k memories of a small store, or None where s_O knows the question and the
-        memories (`_conversational`). α is learned (chatmem.relevance): on bAbI stories of every task it stays at
-        0.91-0.93, on generated everyday conversations at 0.55-0.76. Where s_O knows them the term is left out,
+        """The relevance term over all k memories of a small store (None where s_O knows the question and the
+        memories: `_conversational`), and the candidates it read, which the second hop reads too. α is learned
+        (chatmem.relevance): on bAbI stories of every task it stays at 0.91-0.93, on generated everyday
+        conversations at 0.55-0.76. Where s_O knows them the term is left out,
         because O's beam over whole chains depends on the first hop's distribution: with the term at α 0.93, bAbI
         test task 17 fell from 97.6% to 96.3%. On everyday conversations it lifts the memories cited right from
         76% to 84% (the generator's held-out conversations)."""
@@ -262,7 +263,7 @@ class Bot:
 
         cands = self._relevance_candidates(np.arange(k), k, False)
         p = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands)
-        return p if self._conversational(utt, cands, p[1]) else None
+        return (p if self._conversational(utt, cands, p[1]) else None), cands
 
     @staticmethod
     def _conversational(utt: Utterance, cands, alpha: float) -> bool:
@@ -273,15 +274,18 @@ class Bot:
         conversations, 5th to 95th percentile.)"""
         return alpha < ALPHA_KNOWN and float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
-    def _later(self, utt: Utterance, pos: np.ndarray, k: int, retrieved: bool, alpha: float):
+    def _later(self, utt: Utterance, alpha: float, cands, pos: np.ndarray, k: int):
         """The learned second hop (chatmem.hop2) where α says s_O does not know the question and the memories;
-        from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later)."""
+        from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`, the small
+        store's candidates the relevance term read, or (None) a big store's candidates s_O scores, rows `pos`."""
         hop2 = self._loaded.hop2
         if hop2 is None or alpha >= ALPHA_KNOWN:
             return None
         from chatmem.hop2 import Later
 
-        return Later(hop2, utt.tokens, utt.embedding, self._relevance_candidates(pos, k, retrieved))
+        if cands is None:
+            cands = self._relevance_candidates(pos, k, True)
+        return Later(hop2, utt.tokens, utt.embedding, cands)
 
     @property
     def span_threshold(self) -> float:
@@ -337,13 +341,13 @@ class Bot:
         rel = self._loaded.relevance
         for utt, k in zip(utts, visible):
             rows = self._candidates(utt) if k == n else None
-            p, pool = None, None
+            p, pool, cands = None, None, None
             if rows is not None and train:
                 rows = self._pool(utt, rows)
             elif rows is not None and rel is not None:
                 rows, p, pool = self._cascade(utt, rows)
             elif rows is None and rel is not None and not train:
-                p = self._small_prior(utt, k)
+                p, cands = self._small_prior(utt, k)
             if rows is None:                   # score every visible memory
                 idx = self._story_index()
                 if all_off is None:
@@ -358,7 +362,7 @@ class Bot:
             pen = None if train or (rows is None and p is None) else self._superseded_penalty(np.asarray(pos))
             if pen is not None:
                 prior_ = pen if prior_ is None else prior_ + pen
-            later = None if p is None else self._later(utt, np.asarray(pos), k, rows is not None, p[1])
+            later = None if p is None else self._later(utt, p[1], cands, np.asarray(pos), k)
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
                                  prior=prior_, alpha=1.0 if p is None else p[1], pool=pool, later=later))
             where.append(pos)
