@@ -268,13 +268,12 @@ class Choice:
 
 def choose(words_: list[str], score: float, confident: bool, related: bool, sp: Span | None, gate: bool,
            threshold: float) -> Choice:
-    """The gate picks the span (`gate`), the threshold says if it is sure; an unsure span never overrides a
-    confident word answer, and "no answer" winning means saying so rather than guessing. A span from memories
+    """The gate picks the span (`gate`: it reads the word answer's confidence too), the threshold says if it is
+    sure, and "no answer" winning means saying so rather than guessing. (Keeping a confident word answer over an
+    unsure span gave "dr." for "Who is my dentist?" and "nephew" for "Who plays the cello?".) A span from memories
     that share no content word with the question (`related` False) is never sure: it cannot be about it
     ("What is the capital of France?" -> "kitchen")."""
     if sp is None or not gate:
         return Choice(list(words_), score, confident, related)
     sure = sp.prob >= threshold and sp.prob > sp.null_prob and related
-    if not (sure or not confident):
-        return Choice(list(words_), score, confident, related)
     return Choice([sp.text], sp.prob, sure, related and sp.prob > sp.null_prob, sp)

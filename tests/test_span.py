@@ -81,13 +81,14 @@ def _forced(x, y):
     return predict(Fixed(SpanConfig(3)).eval(), [x])[0]
 
 
-def test_choose_keeps_a_confident_word_answer_over_an_unsure_span():
+def test_choose_follows_the_gate_and_the_span_threshold():
     from chatmem.span import Span
 
     sure = Span(0, 0, 5, "Bruno", 0.9, 0.01)
     unsure = Span(0, 0, 5, "Bruno", 0.3, 0.2)
     assert choose(["kitchen"], 3.0, True, True, sure, True, 0.5).words == ["Bruno"]
-    assert choose(["kitchen"], 3.0, True, True, unsure, True, 0.5).words == ["kitchen"]
+    c = choose(["dr."], 3.0, True, True, unsure, True, 0.5)     # the gate read the word answer's confidence
+    assert c.words == ["Bruno"] and not c.confident                    # "I'm not sure", never a confident "dr."
     assert choose(["kitchen"], 3.0, True, True, sure, False, 0.5).words == ["kitchen"]    # the gate said no
     c = choose(["on"], 0.1, False, True, Span(0, 0, 5, "Bruno", 0.2, 0.6), True, 0.5)
     assert not c.confident and not c.related                            # "no answer" won: guess nothing
