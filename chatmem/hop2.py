@@ -66,11 +66,13 @@ def bridge(q_tokens: Sequence[str], first_tokens: Sequence[str]) -> list[str]:
     return [w for w in dict.fromkeys(_content(first_tokens)) if w not in q]
 
 
-def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, first: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, first: int,
+             fx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(C, NF2) features of every candidate as o2 after o1 = cands[first], (NS,) STOP's, and x + m_o1's
-    MiniLM vector."""
-    fx = cands.features(q_tokens, q_mini)
+    MiniLM vector. `fx`: the question's match features over `cands`, if already computed (they do not depend
+    on o1)."""
+    if fx is None:
+        fx = cands.features(q_tokens, q_mini)
     m1 = np.asarray(cands.mini[first], dtype=np.float32)
     b = bridge(q_tokens, cands.tokens[first])
     fb = cands.features(b, m1) if b else np.zeros_like(fx)
@@ -110,6 +112,7 @@ class Later:
     def __init__(self, model: SecondHop, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates):
         self.model, self.q_tokens, self.q_mini, self.cands = model, q_tokens, q_mini, cands
         self._memo: dict[int, np.ndarray] = {}
+        self._fx: np.ndarray | None = None      # the question's match features: the same for every o1
 
     def __call__(self, chosen: Sequence[int], hop: int) -> np.ndarray | None:
         n = len(self.cands.tokens)
@@ -121,8 +124,10 @@ class Later:
             out[n] = 0.0
             return out
         if first not in self._memo:
-            F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first)
-            with torch.no_grad():
+            if self._fx is None:
+                self._fx = self.cands.features(self.q_tokens, self.q_mini)
+            F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first, self._fx)
+            with torch.inference_mode():
                 s = self.model(torch.as_tensor(xm[None]), torch.as_tensor(np.asarray(self.cands.mini, np.float32)[None]),
                                torch.as_tensor(F[None]), torch.as_tensor(S[None]))
             self._memo[first] = s[0].numpy()
