@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Container, Sequence
 
 import numpy as np
@@ -79,10 +79,16 @@ def _words(tokens: tuple[str, ...]) -> tuple[Counter, frozenset, bool]:
             any(c.isdigit() for w in tokens for c in w))
 
 
+def memory_words(mem_tokens: Sequence[Sequence[str]]) -> list[tuple[Counter, frozenset, bool]]:
+    """What match_features reads of each memory (kept by Candidates for its several questions)."""
+    return [_words(tuple(t)) for t in mem_tokens]
+
+
 def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]], df: Callable[[str], int], n: int,
-                   positions: np.ndarray, cos: np.ndarray) -> np.ndarray:
+                   positions: np.ndarray, cos: np.ndarray, words: list | None = None) -> np.ndarray:
     """(C, NF) features of C memories for one question. df(w): memories holding w; n: memories in all;
-    positions: each memory's place in write order (0 oldest .. 1 newest); cos: MiniLM cosine."""
+    positions: each memory's place in write order (0 oldest .. 1 newest); cos: MiniLM cosine; words:
+    memory_words(mem_tokens), if already at hand."""
     C = len(mem_tokens)
     F = np.zeros((C, NF), dtype=np.float32)
     qc = list(dict.fromkeys(_content(q_tokens)))
@@ -94,17 +100,34 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     q_all = set(q_tokens)
     lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
     norm = K1 * (1 - B + B * lens / max(float(lens.mean()) if C else 1.0, 1.0))
-    for i, toks in enumerate(mem_tokens):
-        tf, prefixes, digit = _words(tuple(toks))
-        shared = [w for w in qc if w in tf]
-        if shared:
-            F[i, 1] = sum(idf[w] * tf[w] * (K1 + 1) / (tf[w] + norm[i]) for w in shared)
-            F[i, 3] = sum(idf[w] for w in shared) / q_idf
-            F[i, 4] = len(shared) / len(qc)
-            F[i, 6] = max(idf[w] for w in shared) / math.log(n + 2)
-        F[i, 5] = sum(v for p, v in pre.items() if p in prefixes) / q_idf
-        F[i, 9] = float(bool(toks) and toks[0] in q_all)        # the speaker or subject is named in the question
-        F[i, 10] = float(digit)
+    words = memory_words(mem_tokens) if words is None else words
+    # Word by word over all memories (a question has a few content words), summing in the question's word
+    # order and in the same precision as a sum per memory would: the same numbers, without a loop per memory.
+    bm25 = np.zeros(C, dtype=np.float32)
+    idf_sum = np.zeros(C)
+    n_shared = np.zeros(C, dtype=np.int64)
+    best = np.full(C, -np.inf)
+    for w in qc:
+        tf = np.array([t.get(w, 0) for t, _, _ in words], dtype=np.int64)
+        at = np.flatnonzero(tf)
+        if not at.size:
+            continue
+        c = tf[at]
+        bm25[at] += (idf[w] * c * (K1 + 1)).astype(np.float32) / (c.astype(np.float32) + norm[at])
+        idf_sum[at] += idf[w]
+        n_shared[at] += 1
+        best[at] = np.maximum(best[at], idf[w])
+    has = n_shared > 0
+    F[has, 1] = bm25[has]
+    F[has, 3] = idf_sum[has] / q_idf
+    F[has, 4] = n_shared[has] / len(qc) if qc else 0.0
+    F[has, 6] = best[has] / math.log(n + 2)
+    pre_sum = np.zeros(C)
+    for p, v in pre.items():
+        pre_sum[np.array([p in ps for _, ps, _ in words], dtype=bool)] += v
+    F[:, 5] = pre_sum / q_idf
+    F[:, 9] = [bool(t) and t[0] in q_all for t in mem_tokens]      # the speaker or subject is named in the question
+    F[:, 10] = [d for _, _, d in words]
     F[:, 0] = cos
     F[:, 2] = F[:, 1] / max(float(F[:, 1].max()) if C else 0.0, 1e-6)
     F[:, 1] = np.minimum(F[:, 1] / 10.0, 3.0)
@@ -137,6 +160,7 @@ class Candidates:
     n: int                             # memories in all
     positions: np.ndarray              # place in write order, 0 oldest .. 1 newest
     known: Container[str] = ()         # the words s_O has embeddings for
+    words: list | None = field(default=None, repr=False, compare=False)   # memory_words(tokens), made on first use
 
     @classmethod
     def story(cls, tokens: Sequence[Sequence[str]], mini: np.ndarray, known: Container[str] = ()) -> "Candidates":
@@ -145,7 +169,9 @@ class Candidates:
         return cls(tokens, mini, counter_df(tokens), n, np.arange(n, dtype=np.float32) / max(n - 1, 1), known)
 
     def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
-        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini)
+        if self.words is None:
+            self.words = memory_words(self.tokens)
+        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.words)
 
     def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:
         """What α reads: how much of the question and of (up to 64) memories s_O's vocabulary knows, how long
