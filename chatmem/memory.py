@@ -1218,11 +1218,17 @@ class SQLiteMemory(MemoryBase):
     @_locked
     def note_cited(self, ids):
         last = int(self.ids[-1]) if self._n else 0
-        with self._conn:
-            self._conn.executemany("INSERT INTO cited (id, count, last) SELECT ?, 1, ? "
-                                   "WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
-                                   "ON CONFLICT(id) DO UPDATE SET count = count + 1, last = excluded.last",
-                                   [(i, last, i) for i in set(map(int, ids))])
+        # Counts for H, written after every answer: no fsync of their own (WAL, synchronous=NORMAL: a crash may
+        # lose the last few counts, never the database's consistency); the next write's commit syncs them.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._conn:
+                self._conn.executemany("INSERT INTO cited (id, count, last) SELECT ?, 1, ? "
+                                       "WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+                                       "ON CONFLICT(id) DO UPDATE SET count = count + 1, last = excluded.last",
+                                       [(i, last, i) for i in set(map(int, ids))])
+        finally:
+            self._conn.execute("PRAGMA synchronous=FULL")
 
     @_locked
     def citations(self):
