@@ -105,10 +105,20 @@ class StoryIndex:
         n = len(token_lists)
         gid = np.zeros((n, L), dtype=np.int64)
         lid = np.full((n, L), -1, dtype=np.int64)
+        # The same ids as local_ids and content_ids memory by memory, gathered flat: one copy into each table
+        local, index, content = self.local, self.vocab.index, self.content
+        flat_g: list[int] = []
+        flat_l: list[int] = []
+        lens = np.zeros(n, dtype=np.int64)
         for i, toks in enumerate(token_lists):
-            gid[i] = self.vocab.ids(toks)
-            lid[i, : min(L, len(toks))] = self.local_ids(toks[:L])
-            self.content.append(self.content_ids(toks))
+            head = toks[:L]
+            lens[i] = len(head)
+            flat_g += [index.get(w, UNK) for w in head]
+            flat_l += [local.setdefault(w, len(local)) for w in head]
+            content.append(sorted({local.setdefault(w, len(local)) for w in toks if w not in STOP_WORDS}))
+        filled = np.arange(L) < lens[:, None]
+        gid[filled] = flat_g
+        lid[filled] = flat_l
         self.gid = np.concatenate([self.gid, gid])
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
