@@ -121,7 +121,8 @@ class MemNN(nn.Module):
         return torch.cat([h[0], h[1]], -1), out
 
     def score_r(self, sent_gid, sent_mini, q_row, s_rows, s_gid, s_lid, q_match, s_match, pos_feat, n_sup,
-                seq_gid, seq_seg, seq_flag, seq_len, seq_index, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid):
+                seq_gid, seq_seg, seq_flag, seq_len, seq_index, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid,
+                reader: tuple[torch.Tensor, torch.Tensor] | None = None):
         """Scores over [dictionary (A) + support word positions (KR*L)] and the candidate mask.
 
         s_gid/s_lid (H, KR, L) global/story-local ids of the supports in hop order; pos2ans (H, KR*L)
@@ -129,7 +130,8 @@ class MemNN(nn.Module):
         words; prev_gid/prev_ans/prev_lid (H, MAX_ANSWER_WORDS) words already emitted (-1/0 none)."""
         H = q_row.shape[0]
         Er = self.E_r
-        summary, words = self.read(seq_gid, seq_seg, seq_flag, seq_len)
+        # the reader's output does not depend on the step: decoding passes it in, read once per question
+        summary, words = self.read(seq_gid, seq_seg, seq_flag, seq_len) if reader is None else reader
         mini = torch.cat([sent_mini, torch.zeros(1, sent_mini.shape[1])], 0)
         q_tok = Er(sent_gid[q_row])                                   # (H, L, dr)
         s_tok = Er(s_gid)                                             # (H, KR, L, dr)
