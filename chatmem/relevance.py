@@ -79,16 +79,60 @@ def _words(tokens: tuple[str, ...]) -> tuple[Counter, frozenset, bool]:
             any(c.isdigit() for w in tokens for c in w))
 
 
-def memory_words(mem_tokens: Sequence[Sequence[str]]) -> list[tuple[Counter, frozenset, bool]]:
-    """What match_features reads of each memory (kept by Candidates for its several questions)."""
-    return [_words(tuple(t)) for t in mem_tokens]
+class WordTable:
+    """Which of C memories hold a word or a content-word prefix, and how often: match_features reads them word
+    by word. Scanned at first; `invert()` indexes the words once, for candidates read for several questions (the
+    second hop reads them once per o1, with every new word o1 brings)."""
+
+    def __init__(self, mem_tokens: Sequence[Sequence[str]]):
+        self.words = [_words(tuple(t)) for t in mem_tokens]
+        self.lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
+        self.firsts = [t[0] if t else None for t in mem_tokens]       # None: an empty memory names nobody
+        self.digits = np.array([d for _, _, d in self.words], dtype=np.float32)
+        self._post: dict[str, tuple[list[int], list[int]]] | None = None
+        self._pre: dict[str, list[int]] = {}
+
+    def invert(self) -> None:
+        if self._post is not None:
+            return
+        post: dict[str, tuple[list[int], list[int]]] = {}
+        pre: dict[str, list[int]] = {}
+        for i, (tf, prefixes, _) in enumerate(self.words):
+            for w, c in tf.items():
+                e = post.get(w)
+                if e is None:
+                    e = post[w] = ([], [])
+                e[0].append(i)
+                e[1].append(c)
+            for p in prefixes:
+                r = pre.get(p)
+                if r is None:
+                    pre[p] = [i]
+                else:
+                    r.append(i)
+        self._post, self._pre = post, pre
+
+    def holding(self, w: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows holding w (ascending) and its count in each."""
+        if self._post is not None:
+            rows, counts = self._post.get(w, ((), ()))
+            return np.array(rows, dtype=np.int64), np.array(counts, dtype=np.int64)
+        tf = np.array([t.get(w, 0) for t, _, _ in self.words], dtype=np.int64)
+        at = np.flatnonzero(tf)
+        return at, tf[at]
+
+    def with_prefix(self, p: str) -> np.ndarray:
+        """Rows with a content word starting with p (ascending)."""
+        if self._post is not None:
+            return np.array(self._pre.get(p, ()), dtype=np.int64)
+        return np.flatnonzero(np.array([p in ps for _, ps, _ in self.words], dtype=bool))
 
 
 def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]], df: Callable[[str], int], n: int,
-                   positions: np.ndarray, cos: np.ndarray, words: list | None = None) -> np.ndarray:
+                   positions: np.ndarray, cos: np.ndarray, table: WordTable | None = None) -> np.ndarray:
     """(C, NF) features of C memories for one question. df(w): memories holding w; n: memories in all;
-    positions: each memory's place in write order (0 oldest .. 1 newest); cos: MiniLM cosine; words:
-    memory_words(mem_tokens), if already at hand."""
+    positions: each memory's place in write order (0 oldest .. 1 newest); cos: MiniLM cosine; table:
+    WordTable(mem_tokens), if already at hand."""
     C = len(mem_tokens)
     F = np.zeros((C, NF), dtype=np.float32)
     qc = list(dict.fromkeys(_content(q_tokens)))
@@ -98,9 +142,9 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
         pre[w[:5]] = pre.get(w[:5], 0.0) + idf[w]
     q_idf = sum(idf.values()) or 1.0
     q_all = set(q_tokens)
-    lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
+    table = WordTable(mem_tokens) if table is None else table
+    lens = table.lens
     norm = K1 * (1 - B + B * lens / max(float(lens.mean()) if C else 1.0, 1.0))
-    words = memory_words(mem_tokens) if words is None else words
     # Word by word over all memories (a question has a few content words), summing in the question's word
     # order and in the same precision as a sum per memory would: the same numbers, without a loop per memory.
     bm25 = np.zeros(C, dtype=np.float32)
@@ -108,11 +152,9 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     n_shared = np.zeros(C, dtype=np.int64)
     best = np.full(C, -np.inf)
     for w in qc:
-        tf = np.array([t.get(w, 0) for t, _, _ in words], dtype=np.int64)
-        at = np.flatnonzero(tf)
+        at, c = table.holding(w)
         if not at.size:
             continue
-        c = tf[at]
         bm25[at] += (idf[w] * c * (K1 + 1)).astype(np.float32) / (c.astype(np.float32) + norm[at])
         idf_sum[at] += idf[w]
         n_shared[at] += 1
@@ -124,10 +166,10 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     F[has, 6] = best[has] / math.log(n + 2)
     pre_sum = np.zeros(C)
     for p, v in pre.items():
-        pre_sum[np.array([p in ps for _, ps, _ in words], dtype=bool)] += v
+        pre_sum[table.with_prefix(p)] += v
     F[:, 5] = pre_sum / q_idf
-    F[:, 9] = [bool(t) and t[0] in q_all for t in mem_tokens]      # the speaker or subject is named in the question
-    F[:, 10] = [d for _, _, d in words]
+    F[:, 9] = [f in q_all for f in table.firsts]      # the speaker or subject is named in the question
+    F[:, 10] = table.digits
     F[:, 0] = cos
     F[:, 2] = F[:, 1] / max(float(F[:, 1].max()) if C else 0.0, 1e-6)
     F[:, 1] = np.minimum(F[:, 1] / 10.0, 3.0)
@@ -160,7 +202,7 @@ class Candidates:
     n: int                             # memories in all
     positions: np.ndarray              # place in write order, 0 oldest .. 1 newest
     known: Container[str] = ()         # the words s_O has embeddings for
-    words: list | None = field(default=None, repr=False, compare=False)   # memory_words(tokens), made on first use
+    table: WordTable | None = field(default=None, repr=False, compare=False)   # made on first use
 
     @classmethod
     def story(cls, tokens: Sequence[Sequence[str]], mini: np.ndarray, known: Container[str] = ()) -> "Candidates":
@@ -169,9 +211,11 @@ class Candidates:
         return cls(tokens, mini, counter_df(tokens), n, np.arange(n, dtype=np.float32) / max(n - 1, 1), known)
 
     def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
-        if self.words is None:
-            self.words = memory_words(self.tokens)
-        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.words)
+        if self.table is None:
+            self.table = WordTable(self.tokens)
+        else:                    # read again (the second hop): index the words once
+            self.table.invert()
+        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.table)
 
     def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:
         """What α reads: how much of the question and of (up to 64) memories s_O's vocabulary knows, how long
