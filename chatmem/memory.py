@@ -115,6 +115,7 @@ def _locked(fn):
 
 ROW_CACHE = 20_000    # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
 HOT_ROWS = 65_536     # newest embeddings a store on disk keeps in RAM (O scans the newest 50,000 for every question)
+COLD_MEMO = 4096      # older embeddings kept after a read (6 MB): a question reads the same candidates' rows again
 
 
 def _crc32(a: np.ndarray) -> int:
@@ -221,6 +222,7 @@ class MemoryBase:
         self._emb = np.zeros((0, self.dim), dtype=np.float32)
         self._hot_at = 0                       # rows before it: embeddings in the snapshot file only
         self._cold = None                      # (chatmem.snapshot.RowFile, its ids ascending by abs value)
+        self._memo = None                      # (that _cold, ids, rows): the cold rows read last (_cold_rows)
         self._rows: dict[int, tuple] = {}      # id -> (text, tokens, created, session)
         self._n = 0
         self.version = 0  # bumped on every change, so caches built on the memory know to refresh
@@ -255,9 +257,36 @@ class MemoryBase:
                 return self._emb[pos - h]
             out = np.empty((len(pos), self.dim), dtype=np.float32)
             out[hot] = self._emb[pos[hot] - h]
-            rows, key = self._cold
-            out[~hot] = rows.read(np.searchsorted(key, self.ids[pos[~hot]]))
+            out[~hot] = self._cold_rows(self.ids[pos[~hot]])
             return out
+
+    def _cold_rows(self, ids: np.ndarray) -> np.ndarray:
+        """Embeddings of `ids` from the snapshot file. The last COLD_MEMO rows read are kept by id: a question
+        reads its candidates' rows two or three times (the relevance term's pool, then s_O's and the second
+        hop's candidates among them). An id's row in a given file never changes (a forgotten id never comes back)."""
+        rows, key = self._cold
+        memo = self._memo if self._memo is not None and self._memo[0] is self._cold else None
+        if memo is None:
+            return self._remember(ids, rows.read(np.searchsorted(key, ids)), None)
+        m_ids, m_rows = memo[1], memo[2]
+        at = np.searchsorted(m_ids, ids).clip(max=max(len(m_ids) - 1, 0))
+        found = m_ids[at] == ids if len(m_ids) else np.zeros(len(ids), dtype=bool)
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        out[found] = m_rows[at[found]]
+        if not found.all():
+            miss = ids[~found]
+            out[~found] = self._remember(miss, rows.read(np.searchsorted(key, miss)), memo)
+        return out
+
+    def _remember(self, ids: np.ndarray, got: np.ndarray, memo) -> np.ndarray:
+        if memo is not None and len(memo[1]) + len(ids) <= COLD_MEMO:
+            ids, got_all = np.concatenate([memo[1], ids]), np.concatenate([memo[2], got])
+        else:
+            got_all = got
+        if len(ids) <= COLD_MEMO:
+            keep, first = np.unique(ids, return_index=True)
+            self._memo = (self._cold, keep, got_all[first])
+        return got
 
     def _emb_range(self, lo: int, hi: int) -> np.ndarray:
         """Embeddings of rows lo..hi-1: a view when they are all in RAM."""
@@ -350,6 +379,7 @@ class MemoryBase:
             self._emb = _remove_row(self._emb, i - self._hot_at, self._n - self._hot_at)
         else:                     # its embedding was in the snapshot file only (scrubbed there by forget)
             self._hot_at -= 1
+            self._memo = None     # nor kept here
         self._n -= 1
         self.version += 1
 
