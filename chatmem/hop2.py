@@ -51,12 +51,13 @@ class SecondHop(nn.Module):
         self.stop = nn.Sequential(nn.Linear(NS, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
         nn.init.normal_(self.U.weight, std=0.02)
 
-    def forward(self, xm_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, sfeats: torch.Tensor
-                ) -> torch.Tensor:
+    def forward(self, xm_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, sfeats: torch.Tensor,
+                m_proj: torch.Tensor | None = None) -> torch.Tensor:
         """xm_mini (Q, 384): question + o1; m_mini (Q, C, 384); feats (Q, C, NF2); sfeats (Q, NS)
-        -> (Q, C + 1) scores, STOP last."""
+        -> (Q, C + 1) scores, STOP last. m_proj: U(m_mini), if at hand (the same for every o1)."""
         u = self.U(xm_mini)
-        s = (self.U(m_mini) * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
+        v = self.U(m_mini) if m_proj is None else m_proj
+        s = (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
         return torch.cat([s, self.stop(sfeats)], 1)
 
 
@@ -113,6 +114,7 @@ class Later:
         self.model, self.q_tokens, self.q_mini, self.cands = model, q_tokens, q_mini, cands
         self._memo: dict[int, np.ndarray] = {}
         self._fx: np.ndarray | None = None      # the question's match features: the same for every o1
+        self._proj: tuple[torch.Tensor, torch.Tensor] | None = None    # the candidates' MiniLM rows and U of them
 
     def __call__(self, chosen: Sequence[int], hop: int) -> np.ndarray | None:
         n = len(self.cands.tokens)
@@ -128,7 +130,10 @@ class Later:
                 self._fx = self.cands.features(self.q_tokens, self.q_mini)
             F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first, self._fx)
             with torch.inference_mode():
-                s = self.model(torch.as_tensor(xm[None]), torch.as_tensor(np.asarray(self.cands.mini, np.float32)[None]),
-                               torch.as_tensor(F[None]), torch.as_tensor(S[None]))
+                if self._proj is None:
+                    mini = torch.as_tensor(np.asarray(self.cands.mini, np.float32)[None])
+                    self._proj = (mini, self.model.U(mini))
+                s = self.model(torch.as_tensor(xm[None]), self._proj[0], torch.as_tensor(F[None]),
+                               torch.as_tensor(S[None]), self._proj[1])
             self._memo[first] = s[0].numpy()
         return self._memo[first]

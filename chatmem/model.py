@@ -88,9 +88,9 @@ class MemNN(nn.Module):
         sent_gid (S, L), sent_mini (S, 384): the sentences referenced by row; prev_rows (H, 2):
         the last two chosen memories (-1 none); chosen_rows (H, MAX_HOPS); hop (H,);
         cand_rows (H, C); feats (H, C, F_O); shared_mask (H, C, N_REFS, L)."""
-        enc = self.encode_o(sent_gid, sent_mini)
-        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
         tok = self.E_o(torch.cat([sent_gid, torch.zeros(1, L, dtype=sent_gid.dtype)], 0))
+        enc = (tok[:-1] * self.pos_o).sum(-2) + self.mini_o(sent_mini)      # encode_o, its lookups reused
+        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
         x = torch.cat([
             enc[q_row], enc[prev_rows[:, 0]], enc[prev_rows[:, 1]], enc[chosen_rows].sum(1),
             Fn.one_hot(hop.clamp(max=MAX_HOPS), MAX_HOPS + 1).float(),
