@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Container, Sequence
@@ -72,60 +73,85 @@ def _content(tokens: Sequence[str]) -> list[str]:
     return [w for w in tokens if w not in STOP_WORDS and any(c.isalnum() for c in w)]
 
 
-@functools.lru_cache(maxsize=200_000)
-def _words(tokens: tuple[str, ...]) -> tuple[Counter, frozenset, bool]:
-    """A memory's term counts, content-word prefixes and whether it holds a number (cached per memory)."""
-    return (Counter(tokens), frozenset(w[:5] for w in tokens if w not in STOP_WORDS),
-            any(c.isdigit() for w in tokens for c in w))
+class _Lexicon:
+    """Every word the match features have read, numbered once per process, with what they ask of it: whether it
+    is a function word, whether it holds a digit, and the number of its 5-letter prefix. (Numbering a few
+    hundred long memories anew for every question took a tenth of its time.)"""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.prefixes: dict[str, int] = {}
+        self.flags = np.zeros((1024, 3), dtype=np.int64)   # per word: function word, digit, prefix number
+        self.lock = threading.Lock()
+
+    def number(self, tokens: Sequence[str]) -> np.ndarray:
+        out = []
+        for w in tokens:
+            k = self.ids.get(w)
+            if k is None:
+                with self.lock:
+                    k = self.ids.get(w)
+                    if k is None:
+                        k = len(self.ids)
+                        if k == len(self.flags):        # grown by a copy: a reader keeps the array it took
+                            self.flags = np.concatenate([self.flags, np.zeros_like(self.flags)])
+                        self.flags[k] = (w in STOP_WORDS, any(c.isdigit() for c in w),
+                                         self.prefixes.setdefault(w[:5], len(self.prefixes)))
+                        self.ids[w] = k                  # published once its flags are set
+            out.append(k)
+        a = np.array(out, dtype=np.int64)
+        a.flags.writeable = False
+        return a
+
+
+_LEXICON = _Lexicon()
+
+
+@functools.lru_cache(maxsize=65_536)
+def _numbered(tokens: tuple[str, ...]) -> np.ndarray:
+    return _LEXICON.number(tokens)
 
 
 class WordTable:
     """Which of C memories hold a word or a content-word prefix, and how often: match_features reads them word
-    by word. Scanned at first; `invert()` indexes the words once, for candidates read for several questions (the
-    second hop reads them once per o1, with every new word o1 brings)."""
+    by word. The tokens are numbered (_Lexicon) and sorted by number, so a word's memories are one slice: a
+    question's relevance term and its second hop (once per o1, with every new word o1 brings) read one table."""
 
     def __init__(self, mem_tokens: Sequence[Sequence[str]]):
-        self.words = [_words(tuple(t)) for t in mem_tokens]
+        C = len(mem_tokens)
         self.lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
         self.firsts = [t[0] if t else None for t in mem_tokens]       # None: an empty memory names nobody
-        self.digits = np.array([d for _, _, d in self.words], dtype=np.float32)
-        self._post: dict[str, tuple[list[int], list[int]]] | None = None
-        self._pre: dict[str, list[int]] = {}
+        parts = [_numbered(tuple(t)) for t in mem_tokens]
+        tok = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(C), [len(p) for p in parts])
+        flags = _LEXICON.flags[tok]
+        self.digits = np.zeros(C, dtype=np.float32)
+        self.digits[rows[flags[:, 1] > 0]] = 1.0
+        self._tok, self._rows = _by_number(tok, rows)
+        content = flags[:, 0] == 0
+        self._pre, self._pre_rows = _by_number(flags[content, 2], rows[content])
 
-    def invert(self) -> None:
-        if self._post is not None:
-            return
-        post: dict[str, tuple[list[int], list[int]]] = {}
-        pre: dict[str, list[int]] = {}
-        for i, (tf, prefixes, _) in enumerate(self.words):
-            for w, c in tf.items():
-                e = post.get(w)
-                if e is None:
-                    e = post[w] = ([], [])
-                e[0].append(i)
-                e[1].append(c)
-            for p in prefixes:
-                r = pre.get(p)
-                if r is None:
-                    pre[p] = [i]
-                else:
-                    r.append(i)
-        self._post, self._pre = post, pre
+    @staticmethod
+    def _slice(keys: np.ndarray, rows: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray]:
+        if k is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        lo, hi = np.searchsorted(keys, (k, k + 1))
+        r = rows[lo:hi]                     # ascending (a stable sort of rows written in order)
+        starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]])) if len(r) else np.zeros(0, np.int64)
+        return r[starts], np.diff(np.append(starts, len(r)))
 
     def holding(self, w: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows holding w (ascending) and its count in each."""
-        if self._post is not None:
-            rows, counts = self._post.get(w, ((), ()))
-            return np.array(rows, dtype=np.int64), np.array(counts, dtype=np.int64)
-        tf = np.array([t.get(w, 0) for t, _, _ in self.words], dtype=np.int64)
-        at = np.flatnonzero(tf)
-        return at, tf[at]
+        return self._slice(self._tok, self._rows, _LEXICON.ids.get(w))
 
     def with_prefix(self, p: str) -> np.ndarray:
         """Rows with a content word starting with p (ascending)."""
-        if self._post is not None:
-            return np.array(self._pre.get(p, ()), dtype=np.int64)
-        return np.flatnonzero(np.array([p in ps for _, ps, _ in self.words], dtype=bool))
+        return self._slice(self._pre, self._pre_rows, _LEXICON.prefixes.get(p))[0]
+
+
+def _by_number(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], rows[order]
 
 
 def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]], df: Callable[[str], int], n: int,
@@ -213,8 +239,6 @@ class Candidates:
     def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
         if self.table is None:
             self.table = WordTable(self.tokens)
-        else:                    # read again (the second hop): index the words once
-            self.table.invert()
         return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.table)
 
     def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:
