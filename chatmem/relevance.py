@@ -16,7 +16,6 @@ conversations, so it learns to leave s_O alone where s_O already knows (bAbI) an
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections import Counter
@@ -74,17 +73,31 @@ def _content(tokens: Sequence[str]) -> list[str]:
 
 
 class _Lexicon:
-    """Every word the match features have read, numbered once per process, with what they ask of it: whether it
-    is a function word, whether it holds a digit, and the number of its 5-letter prefix. (Numbering a few
-    hundred long memories anew for every question took a tenth of its time.)"""
+    """Words the match features have read, numbered once, with what they ask of each: whether it is a function
+    word, whether it holds a digit, and the number of its 5-letter prefix; and the numbers of the newest
+    memories' tokens. (Numbering a few hundred long memories anew for every question took a tenth of its time.)
+    Past MAX_WORDS a new one starts (`lexicon()`); a table keeps the one it was made with."""
+
+    MAX_WORDS = 100_000
+    MAX_MEMO = 32_768
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.prefixes: dict[str, int] = {}
         self.flags = np.zeros((1024, 3), dtype=np.int64)   # per word: function word, digit, prefix number
+        self.memo: dict[tuple[str, ...], np.ndarray] = {}
         self.lock = threading.Lock()
 
-    def number(self, tokens: Sequence[str]) -> np.ndarray:
+    def numbered(self, tokens: tuple[str, ...]) -> np.ndarray:
+        a = self.memo.get(tokens)
+        if a is None:
+            a = self._number(tokens)
+            if len(self.memo) >= self.MAX_MEMO:
+                self.memo = {}
+            self.memo[tokens] = a
+        return a
+
+    def _number(self, tokens: Sequence[str]) -> np.ndarray:
         out = []
         for w in tokens:
             k = self.ids.get(w)
@@ -107,9 +120,11 @@ class _Lexicon:
 _LEXICON = _Lexicon()
 
 
-@functools.lru_cache(maxsize=65_536)
-def _numbered(tokens: tuple[str, ...]) -> np.ndarray:
-    return _LEXICON.number(tokens)
+def lexicon() -> _Lexicon:
+    global _LEXICON
+    if len(_LEXICON.ids) > _Lexicon.MAX_WORDS:
+        _LEXICON = _Lexicon()
+    return _LEXICON
 
 
 class WordTable:
@@ -121,10 +136,11 @@ class WordTable:
         C = len(mem_tokens)
         self.lens = np.array([len(t) for t in mem_tokens], dtype=np.float32)
         self.firsts = [t[0] if t else None for t in mem_tokens]       # None: an empty memory names nobody
-        parts = [_numbered(tuple(t)) for t in mem_tokens]
+        self._lex = lex = lexicon()
+        parts = [lex.numbered(tuple(t)) for t in mem_tokens]
         tok = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         rows = np.repeat(np.arange(C), [len(p) for p in parts])
-        flags = _LEXICON.flags[tok]
+        flags = lex.flags[tok]
         self.digits = np.zeros(C, dtype=np.float32)
         self.digits[rows[flags[:, 1] > 0]] = 1.0
         self._tok, self._rows = _by_number(tok, rows)
@@ -142,11 +158,11 @@ class WordTable:
 
     def holding(self, w: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows holding w (ascending) and its count in each."""
-        return self._slice(self._tok, self._rows, _LEXICON.ids.get(w))
+        return self._slice(self._tok, self._rows, self._lex.ids.get(w))
 
     def with_prefix(self, p: str) -> np.ndarray:
         """Rows with a content word starting with p (ascending)."""
-        return self._slice(self._pre, self._pre_rows, _LEXICON.prefixes.get(p))[0]
+        return self._slice(self._pre, self._pre_rows, self._lex.prefixes.get(p))[0]
 
 
 def _by_number(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
