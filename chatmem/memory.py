@@ -115,7 +115,7 @@ def _locked(fn):
 
 ROW_CACHE = 20_000    # rows (text, tokens, time, session) kept in RAM; the rest are read from disk when needed
 HOT_ROWS = 65_536     # newest embeddings a store on disk keeps in RAM (O scans the newest 50,000 for every question)
-COLD_MEMO = 4096      # older embeddings kept after a read (6 MB): a question reads the same candidates' rows again
+COLD_MEMO = 4096      # older embeddings kept from the last read (up to 6 MB): a question reads its candidates' again
 
 
 def _crc32(a: np.ndarray) -> int:
@@ -261,32 +261,26 @@ class MemoryBase:
             return out
 
     def _cold_rows(self, ids: np.ndarray) -> np.ndarray:
-        """Embeddings of `ids` from the snapshot file. The last COLD_MEMO rows read are kept by id: a question
-        reads its candidates' rows two or three times (the relevance term's pool, then s_O's and the second
-        hop's candidates among them). An id's row in a given file never changes (a forgotten id never comes back)."""
+        """Embeddings of `ids` from the snapshot file. The rows of the last read (up to COLD_MEMO) are kept by id:
+        a question reads its candidates' rows two or three times (the relevance term's pool, then s_O's and the
+        second hop's candidates among them). An id's row in a file never changes (a forgotten id never comes back)."""
         rows, key = self._cold
         memo = self._memo if self._memo is not None and self._memo[0] is self._cold else None
-        if memo is None:
-            return self._remember(ids, rows.read(np.searchsorted(key, ids)), None)
-        m_ids, m_rows = memo[1], memo[2]
-        at = np.searchsorted(m_ids, ids).clip(max=max(len(m_ids) - 1, 0))
-        found = m_ids[at] == ids if len(m_ids) else np.zeros(len(ids), dtype=bool)
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
-        out[found] = m_rows[at[found]]
-        if not found.all():
-            miss = ids[~found]
-            out[~found] = self._remember(miss, rows.read(np.searchsorted(key, miss)), memo)
-        return out
-
-    def _remember(self, ids: np.ndarray, got: np.ndarray, memo) -> np.ndarray:
-        if memo is not None and len(memo[1]) + len(ids) <= COLD_MEMO:
-            ids, got_all = np.concatenate([memo[1], ids]), np.concatenate([memo[2], got])
+        if memo is None or not len(memo[1]):
+            out = rows.read(np.searchsorted(key, ids))
         else:
-            got_all = got
+            m_ids, m_rows = memo[1], memo[2]
+            at = np.searchsorted(m_ids, ids).clip(max=len(m_ids) - 1)
+            found = m_ids[at] == ids
+            if found.all():
+                return m_rows[at]
+            out = np.empty((len(ids), self.dim), dtype=np.float32)
+            out[found] = m_rows[at[found]]
+            out[~found] = rows.read(np.searchsorted(key, ids[~found]))
         if len(ids) <= COLD_MEMO:
             keep, first = np.unique(ids, return_index=True)
-            self._memo = (self._cold, keep, got_all[first])
-        return got
+            self._memo = (self._cold, keep, out[first])
+        return out
 
     def _emb_range(self, lo: int, hi: int) -> np.ndarray:
         """Embeddings of rows lo..hi-1: a view when they are all in RAM."""

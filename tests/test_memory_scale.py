@@ -60,6 +60,7 @@ def test_rows_read_again_come_from_ram_and_stay_right(tmp_path, hash_encoder, sm
     real = m._cold[0].read
     monkeypatch.setattr(m._cold[0], "read", lambda rows: reads.append(len(rows)) or real(rows))
     assert np.array_equal(emb[[9, 5, 31, 110]], want[[9, 5, 31, 110]]) and reads == [1]    # only row 31 read
+    assert np.array_equal(emb[[31, 9]], want[[31, 9]]) and reads == [1]                  # none read
     assert np.array_equal(emb[list(range(0, 60))], want[:60])           # more than the memo holds
     assert m.forget(31)
     keep = [i for i in range(120) if i != 30]
