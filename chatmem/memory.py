@@ -10,6 +10,7 @@ empty). Both keep every embedding in one in-RAM float32 matrix for scoring.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as _dt
 import errno
 import functools
@@ -200,12 +201,22 @@ def _remove_row(a: np.ndarray, i: int, n: int) -> np.ndarray:
     if i < n // 2:
         # Move the older rows up one and start the array a row later (a view): forgetting an early row moves a
         # few rows, not all of them.
-        for end in range(i, 0, -8192):        # newest first, in chunks: no full-size temporary copy
-            start = max(0, end - 8192)
-            a[start + 1: end + 1] = a[start:end]
+        _shift(a, 0, 1, i)
         return a[1:]
-    a[i: n - 1] = a[i + 1: n]
+    _shift(a, i + 1, i, n - 1 - i)
     return a
+
+
+def _shift(a: np.ndarray, src: int, dst: int, rows: int) -> None:
+    """a[dst: dst + rows] = a[src: src + rows], overlapping, in place: one memmove (numpy copies an overlapping
+    source to a temporary first: 30 MB of embeddings took 15-30 ms, a memmove 4)."""
+    if rows <= 0:
+        return
+    if a.flags.c_contiguous:
+        rb = a.strides[0]
+        ctypes.memmove(a.ctypes.data + dst * rb, a.ctypes.data + src * rb, rows * rb)
+    else:
+        a[dst: dst + rows] = a[src: src + rows].copy()
 
 
 class MemoryBase:
