@@ -10,6 +10,7 @@ before, or the first after the reference to share a word with it.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +106,20 @@ class StoryIndex:
         n = len(token_lists)
         gid = np.zeros((n, L), dtype=np.int64)
         lid = np.full((n, L), -1, dtype=np.int64)
+        # The same ids as local_ids and content_ids memory by memory, gathered flat: one copy into each table
+        local, index, content = self.local, self.vocab.index, self.content
+        flat_g: list[int] = []
+        flat_l: list[int] = []
+        lens = np.zeros(n, dtype=np.int64)
         for i, toks in enumerate(token_lists):
-            gid[i] = self.vocab.ids(toks)
-            lid[i, : min(L, len(toks))] = self.local_ids(toks[:L])
-            self.content.append(self.content_ids(toks))
+            head = toks[:L]
+            lens[i] = len(head)
+            flat_g += [index.get(w, UNK) for w in head]
+            flat_l += [local.setdefault(w, len(local)) for w in head]
+            content.append(sorted({local.setdefault(w, len(local)) for w in toks if w not in STOP_WORDS}))
+        filled = np.arange(L) < lens[:, None]
+        gid[filled] = flat_g
+        lid[filled] = flat_l
         self.gid = np.concatenate([self.gid, gid])
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
@@ -145,20 +156,25 @@ def _content_matrix(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Which content words (columns: local ids) each of the first n memories holds; cached per n."""
     key = (n, "W")
     if key not in idx.blocks:
-        cols = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in idx.content[:n]] + [np.zeros(0, np.int64)]))
+        lens = [len(c) for c in idx.content[:n]]
+        flat = np.fromiter(itertools.chain.from_iterable(idx.content[:n]), dtype=np.int64, count=sum(lens))
+        cols = np.unique(flat)
         W = np.zeros((n, cols.size), dtype=np.float32)
-        for i in range(n):
-            W[i, np.searchsorted(cols, idx.content[i])] = 1.0
+        W[np.repeat(np.arange(n), lens), np.searchsorted(cols, flat)] = 1.0
         idx.blocks[key] = (W, cols)
     return idx.blocks[key]
 
 
-def _cooccurrence(idx: StoryIndex, n: int) -> np.ndarray:
-    """(n, n) content words each pair of the first n memories share; cached per n like the blocks."""
+def _cooccurrence(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n) content words each pair of the first n memories share, off the diagonal, and the columns of
+    _content_matrix it counts: the words at least two memories hold (a word of one memory adds to the diagonal
+    alone, and the bridge feature never reads the diagonal). Cached per n like the blocks."""
     key = (n, "WW")
     if key not in idx.blocks:
         W, _ = _content_matrix(idx, n)
-        idx.blocks[key] = W @ W.T
+        shared = W.sum(0) > 1
+        Ws = W[:, shared]
+        idx.blocks[key] = (Ws @ Ws.T, shared)
     return idx.blocks[key]
 
 
@@ -226,7 +242,10 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
         B = W[:, in_ref]
         # i and j share a word the reference lacks: A A^T with A = W[:, ~in_ref], as W W^T (once per n) minus
         # B B^T. Counts of 0/1 products are exact in float32, so this is the same matrix at a fraction of the cost.
-        via_other = _cooccurrence(idx, n) - B @ B.T > 0
+        # Both count only words two memories hold: the diagonal may differ, and reaches_ref's is always False.
+        WW, shared = _cooccurrence(idx, n)
+        Bs = W[:, in_ref & shared]
+        via_other = WW - Bs @ Bs.T > 0
         reaches_ref = (1 - B) @ B.T > 0              # j shares a reference word that i lacks
         out[:n, 15] = np.minimum((via_other & reaches_ref).sum(1), 3) / 3
     first_pos.sort(key=lambda t: t[0])

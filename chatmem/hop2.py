@@ -51,12 +51,13 @@ class SecondHop(nn.Module):
         self.stop = nn.Sequential(nn.Linear(NS, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
         nn.init.normal_(self.U.weight, std=0.02)
 
-    def forward(self, xm_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, sfeats: torch.Tensor
-                ) -> torch.Tensor:
+    def forward(self, xm_mini: torch.Tensor, m_mini: torch.Tensor, feats: torch.Tensor, sfeats: torch.Tensor,
+                m_proj: torch.Tensor | None = None) -> torch.Tensor:
         """xm_mini (Q, 384): question + o1; m_mini (Q, C, 384); feats (Q, C, NF2); sfeats (Q, NS)
-        -> (Q, C + 1) scores, STOP last."""
+        -> (Q, C + 1) scores, STOP last. m_proj: U(m_mini), if at hand (the same for every o1)."""
         u = self.U(xm_mini)
-        s = (self.U(m_mini) * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
+        v = self.U(m_mini) if m_proj is None else m_proj
+        s = (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
         return torch.cat([s, self.stop(sfeats)], 1)
 
 
@@ -66,11 +67,13 @@ def bridge(q_tokens: Sequence[str], first_tokens: Sequence[str]) -> list[str]:
     return [w for w in dict.fromkeys(_content(first_tokens)) if w not in q]
 
 
-def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, first: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, first: int,
+             fx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(C, NF2) features of every candidate as o2 after o1 = cands[first], (NS,) STOP's, and x + m_o1's
-    MiniLM vector."""
-    fx = cands.features(q_tokens, q_mini)
+    MiniLM vector. `fx`: the question's match features over `cands`, if already computed (they do not depend
+    on o1)."""
+    if fx is None:
+        fx = cands.features(q_tokens, q_mini)
     m1 = np.asarray(cands.mini[first], dtype=np.float32)
     b = bridge(q_tokens, cands.tokens[first])
     fb = cands.features(b, m1) if b else np.zeros_like(fx)
@@ -110,6 +113,8 @@ class Later:
     def __init__(self, model: SecondHop, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates):
         self.model, self.q_tokens, self.q_mini, self.cands = model, q_tokens, q_mini, cands
         self._memo: dict[int, np.ndarray] = {}
+        self._fx: np.ndarray | None = None      # the question's match features: the same for every o1
+        self._proj: tuple[torch.Tensor, torch.Tensor] | None = None    # the candidates' MiniLM rows and U of them
 
     def __call__(self, chosen: Sequence[int], hop: int) -> np.ndarray | None:
         n = len(self.cands.tokens)
@@ -121,9 +126,14 @@ class Later:
             out[n] = 0.0
             return out
         if first not in self._memo:
-            F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first)
-            with torch.no_grad():
-                s = self.model(torch.as_tensor(xm[None]), torch.as_tensor(np.asarray(self.cands.mini, np.float32)[None]),
-                               torch.as_tensor(F[None]), torch.as_tensor(S[None]))
+            if self._fx is None:
+                self._fx = self.cands.features(self.q_tokens, self.q_mini)
+            F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first, self._fx)
+            with torch.inference_mode():
+                if self._proj is None:
+                    mini = torch.as_tensor(np.asarray(self.cands.mini, np.float32)[None])
+                    self._proj = (mini, self.model.U(mini))
+                s = self.model(torch.as_tensor(xm[None]), self._proj[0], torch.as_tensor(F[None]),
+                               torch.as_tensor(S[None]), self._proj[1])
             self._memo[first] = s[0].numpy()
         return self._memo[first]

@@ -88,9 +88,9 @@ class MemNN(nn.Module):
         sent_gid (S, L), sent_mini (S, 384): the sentences referenced by row; prev_rows (H, 2):
         the last two chosen memories (-1 none); chosen_rows (H, MAX_HOPS); hop (H,);
         cand_rows (H, C); feats (H, C, F_O); shared_mask (H, C, N_REFS, L)."""
-        enc = self.encode_o(sent_gid, sent_mini)
-        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
         tok = self.E_o(torch.cat([sent_gid, torch.zeros(1, L, dtype=sent_gid.dtype)], 0))
+        enc = (tok[:-1] * self.pos_o).sum(-2) + self.mini_o(sent_mini)      # encode_o, its lookups reused
+        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
         x = torch.cat([
             enc[q_row], enc[prev_rows[:, 0]], enc[prev_rows[:, 1]], enc[chosen_rows].sum(1),
             Fn.one_hot(hop.clamp(max=MAX_HOPS), MAX_HOPS + 1).float(),
@@ -121,7 +121,8 @@ class MemNN(nn.Module):
         return torch.cat([h[0], h[1]], -1), out
 
     def score_r(self, sent_gid, sent_mini, q_row, s_rows, s_gid, s_lid, q_match, s_match, pos_feat, n_sup,
-                seq_gid, seq_seg, seq_flag, seq_len, seq_index, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid):
+                seq_gid, seq_seg, seq_flag, seq_len, seq_index, step, prev_gid, pos2ans, ans_mask, prev_ans, prev_lid,
+                reader: tuple[torch.Tensor, torch.Tensor] | None = None):
         """Scores over [dictionary (A) + support word positions (KR*L)] and the candidate mask.
 
         s_gid/s_lid (H, KR, L) global/story-local ids of the supports in hop order; pos2ans (H, KR*L)
@@ -129,7 +130,8 @@ class MemNN(nn.Module):
         words; prev_gid/prev_ans/prev_lid (H, MAX_ANSWER_WORDS) words already emitted (-1/0 none)."""
         H = q_row.shape[0]
         Er = self.E_r
-        summary, words = self.read(seq_gid, seq_seg, seq_flag, seq_len)
+        # the reader's output does not depend on the step: decoding passes it in, read once per question
+        summary, words = self.read(seq_gid, seq_seg, seq_flag, seq_len) if reader is None else reader
         mini = torch.cat([sent_mini, torch.zeros(1, sent_mini.shape[1])], 0)
         q_tok = Er(sent_gid[q_row])                                   # (H, L, dr)
         s_tok = Er(s_gid)                                             # (H, KR, L, dr)

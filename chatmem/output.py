@@ -48,6 +48,31 @@ class _Hyp:
     total: float = 0.0
 
 
+def _score_o(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, active: list[_Hyp], qinfo: dict, hop: int,
+             C: int) -> torch.Tensor:
+    """s_O of every candidate (and STOP, at column n) for each chain's next hop: (H, C)."""
+    H = len(active)
+    rows = np.full((H, C), -1, dtype=np.int64)
+    F = np.zeros((H, C, F_O), dtype=np.float32)
+    M = np.zeros((H, C, N_REFS, L), dtype=bool)
+    prev = np.full((H, 2), -1, dtype=np.int64)
+    chosen = np.full((H, MAX_HOPS), -1, dtype=np.int64)
+    for i, hy in enumerate(active):
+        q = hy.q
+        q_lid, q_content = qinfo[id(q)]
+        f, m = o_features(q.idx, q.n, q_lid, q_content, hy.chosen)
+        rows[i, : q.n] = q.mem_rows[: q.n]
+        F[i, : q.n + 1] = f
+        M[i, : q.n + 1] = m
+        p = [q.mem_rows[c] for c in hy.chosen[::-1][:2]] + [-1, -1]
+        prev[i] = p[:2]
+        chosen[i, : len(hy.chosen)] = q.mem_rows[hy.chosen[:MAX_HOPS]]
+    with torch.inference_mode():
+        return model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
+                             torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows), torch.as_tensor(F),
+                             torch.as_tensor(M))
+
+
 def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query], top: int = 5,
              max_hops: int = MAX_HOPS, beam: int = BEAM, prune: bool = True) -> None:
     """Fill `chosen`, `hop_scores` and `trace` of every query. `prune` only saves work (see below)."""
@@ -62,29 +87,20 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             break
         C = max(h.q.n for h in active) + 1
         H = len(active)
-        rows = np.full((H, C), -1, dtype=np.int64)
-        F = np.zeros((H, C, F_O), dtype=np.float32)
-        M = np.zeros((H, C, N_REFS, L), dtype=bool)
+        # A learned later hop (chatmem.hop2.Later) replaces a chain's whole row of s_O: where it replaces every
+        # row, s_O is not run. (Where it leaves some to s_O, s_O still scores them all: a batch of another size
+        # may round differently in the last bit.)
+        later = [None if hop == 0 or hy.q.later is None else hy.q.later(hy.chosen, hop) for hy in active]
         valid = np.zeros((H, C), dtype=bool)
-        prev = np.full((H, 2), -1, dtype=np.int64)
-        chosen = np.full((H, MAX_HOPS), -1, dtype=np.int64)
         for i, hy in enumerate(active):
             q = hy.q
-            q_lid, q_content = qinfo[id(q)]
-            f, m = o_features(q.idx, q.n, q_lid, q_content, hy.chosen)
-            rows[i, : q.n] = q.mem_rows[: q.n]
-            F[i, : q.n + 1] = f
-            M[i, : q.n + 1] = m
             valid[i, : q.n] = hop < max_hops
             valid[i, hy.chosen] = False
             valid[i, q.n] = True                      # STOP (its row is -1)
-            p = [q.mem_rows[c] for c in hy.chosen[::-1][:2]] + [-1, -1]
-            prev[i] = p[:2]
-            chosen[i, : len(hy.chosen)] = q.mem_rows[hy.chosen[:MAX_HOPS]]
-        with torch.no_grad():
-            s = model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
-                              torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows),
-                              torch.as_tensor(F), torch.as_tensor(M))
+        if any(lt is None for lt in later):
+            s = _score_o(model, gid, mini, active, qinfo, hop, C)
+        else:
+            s = torch.zeros((H, C))
         if hop == 0 and any(h.q.prior is not None for h in active):     # s_O1 = α s_O + r
             add = np.zeros((H, C), dtype=np.float32)
             scale = np.ones((H, 1), dtype=np.float32)
@@ -93,12 +109,11 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
                     add[i, : hy.q.n] = hy.q.prior
                     scale[i] = hy.q.alpha
             s = s * torch.as_tensor(scale) + torch.as_tensor(add)
-        if hop > 0 and any(h.q.later is not None for h in active):      # a learned second hop, then STOP
+        if any(lt is not None for lt in later):                         # a learned second hop, then STOP
             s = s.clone()
             for i, hy in enumerate(active):
-                later = None if hy.q.later is None else hy.q.later(hy.chosen, hop)
-                if later is not None:
-                    s[i, : hy.q.n + 1] = torch.as_tensor(later)
+                if later[i] is not None:
+                    s[i, : hy.q.n + 1] = torch.as_tensor(later[i])
         s = torch.where(torch.as_tensor(valid), s, torch.full_like(s, NEG))
         logp = torch.log_softmax(s, -1).numpy()   # chains are ranked by the sum of per-hop log-probabilities
         s = s.numpy()

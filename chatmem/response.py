@@ -70,20 +70,22 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     flat_lid = s_lid.reshape(H, -1)
     inv_local = [{v: k for k, v in q.idx.local.items()} for q in queries]
     shared = {"sent_gid", "sent_mini"}
+    with torch.inference_mode():
+        reader = model.read(base["seq_gid"], base["seq_seg"], base["seq_flag"], base["seq_len"])
     for t in range(MAX_ANSWER_WORDS + 1):
         live = np.flatnonzero(~done)       # only questions still answering: most stop after one word
         at = torch.as_tensor(live)
         part = {k: (v if k in shared else v[at]) for k, v in base.items()}
-        with torch.no_grad():
+        with torch.inference_mode():
             scores, mask = model.score_r(**part, step=torch.full((len(live),), t),
                                          prev_gid=torch.as_tensor(prev_gid[live]), prev_ans=torch.as_tensor(prev_ans[live]),
-                                         prev_lid=torch.as_tensor(prev_lid[live]))
-        if t == 0:
-            mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
-        if t == MAX_ANSWER_WORDS:
-            mask[:, 1:] = False
-            mask[:, 0] = True
-        s = torch.where(mask, scores, torch.full_like(scores, NEG)).numpy()
+                                         prev_lid=torch.as_tensor(prev_lid[live]), reader=(reader[0][at], reader[1][at]))
+            if t == 0:
+                mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
+            if t == MAX_ANSWER_WORDS:
+                mask[:, 1:] = False
+                mask[:, 0] = True
+            s = torch.where(mask, scores, torch.full_like(scores, NEG)).numpy()
         for j, h in enumerate(live.tolist()):
             best = int(np.argmax(s[j]))
             if t == 0:

@@ -416,6 +416,45 @@ def test_forgetting_first_middle_and_last_keeps_rows_aligned(tmp_path, hash_enco
     assert m.ids.tolist() == left + [new[0].id] and [x.text for x in m.all()][-1] == "Zoltan drove to the observatory."
 
 
+def test_a_scrubbed_snapshot_still_passes_its_checksums(tmp_path, hash_encoder):
+    """Forgetting patches the snapshot's checksums instead of summing its arrays again: reopened, the same file
+    is used, with no warning, and its rows are the database's."""
+    from chatmem.memory import SNAPSHOT_NAME
+
+    _snapshotted(tmp_path, hash_encoder, n=1200)
+    m = SQLiteMemory(tmp_path)
+    for i in (1, 600, 1200, 513, 512):             # first, middle, last, and both sides of a checksum block
+        assert m.forget(i)
+    m.close(snapshot=False)                       # keep the scrubbed file, not a new one
+    m = SQLiteMemory(tmp_path)
+    m.refresh()
+    # a checksum that failed would have deleted the file (with a warning for the embeddings')
+    assert m.warnings == [] and (tmp_path / SNAPSHOT_NAME).exists() and m._cold is not None and len(m) == 1195
+    from_snapshot = m.embeddings.copy()
+    m.close(snapshot=False)
+    (tmp_path / SNAPSHOT_NAME).unlink()
+    truth = SQLiteMemory(tmp_path)
+    assert np.array_equal(truth.embeddings, from_snapshot)
+
+
+def test_patched_crc_is_the_crc_of_the_changed_bytes():
+    import os
+    import random
+    import zlib
+
+    from chatmem.snapshot import patched_crc
+
+    rng = random.Random(3)
+    for n in (8, 100, 4096, 1 << 20):
+        data = bytearray(rng.randbytes(n))
+        k = min(n, 1536)
+        at = rng.randrange(0, n - k + 1)
+        old, new = bytes(data[at: at + k]), os.urandom(k)
+        before = zlib.crc32(data)
+        data[at: at + k] = new
+        assert patched_crc(before, old, new, n - at - k) == zlib.crc32(data)
+
+
 def test_forgotten_text_leaves_no_trace_in_database_snapshot_or_log(tmp_path, hash_encoder):
     from chatmem.memory import SNAPSHOT_NAME
 

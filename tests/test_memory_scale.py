@@ -49,6 +49,24 @@ def test_older_embeddings_are_read_from_the_snapshot_file(tmp_path, hash_encoder
     assert emb[119, 0] == want[119, 0] and emb.shape == (120, 384)
 
 
+def test_rows_read_again_come_from_ram_and_stay_right(tmp_path, hash_encoder, small_ram, monkeypatch):
+    """The last cold rows read are kept by id: a second read of some of them (with new ones) does not touch
+    the file for those, and every row is still the right one, also after a forget and past the memo's size."""
+    monkeypatch.setattr(cm, "COLD_MEMO", 40)
+    m, texts, want = _snapshotted(tmp_path, hash_encoder)
+    emb = m.embeddings
+    assert np.array_equal(emb[[5, 9, 30, 9]], want[[5, 9, 30, 9]])
+    reads = []
+    real = m._cold[0].read
+    monkeypatch.setattr(m._cold[0], "read", lambda rows: reads.append(len(rows)) or real(rows))
+    assert np.array_equal(emb[[9, 5, 31, 110]], want[[9, 5, 31, 110]]) and reads == [1]    # only row 31 read
+    assert np.array_equal(emb[[31, 9]], want[[31, 9]]) and reads == [1]                  # none read
+    assert np.array_equal(emb[list(range(0, 60))], want[:60])           # more than the memo holds
+    assert m.forget(31)
+    keep = [i for i in range(120) if i != 30]
+    assert np.array_equal(np.asarray(m.embeddings), want[keep]) and np.array_equal(m.embeddings[[30, 5]], want[[31, 5]])
+
+
 def test_a_big_import_spills_to_the_snapshot_and_keeps_every_row(tmp_path, hash_encoder, small_ram):
     texts = _texts(300)
     m = SQLiteMemory(tmp_path)

@@ -1,0 +1,34 @@
+"""The relevance term's word table (chatmem.relevance.WordTable): the same counts and features however the
+words were numbered before."""
+
+import numpy as np
+
+import chatmem.relevance as rel
+from chatmem.relevance import WordTable, counter_df, match_features
+
+MEMS = [("kevin", "lives", "at", "12", "birch", "lane"), ("i", "lent", "my", "ladder", "to", "kevin", "kevin"),
+        (), ("the", "ladder", "is", "in", "the", "garden"), ("laddering", "is", "fun")]
+
+
+def test_a_word_s_memories_and_counts():
+    t = WordTable(MEMS)
+    rows, counts = t.holding("kevin")
+    assert rows.tolist() == [0, 1] and counts.tolist() == [1, 2]
+    assert t.holding("the")[0].tolist() == [3] and t.holding("the")[1].tolist() == [2]
+    assert t.holding("nobody")[0].tolist() == []
+    assert t.with_prefix("ladde").tolist() == [1, 3, 4]         # content words only: "the" never counts
+    assert t.with_prefix("the").tolist() == []
+    assert t.digits.tolist() == [1, 0, 0, 0, 0] and t.lens.tolist() == [6, 7, 0, 6, 3]
+    assert t.firsts == ["kevin", "i", None, "the", "laddering"]
+
+
+def test_features_do_not_depend_on_the_numbering(monkeypatch):
+    q = ("where", "does", "the", "person", "who", "borrowed", "my", "ladder", "live")
+    args = (q, MEMS, counter_df(MEMS), 5, np.linspace(0, 1, 5, dtype=np.float32), np.arange(5, dtype=np.float32))
+    WordTable([("zebra", "quokka") * 3] * 4)         # other words numbered first
+    shared = match_features(*args)
+    before = rel._LEXICON
+    monkeypatch.setattr(rel._Lexicon, "MAX_WORDS", 1)
+    fresh = match_features(*args)                    # a new lexicon: every word numbered anew
+    assert rel._LEXICON is not before and np.array_equal(shared, fresh)
+    assert fresh[1, 4] == fresh[3, 4] > 0 and fresh[2, 4] == 0     # "ladder" (and "my") shared; the empty memory none
