@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -171,6 +172,31 @@ def _from_pool(name: str):
     return lambda r, split: Value(r.choice(pool(name, split)))
 
 
+def _hobby_value(r: random.Random, split: str) -> Value:
+    """Something a person plays or speaks; the tag picks the verb ("plays the cello", "speaks Welsh")."""
+    tag = r.choice(("instrument", "instrument", "sport", "language"))
+    if tag == "instrument":
+        return Value(r.choice(pool("INSTRUMENTS", split)), "the ", "", frozenset({tag}))
+    return Value(r.choice(pool("SPORTS" if tag == "sport" else "LANGUAGES", split)), "", "", frozenset({tag}))
+
+
+def _due_value(r: random.Random, split: str) -> Value:
+    """An expiry or renewal date, in the text ("in June 2029", "on 3 March 2027")."""
+    mo, day, year = r.choice(lx.MONTHS), r.randint(1, 28), r.randint(2025, 2034)
+    prep, core = r.choice((("in ", f"{mo} {year}"), ("on ", f"{day} {mo} {year}"), ("on ", f"{mo} {day}, {year}"),
+                           ("at the end of ", f"{mo} {year}"), ("on ", f"{day} {mo}"), ("in ", mo)))
+    return Value(core, prep)
+
+
+def past_date(r: random.Random) -> Value:
+    """A day in the past, told in the text ("on 14 March", "on the 3rd of May")."""
+    mo, day = r.choice(lx.MONTHS), r.randint(1, 28)
+    ordinal = f"{day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+    prep, core = r.choice((("on ", f"{day} {mo}"), ("on ", f"{mo} {day}"), ("on ", f"the {ordinal} of {mo}"),
+                           ("on ", f"{day} {mo} {r.randint(2018, 2024)}"), ("in ", mo), ("on ", r.choice(lx.WEEKDAYS))))
+    return Value(core, prep)
+
+
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 
 VALUE_MAKERS = {
@@ -183,6 +209,9 @@ VALUE_MAKERS = {
     "hours": _simple(lambda r: f"{r.choice(('until', 'till', 'until'))} {r.choice(CLOSING_TIMES)}"),
     "count": lambda r, split: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])))(r.randint(2, 9))),
     "pet": _from_pool("PET_NAMES"),
+    "hobby": _hobby_value,
+    "school": lambda r, split: Value(f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.SCHOOL_KINDS)}"),
+    "due": _due_value,
 }
 
 # Attributes: name -> (scope, value maker, extra fact templates, extra question templates).
@@ -223,6 +252,11 @@ ATTRIBUTES = {
     "employee ID": ("person", _simple(lambda r: f"E{r.randint(10000, 99999)}"), (), ()),
     "bike lock code": ("person", _simple(_digits(4)), (), ()),
     "shirt size": ("person", lambda r, s: Value(r.choice(("S", "M", "L", "XL", "XXL"))), (), ()),
+    "boiler pressure": ("home", _simple(lambda r: f"{r.choice(('1', '1.2', '1.5', '1.8', '2'))} bar"),
+                        ("{ps} boiler pressure should be {v}.", "keep {ps} boiler pressure at {v}."),
+                        ("what should {ps} boiler pressure be?",)),
+    "tyre pressure": ("person", _simple(lambda r: f"{r.randint(28, 42)} psi"), ("the tyres on {ps} car need {v}.",),
+                      ("what pressure do the tyres on {ps} car need?",)),
     "birthday": ("person", _simple(lambda r: f"{r.randint(1, 28)} {r.choice(lx.MONTHS)}"),
                  ("{p} {be} born on {v}.",), ("when is {ps} birthday?",)),
 }
@@ -355,6 +389,61 @@ SPECS = {
                    "what is {ps} {animal}'s name?", "what do we call {ps} {animal}?",
                    "which name does {ps} {animal} answer to?", "what was {ps} {animal} called again?"),
         clauses=("what {ps} {animal} is called",)),
+    "hobby": Spec(
+        facts=("[instrument] {p} play{s} {at}{v}.", "[instrument] {p} {have} been learning {at}{v} for years.",
+               "[instrument] {p} play{s} {at}{v} in a local orchestra.", "[instrument] {p} took up {at}{v} last year.",
+               "[sport] {p} play{s} {v}.", "[sport] {p} play{s} {v} every weekend.", "[sport] {p} {be} really into {v}.",
+               "[sport] {p} play{s} {v} for a club.", "[language] {p} speak{s} {v}.", "[language] {p} speak{s} fluent {v}.",
+               "[language] {p} grew up speaking {v}.", "[language] {p} {be} learning {v} at evening classes."),
+        questions=("[instrument] what instrument {do} {p} play?", "[instrument] which instrument {do} {p} play?",
+                   "[instrument] what {do} {p} play?", "[sport] what sport {do} {p} play?",
+                   "[sport] which sport {be} {p} into?", "[sport] what sport {be} {p} into?",
+                   "[language] what language {do} {p} speak?", "[language] which language {do} {p} speak?",
+                   "[language] what language {be} {p} learning?"),
+        clauses=("[instrument] what instrument {p} play{s}", "[sport] which sport {p} play{s}",
+                 "[language] which language {p} speak{s}")),
+    "school": Spec(
+        facts=("{p} goes to {v}.", "{p} is at {v} now.", "{p} started at {v} this year.", "{p} is a pupil at {v}.",
+               "{p} got a place at {v}.", "[poss] {ps} school is {v}."),
+        updates=("{p} moved schools, {p} goes to {v} now.", "{p} changed schools to {v}.", "{p} is at {v} now.",
+                 "actually, {p} goes to {v}, not {old}."),
+        questions=("which school does {p} go to?", "where does {p} go to school?", "what school is {p} at?",
+                   "[poss] what's the name of {ps} school?"),
+        clauses=("which school {p} goes to",)),
+    "due": Spec(
+        facts=("{ps} {dthing} {verb} {at}{v}.", "heads up: {ps} {dthing} {verb} {at}{v}.",
+               "{ps} {dthing} is valid until {v}.", "I checked and {ps} {dthing} {verb} {at}{v}.",
+               "{ps} {dthing} is due for renewal {at}{v}."),
+        updates=("{ps} {dthing} was renewed, it {verb} {at}{v} now.", "{ps} {dthing} now {verb} {at}{v}.",
+                 "I renewed {ps} {dthing}, it's valid until {v}."),
+        questions=("when does {ps} {dthing} {base}?", "when does {ps} {dthing} {base} again?",
+                   "how long is {ps} {dthing} valid?", "when is {ps} {dthing} due for renewal?",
+                   "until when is {ps} {dthing} valid?"),
+        clauses=("when {ps} {dthing} {verb}",)),
+}
+
+# "Who ...?" from a fact's value back to the person it names: "Who plays the cello?" -> "Luca".
+INVERSE = {
+    "home": ("who lives {at}{v}?", "[city] who do I know in {v}?", "[city] which of my friends lives in {v}?",
+             "who lives {at}{v} these days?"),
+    "job": ("who works as {a} {v}?", "who is {a} {v}?", "which of my friends is {a} {v}?", "who do I know who is {a} {v}?"),
+    "work": ("who works at {v}?", "who has a job at {v}?", "which friend works at {v}?"),
+    "school": ("who goes to {v}?", "who is at {v}?", "which child goes to {v}?"),
+    "hobby": ("[instrument] who plays {at}{v}?", "[instrument] which friend plays {at}{v}?", "[sport] who plays {v}?",
+              "[sport] who is into {v}?", "[language] who speaks {v}?", "[language] which friend speaks {v}?"),
+}
+
+# Two facts about one person in one statement ("Lisa works as a nurse at St. James's Hospital."): {v} is the
+# first kind's value, {w} the second's; {wat} is the second value's preposition.
+JOINT = {
+    ("job", "work"): ("{p} works as {a} {v} at {w}.", "{p} is {a} {v} at {w}.", "{p} is {a} {v} and works at {w}.",
+                      "{p} works at {w} as {a} {v}."),
+    ("job", "home"): ("[city] {p} is {a} {v} in {w}.", "{p} works as {a} {v} and lives {wat}{w}.",
+                      "[city] {p} is {a} {v} based in {w}.", "{p} lives {wat}{w} and works as {a} {v}."),
+    ("work", "home"): ("{p} works at {v} and lives {wat}{w}.", "{p} lives {wat}{w} and has a job at {v}."),
+    ("school", "home"): ("{p} lives {wat}{w} and goes to {v}.",),
+    ("hobby", "job"): ("[instrument] {p} is {wa} {w} who plays {at}{v}.", "[language] {p} is {wa} {w} who speaks {v}.",
+                       "[sport] {p} works as {wa} {w} and plays {v}."),
 }
 
 # Someone gives a lent thing back: the holder fact is superseded by a location.
@@ -369,8 +458,8 @@ HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend 
 DID_TIMES = ("yesterday", "yesterday", "two days ago", "three days ago", "last week", "last weekend", "") + \
     tuple(f"last {d}" for d in lx.WEEKDAYS)
 DID_FACTS = ("I {past} {when}.", "{when}, I {past}.", "I {past} {when}, finally.", "guess what, I {past} {when}.")
-DID_QUESTIONS = ("when did I {base}?", "what day did I {base}?", "do you remember when I {past}?",
-                 "when was it that I {past}?")
+DID_QUESTIONS = ("when {asked}?", "what day {asked}?", "do you remember when {said}?", "when was it that {said}?")
+DATED_FACTS = ("{said} {at}{v}.", "{at}{v}, {said}.", "just noting that {said} {at}{v}.", "{said} back {at}{v}.")
 
 TOLD = ("when did I tell you {clause}?", "when did I mention {clause}?", "when did you learn {clause}?")
 REQUESTS = ("remind me {clause}.", "tell me {clause}.", "can you remind me {clause}?", "do you know {clause}?",
@@ -408,15 +497,51 @@ def _usable(templates, tags) -> list[str]:
 
 def render(template: str, slots: dict, value: str | None = None, prefix: str = "") -> tuple[str, int | None]:
     """Fill a template; return the text and where `value` ({v}) starts in it."""
-    text = prefix + template.format(**{**slots, "v": "\x00"})
-    start = text.find("\x00") if value is not None else -1
-    text = text.replace("\x00", value or "")
-    if start != 0:  # a value that opens the sentence keeps its own casing ("cobalt-19 is ...")
+    text, starts = render_many(template, slots, {"v": value or ""}, prefix)
+    return text, (starts.get("v") if value is not None else None)
+
+
+def render_many(template: str, slots: dict, values: dict[str, str], prefix: str = "") -> tuple[str, dict[str, int]]:
+    """Fill a template with several values ({v}, {w}); return the text and where each value starts."""
+    marks = {k: chr(i + 1) for i, k in enumerate(values)}
+    parts = [prefix + template.format(**{**slots, **marks})]
+    starts: dict[str, int] = {}
+    text = ""
+    for piece in _split_marks(parts[0], set(marks.values())):
+        key = next((k for k, m in marks.items() if m == piece), None)
+        if key is None:
+            text += piece
+        else:
+            starts[key] = len(text)
+            text += values[key]
+    if text and starts.get("v") != 0 and starts.get("w") != 0:  # a value opening the sentence keeps its casing
         text = text[0].upper() + text[1:]
-    return text, (start if start >= 0 else None)
+    return text, starts
+
+
+def _split_marks(text: str, marks: set[str]) -> list[str]:
+    out, cur = [], ""
+    for ch in text:
+        if ch in marks:
+            out += [cur, ch] if cur else [ch]
+            cur = ""
+        else:
+            cur += ch
+    return out + ([cur] if cur else [])
 
 
 # ---------------------------------------------------------------------------- the world
+
+
+def _joint_id(kind: str, p: "Person"):
+    """The key id of a person's fact of `kind` (as World.subject makes them)."""
+    return (id(p), "hobby") if kind == "hobby" else id(p)
+
+
+def _name_at(text: str, name: str) -> tuple[int, str] | None:
+    """Where a person's name stands in a statement (as a whole word)."""
+    m = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+    return (m.start(), name) if m else None
 
 
 @dataclass
@@ -444,12 +569,14 @@ class Key:
     ref: object = "name"  # how the newest statement named the person
     updated: bool = False
     holder: Person | None = None  # who has a lent thing now
+    span: tuple[int, str] | None = None  # where the newest statement holds the value
+    who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
 
 
-PERSON_KINDS = ("home", "job", "work")  # about a person other than me
-OWNER_KINDS = ("attr", "count", "pet")  # about me or another person
+PERSON_KINDS = ("home", "job", "work", "school")  # about a person other than me
+OWNER_KINDS = ("attr", "count", "pet", "hobby", "due")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
-UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count")
+UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due")
 
 
 class World:
@@ -458,13 +585,13 @@ class World:
     def __init__(self, rng: random.Random, split: str, start: float):
         self.rng, self.split, self.clock = rng, split, start
         self.turns: list[Turn] = []
-        self.spans: dict[int, tuple[int, str]] = {}  # fact turn -> (start, value) of its value
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
         self.used: set[str] = set()  # entities mentioned so far: never reused for a new one
         self.asked: dict[str, int] = {q: 0 for q in QKINDS}
         self.last_asked: Key | None = None  # the same question twice in a row reads like a bug
-        self.done: list[tuple[int, tuple[str, str], str]] = []  # things I did: (turn, activity, when as answered)
+        # things done: (turn, as asked after "when", as said, when as answered, where the text holds it or None)
+        self.done: list[tuple[int, str, str, str, int | None]] = []
 
     # -- helpers
 
@@ -550,6 +677,13 @@ class World:
             place = self.pick(pool("OPEN_PLACES", self.split) or lx.OPEN_PLACES)
             return place and Key(kind, {"_id": place, "place": place, "tags": set()})
         p = self.owner()
+        if kind == "hobby":
+            return None if ("hobby", (id(p), "hobby")) in self.keys else Key(kind, {"_id": (id(p), "hobby"), "tags": set()}, p)
+        if kind == "due":
+            due = self.rng.choice(lx.DUE_THINGS)
+            if ("due", (id(p), due[0])) in self.keys:
+                return None
+            return Key(kind, {"_id": (id(p), due[0]), "dthing": due[0], "verb": due[1], "base": due[2], "tags": set()}, p)
         if kind == "count":
             noun = self.pick([n for n in lx.COUNTABLES if ("count", (id(p), n)) not in self.keys])
             return noun and Key(kind, {"_id": (id(p), noun), "noun": noun, "tags": set()}, p)
@@ -591,9 +725,14 @@ class World:
         s = {**self.slots(key, ref, value), **(extra or {})}
         prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
+        return self.record(key, value, ref, text, start, kind, s)
+
+    def record(self, key: Key, value: Value, ref, text: str, start: int, kind: str, s: dict) -> int:
+        """Add the statement turn `text` stating `value` (at `start`) as `key`'s newest."""
         supersedes = key.history[-1] if key.history else None
         i = self.add(Turn(text, kind, self.tick(), True, False, supersedes=supersedes if kind == "update" else None))
-        self.spans[i] = (start, value.core)
+        key.span = (start, value.core)
+        key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
         key.value, key.ref, key.updated = value, ref, kind == "update"
         key.history.append(i)
         return i
@@ -636,11 +775,77 @@ class World:
         person = key and self.new_person()
         if person is None:
             return False
-        name = person.name
+        name = self.titled(key.slots["R"], person)
         i = self.state(key, Value(name), SPECS["rel"].facts)
         person.refs[("rel", key.slots["R"])] = (key.slots["R"], i)
         self.keys[("rel", key.slots["R"])] = key
         return True
+
+    def titled(self, R: str, person: Person) -> str:
+        """A doctor or a landlord may be named with a title: "Dr. Amara Obi", "Mrs. Haddad"."""
+        last = R.split("'s ")[-1].removeprefix("my ")
+        if " " not in person.name or self.rng.random() < 0.4 or last not in lx.DOCTORS | lx.TITLED:
+            return person.name
+        title = "Dr." if last in lx.DOCTORS else self.rng.choice(("Mr.", "Mrs.", "Ms.", "Mr", "Mrs"))
+        return f"{title} {person.name if self.rng.random() < 0.6 else person.name.split()[-1]}"
+
+    def introduce(self) -> bool:
+        """A new person told with a relation and a fact in one statement: "My sister Ingrid is a vet in Bergen."."""
+        rel = self.subject("rel")
+        person = rel and self.new_person()
+        if person is None:
+            return False
+        R, name = rel.slots["R"], self.name_of(person)
+        kinds = self.rng.choice((("home",), ("job",), ("work",), ("hobby",), ("school",)) + tuple(JOINT))
+        appos = f"{R} {name}" if self.rng.random() < 0.75 else f"{name}, {R},"
+        i = self.joint(person, kinds, appos, name)
+        if i is None:
+            return False
+        rel.history.append(i)
+        rel.value, rel.span, rel.ref = Value(name), _name_at(self.turns[i].text, name), None
+        person.refs[("rel", R)] = (R, i)
+        self.keys[("rel", R)] = rel
+        return True
+
+    def two_facts(self) -> bool:
+        """Two facts about one person in one statement: "Lisa works as a nurse at St. James's Hospital."."""
+        kinds = self.rng.choice(tuple(JOINT))
+        people = [p for p in self.people if not any((k, _joint_id(k, p)) in self.keys for k in kinds)]
+        person = self.rng.choice(people) if people and self.rng.random() < 0.5 else self.new_person()
+        if person is None:
+            return False
+        return self.joint(person, kinds, None, self.name_of(person)) is not None
+
+    def joint(self, person: Person, kinds: tuple[str, ...], appos: str | None, name: str) -> int | None:
+        """State the facts of `kinds` about `person` in one turn, named by `appos` (a relation and a name) or by
+        `name`; every key's newest statement is that turn."""
+        keys = [Key(k, {"_id": _joint_id(k, person), "tags": set()}, person) for k in kinds]
+        if any((k.kind, k.slots["_id"]) in self.keys for k in keys):
+            return None
+        values = [self.value_for(k) for k in keys]
+        s = self.slots(keys[0], "name", values[0])
+        s.update(p=appos or name, ps=f"{appos or name}'s", p_obj=name)
+        if len(keys) == 2:
+            w = values[1]
+            s.update(wat=w.at, wa=a_an(w.core), tags=s["tags"] | w.tags)
+            options = _usable(JOINT[kinds], s["tags"])
+        else:
+            options = [t for t in _usable(self.templates(keys[0], "facts"), s["tags"]) if "{ps}" not in t]
+        if appos and appos.endswith(","):      # "Ingrid, my sister, lives in Bergen."
+            options = [t for t in options if t.startswith("{p} ") and "{ps}" not in t]
+        if not options:
+            return None
+        text, starts = render_many(self.rng.choice(options), s, {"v": values[0].core, "w": values[-1].core})
+        text = text.replace(",,", ",")
+        i = None
+        for key, value, mark in zip(keys, values, "vw"):
+            self.keys[(key.kind, key.slots["_id"])] = key
+            if i is None:
+                i = self.record(key, value, "name", text, starts[mark], "fact", {"p": name})
+            else:                               # the same turn states the second fact too
+                key.span, key.who, key.value, key.ref = (starts[mark], value.core), _name_at(text, name), value, "name"
+                key.history.append(i)
+        return i
 
     def lend(self) -> bool:
         key = self.subject("holder")
@@ -709,21 +914,29 @@ class World:
         out = []
         for key in self.keys.values():
             one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder") else
-                                                    "when" if key.kind == "appt" else "single")
+                                                    "when" if key.kind in ("appt", "due") else "single")
             out.append((one_hop, key, key.ref))
             p = key.person
             if p is not None and p is not ME:
                 for ref in p.refs:  # the other name for the person: one more hop
                     if ref != key.ref and "name" in (ref, key.ref):
-                        out.append(("two_hop", key, ref))
+                        # told in one statement ("My sister Ingrid lives in Bergen."): still one hop
+                        out.append(("two_hop" if p.refs[ref][1] != key.history[-1] else one_hop, key, ref))
+                if key.kind in INVERSE and key.who and self.only_statement(key):
+                    out.append(("who", key, "inverse"))
             if len(key.history) == 1 and not key.updated:
                 out.append(("when", key, "told"))
         return out
 
+    def only_statement(self, key: Key) -> bool:
+        """No other statement holds the key's value: "Who lives in Bergen?" has one answer."""
+        core, newest = key.value.core.lower(), key.history[-1]
+        return not any(t.is_fact and core in t.text.lower() for i, t in enumerate(self.turns) if i != newest)
+
     def ask(self, request: bool = False) -> bool:
         plans = [pl for pl in self.plans() if pl[1] is not self.last_asked]
         if request:
-            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] != "told"]
+            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse")]
         if not plans:
             return False
         # in a fixed order before the random tie-break: set order changes from one process to the next
@@ -731,19 +944,22 @@ class World:
         qkind = kinds[0]
         _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
         newest = key.history[-1]
-        told = ref == "told"
-        s = self.slots(key, key.ref if told else ref, key.value)
+        told, inverse = ref == "told", ref == "inverse"
+        s = self.slots(key, key.ref if told or inverse else ref, key.value)
         support = [newest]
         if qkind == "two_hop":
             hop1 = ref if ref != "name" else key.ref
             support = [key.person.refs[hop1][1], newest]
         spec = SPECS[key.kind]
+        start, answer = key.span
         if told:
             clause = self.rng.choice(_usable(spec.clauses, s["tags"])).format(**s)
-            start, core = self.spans[newest]
             template = self.rng.choice(_usable(spec.told + TOLD, s["tags"]))
-            text, _ = render(template, {**s, "clause": clause}, core)
-            answer, answer_support = date_phrase(self.turns[newest].created), None
+            text, _ = render(template, {**s, "clause": clause}, answer)
+            answer, answer_support, start = date_phrase(self.turns[newest].created), None, None
+        elif inverse:
+            text, _ = render(self.rng.choice(_usable(INVERSE[key.kind], s["tags"])), s, key.value.core)
+            (start, answer), answer_support = key.who, newest
         else:
             if request:
                 clause = self.rng.choice(_usable(spec.clauses, s["tags"])).format(**s)
@@ -751,8 +967,7 @@ class World:
             else:
                 prefix = self.rng.choice(QUESTION_PREFIXES) if self.rng.random() < 0.15 else ""
                 text, _ = render(self.rng.choice(_usable(self.templates(key, "questions"), s["tags"])), s, None, prefix)
-            answer_support, answer = newest, self.spans[newest][1]
-        start = self.spans[newest][0] if answer_support is not None else None
+            answer_support = newest
         self.add(Turn(text, "request" if request else "question", self.tick(), False, True, answer, answer_support,
                       start, None if start is None else start + len(answer), support, qkind))
         self.asked[qkind] += 1
@@ -763,13 +978,15 @@ class World:
         """A question about something never stated: a new thing, relation, attribute, pet, or a known
         person's unknown home or job."""
         kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count", "pet",
-                                "hours"))
+                                "hours", "hobby", "school", "due"))
         key = self.subject(kind)
         if key is None:
             return False
         if isinstance(key.slots["_id"], str):
             self.used.add(key.slots["_id"])  # never state it later: the question stays unanswerable
         s = self.slots(key, self.statement_ref(key.person), None)
+        if kind == "hobby":       # which of its questions: an instrument, a sport or a language
+            s["tags"] = s["tags"] | {self.rng.choice(("instrument", "sport", "language"))}
         templates = [t for t in _usable(self.templates(key, "questions"), s["tags"]) if "{v}" not in t]
         text, _ = render(self.rng.choice(templates), s)
         self.add(Turn(text, "question", self.tick(), False, True, qkind="unanswerable"))
@@ -781,7 +998,10 @@ class World:
         return True
 
     def did(self) -> bool:
-        """Something I did, with a relative time resolved against the moment it is said."""
+        """Something I did, with a relative time resolved against the moment it is said, or with its date in
+        the text ("I renewed my passport on 14 March.", "The boiler was serviced on the 3rd of May.")."""
+        if self.rng.random() < 0.45:
+            return self.did_on()
         act = self.pick(lx.ACTIVITIES)
         if act is None:
             return False
@@ -791,15 +1011,31 @@ class World:
         text, _ = render(self.rng.choice(shapes), {"past": act[0], "when": when})
         text = text.replace(" .", ".")
         i = self.add(Turn(text, "fact", self.tick(), True, False))
-        self.done.append((i, act, relative_date(self.turns[i].created, when)))
+        self.done.append((i, f"did I {act[1]}", f"I {act[0]}", relative_date(self.turns[i].created, when), None))
+        return True
+
+    def did_on(self) -> bool:
+        active = self.rng.random() < 0.5
+        act = self.pick(lx.ACTIVITIES if active else lx.DONE_TO_THINGS)
+        if act is None:
+            return False
+        self.used.add(act)
+        said, asked = (f"I {act[0]}", f"did I {act[1]}") if active else act
+        date = past_date(self.rng)
+        template = self.rng.choice(DATED_FACTS)
+        text, start = render(template, {"said": said, "at": date.at}, date.core)
+        i = self.add(Turn(text, "fact", self.tick(), True, False))
+        self.done.append((i, asked, said, date.core, start))
         return True
 
     def ask_did(self) -> bool:
         if not self.done:
             return False
-        i, (past, base), answer = self.rng.choice(self.done)
-        text, _ = render(self.rng.choice(DID_QUESTIONS), {"past": past, "base": base})
-        self.add(Turn(text, "question", self.tick(), False, True, answer, None, None, None, [i], "when"))
+        i, asked, said, answer, start = self.rng.choice(self.done)
+        text, _ = render(self.rng.choice(DID_QUESTIONS), {"asked": asked, "said": said})
+        end = None if start is None else start + len(answer)
+        self.add(Turn(text, "question", self.tick(), False, True, answer, None if start is None else i, start, end,
+                      [i], "when"))
         self.asked["when"] += 1
         return True
 
@@ -812,7 +1048,7 @@ class World:
 
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
-              "hours", "count", "pet")
+              "hours", "count", "pet", "hobby", "school", "due")
 
 
 def _conversation(seed: int, split: str) -> Conversation:
@@ -823,8 +1059,10 @@ def _conversation(seed: int, split: str) -> Conversation:
     if rng.random() < 0.5:
         w.chat()
     steps = (  # (weight, action): facts first and most, questions once something is known
-        (0.32, lambda: w.new_fact(rng.choice(FACT_KINDS))),
-        (0.04, w.did),
+        (0.26, lambda: w.new_fact(rng.choice(FACT_KINDS))),
+        (0.04, w.introduce),
+        (0.03, w.two_facts),
+        (0.05, w.did),
         (0.10, w.update),
         (0.25, w.ask),
         (0.03, w.ask_did),

@@ -303,3 +303,53 @@ ACTIVITIES = (
     ("went to the farmers market", "go to the farmers market"), ("got a flu jab", "get a flu jab"),
     ("watched the football final", "watch the football final"), ("went to the opticians", "go to the opticians"),
 )
+
+# Hobbies, by what a person does with them: "plays the cello", "plays netball", "speaks Welsh".
+INSTRUMENTS = _phrases("""
+cello | violin | viola | double bass | trumpet | trombone | clarinet | oboe | bassoon | flute | saxophone |
+harp | accordion | ukulele | banjo | mandolin | drums | piano | church organ | harmonica | bagpipes | tuba |
+French horn | sitar | bouzouki | xylophone | bodhran | fiddle | recorder | electric guitar
+""")
+SPORTS = _words("""
+tennis badminton squash rugby hockey netball volleyball cricket golf basketball handball lacrosse
+baseball softball polo bowls darts snooker pool croquet korfball hurling shinty
+""")
+LANGUAGES = _words("""
+Portuguese Finnish Swahili Korean Welsh Icelandic Tagalog Hungarian Turkish Polish Dutch Greek Hindi
+Japanese Mandarin Arabic Czech Romanian Norwegian Vietnamese Persian Hebrew Catalan Basque Yoruba
+Amharic Estonian Latvian Slovak Croatian Serbian Bengali Urdu Tamil Malay Zulu Danish Swedish Gaelic
+""")
+
+# Schools: "<street name> <kind>" ("Greenfield Primary").
+SCHOOL_KINDS = ("Primary", "Primary School", "Academy", "High School", "Secondary School", "Grammar School",
+                "Infant School", "Junior School", "Community College", "Sixth Form College")
+
+# Things with an expiry or renewal date: (thing, as said of it, as asked).
+DUE_THINGS = (
+    ("passport", "expires", "expire"), ("driving licence", "expires", "expire"), ("railcard", "expires", "expire"),
+    ("car insurance", "renews", "renew"), ("home insurance", "runs out", "run out"), ("visa", "expires", "expire"),
+    ("gym membership", "ends", "end"), ("phone contract", "ends", "end"), ("lease", "ends", "end"),
+    ("TV licence", "runs out", "run out"), ("bus pass", "expires", "expire"), ("work permit", "expires", "expire"),
+    ("library card", "expires", "expire"), ("parking permit", "runs out", "run out"),
+    ("mortgage deal", "ends", "end"), ("broadband contract", "ends", "end"), ("warranty", "runs out", "run out"),
+)
+
+# Jobs done around the house, told with a date in the text: (as said, as asked after "when").
+DONE_TO_THINGS = (
+    ("the boiler was serviced", "was the boiler serviced"), ("the chimney was swept", "was the chimney swept"),
+    ("the piano was tuned", "was the piano tuned"), ("the windows were cleaned", "were the windows cleaned"),
+    ("the gutters were cleared", "were the gutters cleared"), ("the roof was repaired", "was the roof repaired"),
+    ("the carpets were cleaned", "were the carpets cleaned"), ("the dog was vaccinated", "was the dog vaccinated"),
+    ("the washing machine was fixed", "was the washing machine fixed"), ("the fence was painted", "was the fence painted"),
+    ("the new sofa was delivered", "was the new sofa delivered"), ("the locks were changed", "were the locks changed"),
+    ("the smoke alarms were tested", "were the smoke alarms tested"), ("the tyres were changed", "were the tyres changed"),
+    ("the garden was landscaped", "was the garden landscaped"), ("the bathroom was retiled", "was the bathroom retiled"),
+    ("the septic tank was emptied", "was the septic tank emptied"), ("the oven was cleaned", "was the oven cleaned"),
+    ("the hedge was trimmed", "was the hedge trimmed"), ("the lawnmower was sharpened", "was the lawnmower sharpened"),
+)
+
+# Relations whose names take a title ("my dentist is Dr. Amara Obi").
+DOCTORS = frozenset(("dentist", "doctor", "GP", "surgeon", "vet", "physiotherapist", "podiatrist", "optician",
+                     "therapist", "speech therapist"))
+TITLED = frozenset(("landlord", "landlady", "lawyer", "accountant", "bank manager", "music teacher", "piano tutor",
+                    "maths tutor", "French tutor", "boss", "manager", "financial adviser", "tax adviser"))

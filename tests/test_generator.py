@@ -188,3 +188,44 @@ def test_import_is_light():
 def test_bad_split_is_refused():
     with pytest.raises(ValueError):
         g.generate(1, split="test")
+
+
+def test_one_statement_can_answer_two_questions(train):
+    """"Lisa works as a nurse at the hospital." answers both "What does Lisa do?" and "Where does Lisa work?"."""
+    answers: dict[tuple[int, int], set[str]] = {}
+    for c, _, t in questions(train):
+        if t.answer_support is not None:
+            answers.setdefault((id(c), t.answer_support), set()).add(t.answer)
+    assert sum(len(a) > 1 for a in answers.values()) >= 5
+
+
+def test_relation_and_fact_in_one_statement_is_one_hop(train):
+    """"My sister Ingrid lives in Bergen.": "Where does my sister live?" needs no second memory."""
+    seen = 0
+    for c, _, t in questions(train):
+        if t.answer_support is not None and t.qkind != "two_hop":
+            text = c.turns[t.answer_support].text
+            if re.match(r"([Mm]y|[A-Z]\w+'s) [\w' -]+ [A-Z]\w+ (lives|works|is|plays|goes|speaks|has)\b", text):
+                assert t.support == [t.answer_support]
+                seen += 1
+    assert seen >= 3
+
+
+def test_who_questions_can_ask_for_the_person_from_the_fact(train):
+    """"Who plays the cello?" -> the name in "Luca plays the cello."."""
+    names = set(g.pool("FIRST_NAMES", "train"))
+    inverse = [(c, t) for c, _, t in questions(train) if t.qkind == "who" and t.text.split()[0] in ("Who", "Which")
+               and t.answer.split()[0] in names and c.turns[t.answer_support].text.find(t.answer) == t.answer_start
+               and re.search(r"\b(lives|works|plays|speaks|goes|is)\b", t.text) and " has " not in t.text]
+    assert len(inverse) >= 5
+    for c, t in inverse:
+        assert t.answer not in t.text
+
+
+def test_dates_told_in_the_text_answer_when_questions(train):
+    dated = [(c, t) for c, _, t in questions(train)
+             if t.qkind == "when" and t.answer_support is not None and c.turns[t.answer_support].kind == "fact"
+             and re.search(r"\b(was|were|did I)\b", t.text)]
+    assert dated
+    for c, t in dated:
+        assert re.search(r"\d|" + "|".join(g.lx.MONTHS + g.lx.WEEKDAYS), t.answer)
