@@ -10,6 +10,15 @@ from pathlib import Path
 from chatmem.babi import load_task
 
 
+
+def _fit_note(fit: dict | None) -> str:
+    """How scripts/fit_span_threshold.py chose the threshold through the Bot, when it did."""
+    if not fit:
+        return ""
+    return (f"; through the Bot, `scripts/fit_span_threshold.py` on {fit['conversations']} {fit['split']}-split "
+            f"conversations of seed {fit['seed']}: {100 * fit['answerable_right']:.1f}% of answerable questions right, "
+            f"{100 * fit['unanswerable_declined']:.1f}% of unanswerable declined")
+
 def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_dir: Path | None = None,
                  out=None) -> tuple[dict, str]:
     from chatmem import checkpoint
@@ -104,9 +113,9 @@ def _parts_card(cfg: dict) -> str:
                    f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory) "
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
-                   f"disagreements; span threshold {cfg.get('span_threshold', 0.5):.2f} (chosen on generated training "
+                   f"disagreements; span threshold {cfg.get('span_threshold', 0.5):.3g} (chosen on generated training "
                    f"conversations kept apart: the most answerable questions right while declining at least 90% of "
-                   f"unanswerable ones); {span['seconds'] / 60:.1f} min.")
+                   f"unanswerable ones{_fit_note(cfg.get('span_threshold_fit'))}); {span['seconds'] / 60:.1f} min.")
     act = cfg.get("act_train")
     if act:
         v = act["valid"]

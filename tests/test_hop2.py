@@ -37,8 +37,8 @@ def test_second_hop_learns_to_follow_the_bridge_and_to_stop(real_encoder):
     from chatmem import generator
     from chatmem.hop2_train import Hop2TrainConfig, accuracy, collect, fit
 
-    train = collect(generator.generate(60, seed=5, split="train"), real_encoder)
-    held = collect(generator.generate(20, seed=6, split="train"), real_encoder)
+    train = collect(generator.generate(120, seed=5, split="train"), real_encoder)
+    held = collect(generator.generate(40, seed=6, split="train"), real_encoder)
     cfg = Hop2TrainConfig(epochs=8)
     before = accuracy(SecondHop(cfg.model).eval(), held)
     torch.manual_seed(0)
