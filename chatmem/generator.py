@@ -504,10 +504,10 @@ def render(template: str, slots: dict, value: str | None = None, prefix: str = "
 def render_many(template: str, slots: dict, values: dict[str, str], prefix: str = "") -> tuple[str, dict[str, int]]:
     """Fill a template with several values ({v}, {w}); return the text and where each value starts."""
     marks = {k: chr(i + 1) for i, k in enumerate(values)}
-    parts = [prefix + template.format(**{**slots, **marks})]
+    filled = prefix + template.format(**{**slots, **marks})
     starts: dict[str, int] = {}
     text = ""
-    for piece in _split_marks(parts[0], set(marks.values())):
+    for piece in re.split(f"([{''.join(marks.values())}])", filled):
         key = next((k for k, m in marks.items() if m == piece), None)
         if key is None:
             text += piece
@@ -517,17 +517,6 @@ def render_many(template: str, slots: dict, values: dict[str, str], prefix: str 
     if text and starts.get("v") != 0 and starts.get("w") != 0:  # a value opening the sentence keeps its casing
         text = text[0].upper() + text[1:]
     return text, starts
-
-
-def _split_marks(text: str, marks: set[str]) -> list[str]:
-    out, cur = [], ""
-    for ch in text:
-        if ch in marks:
-            out += [cur, ch] if cur else [ch]
-            cur = ""
-        else:
-            cur += ch
-    return out + ([cur] if cur else [])
 
 
 # ---------------------------------------------------------------------------- the world
@@ -836,7 +825,6 @@ class World:
         if not options:
             return None
         text, starts = render_many(self.rng.choice(options), s, {"v": values[0].core, "w": values[-1].core})
-        text = text.replace(",,", ",")
         i = None
         for key, value, mark in zip(keys, values, "vw"):
             self.keys[(key.kind, key.slots["_id"])] = key

@@ -57,15 +57,10 @@ def main() -> int:
             curve.append((una >= DECLINE, ans if una >= DECLINE else una, tau, ans, una))
             print(f"threshold {tau:.3f}: answerable right {100 * ans:.1f}%, unanswerable declined {100 * una:.1f}%")
     ok, _, tau, ans, una = max(curve)
+    checkpoint.update_config(model, span_threshold=tau, span_threshold_fit={
+        "conversations": args.n, "seed": args.seed, "split": "train", "answerable_right": ans,
+        "unanswerable_declined": una, "decline_target": DECLINE, "met": ok, "grid": list(GRID)})
     path = model / checkpoint.CONFIG
-    cfg = json.loads(path.read_text())
-    cfg["span_threshold"] = tau
-    cfg["span_threshold_fit"] = {"conversations": args.n, "seed": args.seed, "split": "train",
-                                 "answerable_right": ans, "unanswerable_declined": una, "decline_target": DECLINE,
-                                 "met": ok, "grid": list(GRID)}
-    cfg[checkpoint.SELF_SUM] = checkpoint._self_sum(cfg)
-    from chatmem.util import atomic_write_text
-    atomic_write_text(path, json.dumps(cfg, indent=2))
     print(f"span threshold {tau} written to {path}")
     return 0
 
