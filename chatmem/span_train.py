@@ -97,7 +97,8 @@ def _target(conv, t, cited) -> tuple | None:
 
 
 def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
-    """Every question of `convs` as R meets it after O, with R's dictionary answer (for the gate)."""
+    """Every question of `convs` as R meets it after O, with R's dictionary answer (for the gate). A question
+    O cites nothing for has no supports: the Bot declines it, and only the threshold's count reads it."""
     from chatmem.bot import Bot
     from chatmem.memory import EphemeralMemory
     from chatmem.util import minilm_cached
@@ -109,9 +110,7 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
             bot = Bot(EphemeralMemory(), encoder=encoder)
             bot._loaded = loaded
             for i, t, toks, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
-                if not a.supports:
-                    continue
-                cited = [s.memory for s in a.supports[:SUPPORTS]]
+                cited = [s.memory for s in a.supports[:SUPPORTS]]   # none: the Bot declines (kept for the threshold)
                 out.append(SpanExample(t.text, toks, [m.text for m in cited], [m.created for m in cited],
                                        _target(c, t, cited), t.answer, t.qkind, [m.tokens for m in cited],
                                        list(a.words), a.score, a.confident, a.related))
@@ -278,10 +277,14 @@ def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> fl
 DECLINE = 0.90   # the share of unanswerable questions the threshold must decline (the issue asks 75%; a margin)
 
 
-def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[float, dict]:
+def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
+                     unsupported: Sequence[SpanExample] = ()) -> tuple[float, dict]:
     """The span answers' confidence threshold: the one that answers most answerable questions right while
     declining at least DECLINE of the unanswerable ones (else the one that declines most), on conversations
-    kept apart from training, deciding exactly as the Bot does (chatmem.span.choose). Ties go to the higher."""
+    kept apart from training, deciding exactly as the Bot does (chatmem.span.choose). Ties go to the higher.
+    `unsupported`: the same conversations' questions O cited nothing for, which the Bot declines whatever the
+    threshold. They count: left out, the unanswerable questions were only the hard ones O found a memory for,
+    and the threshold came out at 0.80, which through the Bot said "I'm not sure" to most right answers."""
     rows = []
     for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
         gate = sp is not None and use_span(loaded.span, gate_features(
@@ -289,7 +292,7 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> t
         rows.append((e, sp, gate))
     curve = []
     for tau in np.linspace(0.05, 0.95, 19):
-        said = []
+        said = [(e.answer is None, False, True) for e in unsupported]
         for e, sp, gate in rows:
             c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related, sp, gate, float(tau))
             said.append((e.answer is None, c.confident and bool(c.words) and _right(c.words, e.answer),
@@ -298,7 +301,7 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> t
         una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
         curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), ans, una))
     ok, _, tau, ans, una = max(curve)
-    return tau, {"questions": len(rows), "answerable_right": ans, "unanswerable_declined": una,
+    return tau, {"questions": len(rows) + len(unsupported), "answerable_right": ans, "unanswerable_declined": una,
                  "decline_target": DECLINE, "met": ok}
 
 
@@ -372,6 +375,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         bar.close()
         if cache is not None:
             save_examples(cache, seen)
+    unsupported = {k: [e for e in v if not e.supports] for k, v in seen.items()}
+    seen = {k: [e for e in v if e.supports] for k, v in seen.items()}
     minis = {k: minilm_cached([e.question for e in v], encoder) if v else np.zeros((0, 384), np.float32)
              for k, v in seen.items()}
     log(f"O's supports of {sum(map(len, seen.values()))} generated questions ({time.perf_counter() - t0:.0f} s)")
@@ -392,7 +397,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     X, y = gate_data(loaded, seen["gate"], minis["gate"])
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, cal = choose_threshold(loaded, seen["tune"], minis["tune"])
+    tau, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"])
     log(f"span threshold {tau:.2f} ({cal})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})

@@ -133,3 +133,30 @@ def test_checkpoint_keeps_the_parts_and_refuses_a_changed_file(tmp_path):
     (tmp_path / checkpoint.VOCAB).write_bytes(bytes(data))
     with pytest.raises(checkpoint.AssetError):
         checkpoint.load(tmp_path)
+
+
+def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
+    """The Bot declines a question O cites nothing for, whatever the threshold: those count among the declined,
+    else the threshold is tuned on the hard unanswerable questions alone and doubts right answers."""
+    from types import SimpleNamespace
+
+    import chatmem.span_train as st
+    from chatmem.span import Span
+
+    def ex(answer):
+        return st.SpanExample("q", ("q",), ["m"], [0.0], None, answer, "single")
+
+    right, unanswerable = ex("Bruno"), ex(None)
+    spans = [Span(0, 0, 5, "Bruno", 0.5, 0.1), Span(0, 0, 5, "Bruno", 0.5, 0.1)]
+    monkeypatch.setattr(st, "_spans", lambda *a: spans)
+    monkeypatch.setattr(st, "use_span", lambda *a: True)
+    monkeypatch.setattr(st, "gate_features", lambda *a: None)
+    loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
+    tau, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32))
+    assert tau > 0.5 and cal["answerable_right"] == 0.0           # only the hard one: declined by doubting all
+    nothing = [ex(None) for _ in range(9)]                          # O cited nothing: the Bot declines these
+    for e in nothing:
+        e.supports = []
+    tau, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
+    assert tau <= 0.5 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
+    assert cal["questions"] == 11
