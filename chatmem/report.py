@@ -10,15 +10,6 @@ from pathlib import Path
 from chatmem.babi import load_task
 
 
-
-def _fit_note(fit: dict | None) -> str:
-    """How scripts/fit_span_threshold.py chose the threshold through the Bot, when it did."""
-    if not fit:
-        return ""
-    return (f"; through the Bot, `scripts/fit_span_threshold.py` on {fit['conversations']} {fit['split']}-split "
-            f"conversations of seed {fit['seed']}: {100 * fit['answerable_right']:.1f}% of answerable questions right, "
-            f"{100 * fit['unanswerable_declined']:.1f}% of unanswerable declined")
-
 def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_dir: Path | None = None,
                  out=None) -> tuple[dict, str]:
     from chatmem import checkpoint
@@ -108,14 +99,17 @@ def _parts_card(cfg: dict) -> str:
                    f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}), STOP where nothing answers "
                    f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)}); {hop2['seconds'] / 60:.1f} min.")
     if span:
+        cal = span.get("calibration", {})
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
                    f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory) "
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements; span threshold {cfg.get('span_threshold', 0.5):.3g} (chosen on generated training "
-                   f"conversations kept apart: the most answerable questions right while declining at least 90% of "
-                   f"unanswerable ones{_fit_note(cfg.get('span_threshold_fit'))}); {span['seconds'] / 60:.1f} min.")
+                   f"conversations kept apart, through the Bot's own choice: the most answerable questions right "
+                   f"while declining at least {100 * cal.get('decline_target', 0.9):.0f}% of unanswerable ones; there "
+                   f"{100 * cal.get('answerable_right', 0):.1f}% right, {100 * cal.get('unanswerable_declined', 0):.1f}% "
+                   f"declined); {span['seconds'] / 60:.1f} min.")
     act = cfg.get("act_train")
     if act:
         v = act["valid"]
