@@ -39,6 +39,15 @@ class ModelConfig:
         return asdict(self)
 
 
+@dataclass
+class OTable:
+    """s_O's view of a sentence table (S sentences), row S being none / STOP."""
+    tok: torch.Tensor    # (S+1, L, d) word embeddings, row S padding
+    enc: torch.Tensor    # (S+1, d) encode_o, row S zeros
+    Y: torch.Tensor      # (S+1, d) the memory side, row S the STOP "memory"
+    v_in: torch.Tensor   # (S+1, h) o_in_v(U_oy Y)
+
+
 class MemNN(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -82,22 +91,30 @@ class MemNN(nn.Module):
         return (self.E_o(gid) * self.pos_o).sum(-2) + self.mini_o(mini)
 
     # -- O ---------------------------------------------------------------------------
-    def score_o(self, sent_gid, sent_mini, q_row, prev_rows, chosen_rows, hop, cand_rows, feats, shared_mask):
+    def o_table(self, sent_gid: torch.Tensor, sent_mini: torch.Tensor) -> OTable:
+        """What s_O reads of the sentence table alone: computed once and reused at every hop and beam entry."""
+        tok = self.E_o(torch.cat([sent_gid, torch.zeros(1, L, dtype=sent_gid.dtype)], 0))
+        enc = (tok[:-1] * self.pos_o).sum(-2) + self.mini_o(sent_mini)      # encode_o, its lookups reused
+        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
+        Y = torch.cat([enc[:-1], self.stop[None]], 0)                 # (S+1, d) row -1 is STOP
+        V = self.U_oy(Y)                                              # (S+1, h) once per sentence
+        return OTable(tok, enc, Y, self.o_in_v(V))
+
+    def score_o(self, sent_gid, sent_mini, q_row, prev_rows, chosen_rows, hop, cand_rows, feats, shared_mask,
+                table: OTable | None = None):
         """Scores (H, C) of candidate memories (row -1 = STOP) for one hop of H questions.
 
         sent_gid (S, L), sent_mini (S, 384): the sentences referenced by row; prev_rows (H, 2):
         the last two chosen memories (-1 none); chosen_rows (H, MAX_HOPS); hop (H,);
-        cand_rows (H, C); feats (H, C, F_O); shared_mask (H, C, N_REFS, L)."""
-        tok = self.E_o(torch.cat([sent_gid, torch.zeros(1, L, dtype=sent_gid.dtype)], 0))
-        enc = (tok[:-1] * self.pos_o).sum(-2) + self.mini_o(sent_mini)      # encode_o, its lookups reused
-        enc = torch.cat([enc, torch.zeros(1, enc.shape[1])], 0)     # row -1: none / STOP
+        cand_rows (H, C); feats (H, C, F_O); shared_mask (H, C, N_REFS, L); table: o_table(sent_gid,
+        sent_mini) where the caller keeps it across hops (the same numbers)."""
+        t = self.o_table(sent_gid, sent_mini) if table is None else table
+        tok, enc, Y = t.tok, t.enc, t.Y
         x = torch.cat([
             enc[q_row], enc[prev_rows[:, 0]], enc[prev_rows[:, 1]], enc[chosen_rows].sum(1),
             Fn.one_hot(hop.clamp(max=MAX_HOPS), MAX_HOPS + 1).float(),
         ], -1)
         u = self.U_ox(x)                                              # (H, h)
-        Y = torch.cat([enc[:-1], self.stop[None]], 0)                 # (S+1, d) row -1 is STOP
-        V = self.U_oy(Y)                                              # (S+1, h) once per sentence
         y = Y[cand_rows]                                              # (H, C, d)
         # v = U_oy y is linear, so u·v and W_uv(u*v) are folded into per-question (d)-sized maps:
         # the same numbers as scoring in the h-dimensional space, for a fraction of the work per memory.
@@ -107,7 +124,7 @@ class MemNN(nn.Module):
         ctok = tok[cand_rows]                                         # (H, C, L, d)
         m = shared_mask.float()
         shared = torch.einsum("hcrl,hcld->hcrd", m, ctok) / m.sum(-1, keepdim=True).clamp(min=1)
-        z = (self.o_in_u(u)[:, None, :] + self.o_in_v(V)[cand_rows] + uv
+        z = (self.o_in_u(u)[:, None, :] + t.v_in[cand_rows] + uv
              + self.o_in_f(torch.cat([feats, shared.flatten(2)], -1)))
         return bilinear + self.o_out(z).squeeze(-1)
 
