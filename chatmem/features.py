@@ -47,6 +47,18 @@ class Vocab:
     def __post_init__(self):
         self.index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
+        self._answer_of: np.ndarray | None = None
+
+    def answer_of(self) -> np.ndarray:
+        """Global word id -> R dictionary index (-1 if the word is not in the dictionary): built once, as a
+        vocabulary never changes once made."""
+        if self._answer_of is None:
+            t = np.full(len(self.words), -1, dtype=np.int64)
+            for w, a in self.answer_index.items():
+                if w in self.index:
+                    t[self.index[w]] = a
+            self._answer_of = t
+        return self._answer_of
 
     def id(self, w: str) -> int:
         return self.index.get(w, UNK)
@@ -91,6 +103,7 @@ class StoryIndex:
     def __init__(self, token_lists: Sequence[Sequence[str]], vocab: Vocab):
         self.vocab = vocab
         self.local: dict[str, int] = {}
+        self._words: list[str] = []           # local id -> word (word())
         self.gid = np.zeros((0, L), dtype=np.int64)
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
@@ -124,6 +137,13 @@ class StoryIndex:
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
         self.blocks = {}
+
+    def word(self, lid: int) -> str:
+        """The word of a story-local id: ids are handed out in order (setdefault(w, len(local))), so the dict's
+        keys in order are the inverse, listed again only when words were added."""
+        if len(self._words) != len(self.local):
+            self._words = list(self.local)
+        return self._words[lid]
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
         return [self.local.setdefault(w, len(self.local)) for w in toks]
@@ -347,6 +367,11 @@ class RInput:
     seq_index: np.ndarray     # (KR, L) where each support word sits in the sequence (-1: not in it)
 
 
+def _isin(a: np.ndarray, b) -> np.ndarray:
+    """np.isin for the few ids of a sentence or two: one comparison, without np.isin's sorting."""
+    return (a[..., None] == np.asarray(b, dtype=np.int64)).any(-1)
+
+
 def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> RInput:
     q_gid, q_lid, _ = idx.query(q_toks)
     sup = list(support)[:KR]
@@ -355,22 +380,22 @@ def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> R
     for k, m in enumerate(sup):
         s_gid[k] = idx.gid[m]
         s_lid[k] = idx.lid[m]
-    content = np.zeros_like(s_lid, dtype=bool)
-    local_stop = {idx.local[w] for w in STOP_WORDS if w in idx.local}
-    content = (s_lid >= 0) & ~np.isin(s_lid, list(local_stop))
-    q_content = (q_lid >= 0) & ~np.isin(q_lid, list(local_stop))
+    local_stop = [idx.local[w] for w in STOP_WORDS if w in idx.local]
+    content = (s_lid >= 0) & ~_isin(s_lid, local_stop)
+    q_content = (q_lid >= 0) & ~_isin(q_lid, local_stop)
     q_match = np.zeros((3, L, L), dtype=np.float32)
     for k in range(min(3, len(sup))):
         q_match[k] = (s_lid[k][:, None] == q_lid[None, :]) & content[k][:, None] & q_content[None, :]
     s_match = ((s_lid[0][:, None] == s_lid[1][None, :]) & content[0][:, None] & content[1][None, :]).astype(np.float32)
     pos_feat = np.zeros((KR, L, 4), dtype=np.float32)
+    in_q = q_lid[q_lid >= 0]
     for k in range(len(sup)):
         valid = s_lid[k] >= 0
-        pos_feat[k, :, 0] = np.isin(s_lid[k], q_lid[q_lid >= 0]) & valid
+        pos_feat[k, :, 0] = _isin(s_lid[k], in_q) & valid
         later = s_lid[k + 1: len(sup)].ravel()
         earlier = s_lid[:k].ravel()
-        pos_feat[k, :, 1] = np.isin(s_lid[k], later[later >= 0]) & valid & content[k]
-        pos_feat[k, :, 2] = np.isin(s_lid[k], earlier[earlier >= 0]) & valid & content[k]
+        pos_feat[k, :, 1] = _isin(s_lid[k], later[later >= 0]) & valid & content[k]
+        pos_feat[k, :, 2] = _isin(s_lid[k], earlier[earlier >= 0]) & valid & content[k]
         nv = int(valid.sum())
         if nv:
             pos_feat[k, nv - 1, 3] = 1.0

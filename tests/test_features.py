@@ -130,3 +130,22 @@ def test_pair_block_equals_the_direct_form():
                 _pair_block(idx, n, ref, rcontent, rseq, *got)
                 _direct_pair_block(idx, n, ref, rcontent, rseq, *want)
                 assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (trial, n, ref)
+
+
+def test_word_of_a_local_id_and_isin():
+    """StoryIndex.word inverts the local ids as more memories and questions add words; _isin is np.isin."""
+    from chatmem.features import _isin
+
+    vocab = Vocab(["<pad>", "<unk>", "mary", "kitchen"], ["<stop>", "kitchen"], [])
+    idx = StoryIndex([["mary", "went", "to", "the", "kitchen"]], vocab)
+    assert [idx.word(i) for i in range(len(idx.local))] == ["mary", "went", "to", "the", "kitchen"]
+    idx.query(["where", "is", "zoltan", "?"])
+    idx.extend([["zoltan", "took", "the", "apple"]])
+    assert {idx.word(i): i for i in range(len(idx.local))} == idx.local
+    assert vocab.answer_of().tolist() == [-1, -1, -1, 1]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.integers(-1, 6, size=(rng.integers(0, 4), L))
+        b = rng.integers(-1, 6, size=rng.integers(0, 5))
+        assert np.array_equal(_isin(a, b), np.isin(a, b))
+        assert np.array_equal(_isin(a, list(b)), np.isin(a, list(b)))
