@@ -240,16 +240,18 @@ class Bot:
 
     def _cascade(self, utt: Utterance, rows: np.ndarray):
         """O's first hop over a big store in two stages: the cheap relevance term r ranks the pool, and the
-        full α s_O + r scores its top O_CANDIDATES together with the word-hash candidates. Returns (rows for s_O, (their r, α), (the pool, its r))."""
+        full α s_O + r scores its top O_CANDIDATES together with the word-hash candidates. Returns (rows for s_O,
+        (their r, α), (the pool, its r), what the term read of those rows: chatmem.relevance.Candidates, cut out of
+        the pool's, which s_O's sentence table and the second hop read in turn)."""
         from chatmem.relevance import prior
 
         pool = self._pool(utt, rows)
-        r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding,
-                         self._relevance_candidates(pool, len(pool), True))
+        cands = self._relevance_candidates(pool, len(pool), True)
+        r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands)
         # s_O scores the term's best and the word-hash candidates, whose expansion by rare words holds the
         # memories a second hop needs ("Mary went to the kitchen." after "Mary picked up the football.")
         keep = np.union1d(np.argsort(-r, kind="stable")[:O_CANDIDATES], np.searchsorted(pool, rows))
-        return pool[keep], (r[keep], alpha), (pool, r)
+        return pool[keep], (r[keep], alpha), (pool, r), cands.subset(keep)
 
     def _small_prior(self, utt: Utterance, k: int):
         """The relevance term over all k memories of a small store (None where s_O knows the question and the
@@ -274,17 +276,15 @@ class Bot:
         conversations, 5th to 95th percentile.)"""
         return alpha < ALPHA_KNOWN and float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
-    def _later(self, utt: Utterance, alpha: float, cands, pos: np.ndarray, k: int):
+    def _later(self, utt: Utterance, alpha: float, cands):
         """The learned second hop (chatmem.hop2) where α says s_O does not know the question and the memories;
-        from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`, the small
-        store's candidates the relevance term read, or (None) a big store's candidates s_O scores, rows `pos`."""
+        from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`: the small
+        store's candidates the relevance term read, or a big store's candidates s_O scores (`_cascade`)."""
         hop2 = self._loaded.hop2
         if hop2 is None or alpha >= ALPHA_KNOWN:
             return None
         from chatmem.hop2 import Later
 
-        if cands is None:
-            cands = self._relevance_candidates(pos, k, True)
         return Later(hop2, utt.tokens, utt.embedding, cands)
 
     @property
@@ -345,7 +345,7 @@ class Bot:
             if rows is not None and train:
                 rows = self._pool(utt, rows)
             elif rows is not None and rel is not None:
-                rows, p, pool = self._cascade(utt, rows)
+                rows, p, pool, cands = self._cascade(utt, rows)
             elif rows is None and rel is not None and not train:
                 p, cands = self._small_prior(utt, k)
             if rows is None:                   # score every visible memory
@@ -354,15 +354,17 @@ class Bot:
                     all_off = add(idx.gid[:n], mem.embeddings)
                 off, pos = all_off, np.arange(k)
             else:                              # score the candidates only, in write order
-                idx = StoryIndex(mem.tokens[rows], vocab)
-                off, k, pos = add(idx.gid[: len(rows)], mem.embeddings[rows]), len(rows), rows
+                # their tokens and MiniLM rows as the relevance term read them, where it did (`_cascade`)
+                toks, emb = (mem.tokens[rows], mem.embeddings[rows]) if cands is None else (cands.tokens, cands.mini)
+                idx = StoryIndex(toks, vocab)
+                off, k, pos = add(idx.gid[: len(rows)], emb), len(rows), rows
             q_row = add(vocab.ids(utt.tokens)[None], utt.embedding[None])
             prior_ = None if p is None else p[0]
             # G's mark, where the relevance term acts too
             pen = None if train or (rows is None and p is None) else self._superseded_penalty(np.asarray(pos))
             if pen is not None:
                 prior_ = pen if prior_ is None else prior_ + pen
-            later = None if p is None else self._later(utt, p[1], cands, np.asarray(pos), k)
+            later = None if p is None else self._later(utt, p[1], cands)
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
                                  prior=prior_, alpha=1.0 if p is None else p[1], pool=pool, later=later))
             where.append(pos)

@@ -47,6 +47,18 @@ class Vocab:
     def __post_init__(self):
         self.index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
+        self._answer_of: np.ndarray | None = None
+
+    def answer_of(self) -> np.ndarray:
+        """Global word id -> R dictionary index (-1 if the word is not in the dictionary): built once, as a
+        vocabulary never changes once made."""
+        if self._answer_of is None:
+            t = np.full(len(self.words), -1, dtype=np.int64)
+            for w, a in self.answer_index.items():
+                if w in self.index:
+                    t[self.index[w]] = a
+            self._answer_of = t
+        return self._answer_of
 
     def id(self, w: str) -> int:
         return self.index.get(w, UNK)
@@ -91,6 +103,7 @@ class StoryIndex:
     def __init__(self, token_lists: Sequence[Sequence[str]], vocab: Vocab):
         self.vocab = vocab
         self.local: dict[str, int] = {}
+        self._words: list[str] = []           # local id -> word (word())
         self.gid = np.zeros((0, L), dtype=np.int64)
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
@@ -124,6 +137,13 @@ class StoryIndex:
         self.lid = np.concatenate([self.lid, lid])
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
         self.blocks = {}
+
+    def word(self, lid: int) -> str:
+        """The word of a story-local id: ids are handed out in order (setdefault(w, len(local))), so the dict's
+        keys in order are the inverse, listed again only when words were added."""
+        if len(self._words) != len(self.local):
+            self._words = list(self.local)
+        return self._words[lid]
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
         return [self.local.setdefault(w, len(self.local)) for w in toks]
@@ -178,6 +198,31 @@ def _cooccurrence(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray]:
     return idx.blocks[key]
 
 
+def _word_positions(idx: StoryIndex, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each local id sits among the first n memories: (ids ascending, rows, positions), row by row and left
+    to right within an id, and each memory's length in words; cached per n like the blocks."""
+    key = (n, "P")
+    if key not in idx.blocks:
+        lid = idx.lid[:n]
+        rows, pos = np.nonzero(lid >= 0)
+        ids = lid[rows, pos]
+        order = np.argsort(ids, kind="stable")
+        idx.blocks[key] = (ids[order], rows[order], pos[order], (lid >= 0).sum(1))
+    return idx.blocks[key]
+
+
+def _ngram_ids(idx: StoryIndex, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every memory's real g-grams numbered (-1: none there) and the sorted distinct codes; cached like the blocks."""
+    key = ("G", g)
+    if key not in idx.blocks:
+        code, ok = idx.ngrams[g]
+        uniq = np.unique(code[ok])
+        num = np.full(code.shape, -1, dtype=np.int64)
+        num[ok] = np.searchsorted(uniq, code[ok])
+        idx.blocks[key] = (num, uniq)
+    return idx.blocks[key]
+
+
 def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], ref_seq: np.ndarray,
                 out: np.ndarray, mask: np.ndarray) -> None:
     """Fill the N_PAIR features of every memory 0..n-1 against one reference at time `ref_pos`.
@@ -186,24 +231,28 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
     6-10 relative time, 11-12 shared bigrams and trigrams, 13-14 shared words in the same / opposite order,
     15 bridges: other memories that share a word with this one and another word with the reference
     (a lookahead, so a first hop can be judged by where it leads), 16-17 where the shared words sit in the
-    reference and in the memory (0 start .. 1 end): "from the kitchen to the garden" tells from and to apart."""
+    reference and in the memory (0 start .. 1 end): "from the kitchen to the garden" tells from and to apart.
+
+    A word's memories are read from a table of where every word sits (_word_positions) and n-grams by number,
+    not by comparing every memory's 12 slots: the same numbers (tests/test_features.py keeps the direct form)."""
     pos = np.arange(n)
     out[:n, 0] = 1.0
-    lid = idx.lid[:n]
     shared = np.zeros(n, dtype=np.float32)
     first_pos = []
     rel_ref = np.zeros(n)
     rel_mem = np.zeros(n)
     ref_len = int((ref_seq >= 0).sum())
-    lens = (lid >= 0).sum(1)
-    for w in ref_content:
-        hit = lid == w
-        rows = hit.any(1)
-        occ = np.flatnonzero(rows)
-        if occ.size == 0:
+    w_ids, w_rows, w_pos, lens = _word_positions(idx, n)
+    bounds = np.searchsorted(w_ids, np.repeat(np.asarray(ref_content, dtype=np.int64), 2) + np.tile([0, 1], len(ref_content)))
+    for k, w in enumerate(ref_content):
+        lo, hi = int(bounds[2 * k]), int(bounds[2 * k + 1])
+        if lo == hi:
             continue
-        mask[:n] |= hit
-        shared += rows
+        r, p = w_rows[lo:hi], w_pos[lo:hi]
+        mask[r, p] = True
+        starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]]))
+        occ = r[starts]                               # the memories holding w, ascending
+        shared[occ] += 1
         out[occ[-1], 3] = 1.0
         before = occ[occ < ref_pos]
         if before.size:
@@ -213,10 +262,11 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
             out[after[0], 5] = 1.0
         where = np.flatnonzero(ref_seq == w)
         if where.size:
-            cpos = np.where(rows, hit.argmax(1), -1)
+            cpos = np.full(n, -1, dtype=np.int64)
+            cpos[occ] = p[starts]                     # w's first place in each memory
             first_pos.append((where[0], cpos))
-            rel_ref[rows] += where[0] / max(1, ref_len - 1)
-            rel_mem[rows] += cpos[rows] / np.maximum(1, lens[rows] - 1)
+            rel_ref[occ] += where[0] / max(1, ref_len - 1)
+            rel_mem[occ] += cpos[occ] / np.maximum(1, lens[occ] - 1)
     out[:n, 16] = rel_ref / np.maximum(shared, 1)
     out[:n, 17] = rel_mem / np.maximum(shared, 1)
     out[:n, 1] = np.minimum(shared, 3) / 3
@@ -227,11 +277,15 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
     out[:n, 9] = np.clip((pos - ref_pos) / 10.0, -3, 3)
     out[:n, 10] = pos == ref_pos
     for g, col in ((2, 11), (3, 12)):
-        code, ok = idx.ngrams[g][0][:n], idx.ngrams[g][1][:n]
         rcode, rok = _ngrams(ref_seq, g)
         rcode = rcode[rok]
         if rcode.size:
-            out[:n, col] = np.minimum(((code[..., None] == rcode).any(-1) & ok).sum(1), 3) / 3
+            num, uniq = _ngram_ids(idx, g)
+            held = np.zeros(uniq.size + 1, dtype=bool)      # the last slot: no n-gram (number -1)
+            if uniq.size:
+                at = np.searchsorted(uniq, rcode).clip(max=uniq.size - 1)
+                held[at[uniq[at] == rcode]] = True
+            out[:n, col] = np.minimum(held[num[:n]].sum(1), 3) / 3
     if ref_content and n > 1:
         W, cols = _content_matrix(idx, n)
         ref = np.asarray(ref_content, dtype=np.int64)
@@ -243,10 +297,12 @@ def _pair_block(idx: StoryIndex, n: int, ref_pos: int, ref_content: list[int], r
         # i and j share a word the reference lacks: A A^T with A = W[:, ~in_ref], as W W^T (once per n) minus
         # B B^T. Counts of 0/1 products are exact in float32, so this is the same matrix at a fraction of the cost.
         # Both count only words two memories hold: the diagonal may differ, and reaches_ref's is always False.
-        WW, shared = _cooccurrence(idx, n)
-        Bs = W[:, in_ref & shared]
-        via_other = WW - Bs @ Bs.T > 0
-        reaches_ref = (1 - B) @ B.T > 0              # j shares a reference word that i lacks
+        # Only a memory j holding a reference word can be reached (reaches_ref's other columns are False).
+        WW, shared_cols = _cooccurrence(idx, n)
+        J = np.flatnonzero(B.any(1))
+        Bs = W[:, in_ref & shared_cols]
+        via_other = WW[:, J] - Bs @ Bs[J].T > 0
+        reaches_ref = (1 - B) @ B[J].T > 0             # j shares a reference word that i lacks
         out[:n, 15] = np.minimum((via_other & reaches_ref).sum(1), 3) / 3
     first_pos.sort(key=lambda t: t[0])
     conc = np.zeros(n)
@@ -311,6 +367,11 @@ class RInput:
     seq_index: np.ndarray     # (KR, L) where each support word sits in the sequence (-1: not in it)
 
 
+def _isin(a: np.ndarray, b) -> np.ndarray:
+    """np.isin for the few ids of a sentence or two: one comparison, without np.isin's sorting."""
+    return (a[..., None] == np.asarray(b, dtype=np.int64)).any(-1)
+
+
 def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> RInput:
     q_gid, q_lid, _ = idx.query(q_toks)
     sup = list(support)[:KR]
@@ -319,22 +380,22 @@ def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> R
     for k, m in enumerate(sup):
         s_gid[k] = idx.gid[m]
         s_lid[k] = idx.lid[m]
-    content = np.zeros_like(s_lid, dtype=bool)
-    local_stop = {idx.local[w] for w in STOP_WORDS if w in idx.local}
-    content = (s_lid >= 0) & ~np.isin(s_lid, list(local_stop))
-    q_content = (q_lid >= 0) & ~np.isin(q_lid, list(local_stop))
+    local_stop = [idx.local[w] for w in STOP_WORDS if w in idx.local]
+    content = (s_lid >= 0) & ~_isin(s_lid, local_stop)
+    q_content = (q_lid >= 0) & ~_isin(q_lid, local_stop)
     q_match = np.zeros((3, L, L), dtype=np.float32)
     for k in range(min(3, len(sup))):
         q_match[k] = (s_lid[k][:, None] == q_lid[None, :]) & content[k][:, None] & q_content[None, :]
     s_match = ((s_lid[0][:, None] == s_lid[1][None, :]) & content[0][:, None] & content[1][None, :]).astype(np.float32)
     pos_feat = np.zeros((KR, L, 4), dtype=np.float32)
+    in_q = q_lid[q_lid >= 0]
     for k in range(len(sup)):
         valid = s_lid[k] >= 0
-        pos_feat[k, :, 0] = np.isin(s_lid[k], q_lid[q_lid >= 0]) & valid
+        pos_feat[k, :, 0] = _isin(s_lid[k], in_q) & valid
         later = s_lid[k + 1: len(sup)].ravel()
         earlier = s_lid[:k].ravel()
-        pos_feat[k, :, 1] = np.isin(s_lid[k], later[later >= 0]) & valid & content[k]
-        pos_feat[k, :, 2] = np.isin(s_lid[k], earlier[earlier >= 0]) & valid & content[k]
+        pos_feat[k, :, 1] = _isin(s_lid[k], later[later >= 0]) & valid & content[k]
+        pos_feat[k, :, 2] = _isin(s_lid[k], earlier[earlier >= 0]) & valid & content[k]
         nv = int(valid.sum())
         if nv:
             pos_feat[k, nv - 1, 3] = 1.0

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from chatmem.features import F_O, L, MAX_HOPS, N_REFS, StoryIndex, o_features
-from chatmem.model import NEG, MemNN
+from chatmem.model import NEG, MemNN, OTable
 
 BEAM = 3
 
@@ -49,7 +49,7 @@ class _Hyp:
 
 
 def _score_o(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, active: list[_Hyp], qinfo: dict, hop: int,
-             C: int) -> torch.Tensor:
+             C: int, table: OTable) -> torch.Tensor:
     """s_O of every candidate (and STOP, at column n) for each chain's next hop: (H, C)."""
     H = len(active)
     rows = np.full((H, C), -1, dtype=np.int64)
@@ -70,7 +70,7 @@ def _score_o(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, active: list[_
     with torch.inference_mode():
         return model.score_o(gid, mini, torch.as_tensor([h.q.q_row for h in active]), torch.as_tensor(prev),
                              torch.as_tensor(chosen), torch.full((H,), hop), torch.as_tensor(rows), torch.as_tensor(F),
-                             torch.as_tensor(M))
+                             torch.as_tensor(M), table=table)
 
 
 def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query], top: int = 5,
@@ -82,6 +82,7 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
         qinfo[id(q)] = (q_lid, q_content)
     active = [_Hyp(q, [], [], []) for q in queries if q.n > 0]
     finished: dict[int, list[_Hyp]] = {id(q): [] for q in queries}
+    table = None                                      # s_O's view of the sentence table, the same at every hop
     for hop in range(max_hops + 1):
         if not active:
             break
@@ -98,7 +99,10 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             valid[i, hy.chosen] = False
             valid[i, q.n] = True                      # STOP (its row is -1)
         if any(lt is None for lt in later):
-            s = _score_o(model, gid, mini, active, qinfo, hop, C)
+            if table is None:
+                with torch.inference_mode():
+                    table = model.o_table(gid, mini)
+            s = _score_o(model, gid, mini, active, qinfo, hop, C, table)
         else:
             s = torch.zeros((H, C))
         if hop == 0 and any(h.q.prior is not None for h in active):     # s_O1 = α s_O + r

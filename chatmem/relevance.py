@@ -164,6 +164,26 @@ class WordTable:
         """Rows with a content word starting with p (ascending)."""
         return self._slice(self._pre, self._pre_rows, self._lex.prefixes.get(p))[0]
 
+    def subset(self, keep: np.ndarray) -> "WordTable":
+        """The table of the memories at `keep` (ascending), cut out of this one: the same arrays as
+        WordTable([mem_tokens[k] for k in keep]) builds, without numbering and sorting their tokens again."""
+        keep = np.asarray(keep, dtype=np.int64)
+        renumber = np.full(len(self.lens), -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        t = object.__new__(WordTable)
+        t.lens, t.digits, t._lex = self.lens[keep], self.digits[keep], self._lex
+        t.firsts = [self.firsts[k] for k in keep.tolist()]
+        t._tok, t._rows = _kept(self._tok, self._rows, renumber)
+        t._pre, t._pre_rows = _kept(self._pre, self._pre_rows, renumber)
+        return t
+
+
+def _kept(keys: np.ndarray, rows: np.ndarray, renumber: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entries of kept rows, in the same order (a stable sort's order survives dropping entries), renumbered."""
+    new = renumber[rows]
+    ok = new >= 0
+    return keys[ok], new[ok]
+
 
 def _by_number(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(keys, kind="stable")
@@ -245,6 +265,7 @@ class Candidates:
     positions: np.ndarray              # place in write order, 0 oldest .. 1 newest
     known: Container[str] = ()         # the words s_O has embeddings for
     table: WordTable | None = field(default=None, repr=False, compare=False)   # made on first use
+    cut_from: tuple["Candidates", np.ndarray] | None = field(default=None, repr=False, compare=False)  # (set, rows)
 
     @classmethod
     def story(cls, tokens: Sequence[Sequence[str]], mini: np.ndarray, known: Container[str] = ()) -> "Candidates":
@@ -252,9 +273,22 @@ class Candidates:
         n = len(tokens)
         return cls(tokens, mini, counter_df(tokens), n, np.arange(n, dtype=np.float32) / max(n - 1, 1), known)
 
+    def subset(self, keep: np.ndarray) -> "Candidates":
+        """The candidates at `keep` (ascending) with what is already at hand (tokens, MiniLM rows, the word table):
+        the same as Candidates made of those memories (s_O's candidates among the relevance term's pool)."""
+        keep = np.asarray(keep, dtype=np.int64)
+        sub = Candidates([self.tokens[k] for k in keep.tolist()], self.mini[keep], self.df, self.n,
+                         np.asarray(self.positions)[keep], self.known)
+        sub.cut_from = (self, keep)
+        return sub
+
     def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
         if self.table is None:
-            self.table = WordTable(self.tokens)
+            cut = self.cut_from
+            if cut is not None and cut[0].table is not None:      # its table cut out of the larger set's
+                self.table = cut[0].table.subset(cut[1])
+            else:
+                self.table = WordTable(self.tokens)
         return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.table)
 
     def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:

@@ -23,12 +23,8 @@ class Response:
 
 
 def answer_tables(vocab: Vocab) -> np.ndarray:
-    """Global word id -> R dictionary index (-1 if the word is not in the dictionary)."""
-    t = np.full(len(vocab.words), -1, dtype=np.int64)
-    for w, a in vocab.answer_index.items():
-        if w in vocab.index:
-            t[vocab.index[w]] = a
-    return t
+    """Global word id -> R dictionary index (-1 if the word is not in the dictionary): a copy to keep."""
+    return vocab.answer_of().copy()
 
 
 def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query]) -> list[Response]:
@@ -36,7 +32,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         return []
     H = len(queries)
     A = len(vocab.answers)
-    ans_of = answer_tables(vocab)
+    ans_of = vocab.answer_of()
     ris = [r_input(q.idx, q.q_toks, q.chosen) for q in queries]
     s_rows = np.full((H, KR), -1, dtype=np.int64)
     for h, q in enumerate(queries):
@@ -68,18 +64,24 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     first = [None] * H
     done = np.zeros(H, dtype=bool)
     flat_lid = s_lid.reshape(H, -1)
-    inv_local = [{v: k for k, v in q.idx.local.items()} for q in queries]
     shared = {"sent_gid", "sent_mini"}
     with torch.inference_mode():
         reader = model.read(base["seq_gid"], base["seq_seg"], base["seq_flag"], base["seq_len"])
+    ctx, n_ctx = None, -1
     for t in range(MAX_ANSWER_WORDS + 1):
         live = np.flatnonzero(~done)       # only questions still answering: most stop after one word
-        at = torch.as_tensor(live)
-        part = {k: (v if k in shared else v[at]) for k, v in base.items()}
+        if len(live) != n_ctx:             # what stays the same from word to word, for the questions still answering
+            if len(live) == H:
+                part, rd = base, reader
+            else:
+                at = torch.as_tensor(live)
+                part = {k: (v if k in shared else v[at]) for k, v in base.items()}
+                rd = (reader[0][at], reader[1][at])
+            with torch.inference_mode():
+                ctx, n_ctx = model.r_context(**part, reader=rd), len(live)
         with torch.inference_mode():
-            scores, mask = model.score_r(**part, step=torch.full((len(live),), t),
-                                         prev_gid=torch.as_tensor(prev_gid[live]), prev_ans=torch.as_tensor(prev_ans[live]),
-                                         prev_lid=torch.as_tensor(prev_lid[live]), reader=(reader[0][at], reader[1][at]))
+            scores, mask = model.r_step(ctx, torch.full((len(live),), t), torch.as_tensor(prev_gid[live]),
+                                        torch.as_tensor(prev_ans[live]), torch.as_tensor(prev_lid[live]))
             if t == 0:
                 mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
             if t == MAX_ANSWER_WORDS:
@@ -100,7 +102,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
                 prev_lid[h, t] = queries[h].idx.local.get(w, -1)
             else:
                 lid = int(flat_lid[h, best - A])
-                w = inv_local[h][lid]
+                w = queries[h].idx.word(lid)
                 prev_lid[h, t] = lid
                 prev_gid[h, t] = vocab.id(w)
             words[h].append(w)

@@ -192,3 +192,25 @@ def test_derived_where_is_person_questions():
     assert derived[1:] == [Sample(2, story, "Where is John?", ("office",), (0,), 0)]
     moved_last = Sample(1, story[:2], "Where is Mary?", ("kitchen",), (1,))
     assert where_is_person([moved_last]) == [moved_last]          # nothing to add: the latest is a move
+
+
+def test_score_o_with_a_kept_table_gives_the_same_numbers():
+    """O keeps s_O's view of the sentence table across hops (MemNN.o_table): bit for bit what score_o computes
+    from the table itself."""
+    import torch
+
+    from chatmem.features import F_O, L, MAX_HOPS, N_REFS
+    from chatmem.model import MemNN, ModelConfig
+
+    torch.manual_seed(0)
+    model = MemNN(ModelConfig(vocab_size=40, n_answers=6)).eval()
+    S, H, C = 9, 3, 7
+    gid = torch.randint(0, 40, (S, L))
+    mini = torch.randn(S, 384)
+    table = model.o_table(gid, mini)
+    for hop in range(3):
+        args = (torch.randint(0, S, (H,)), torch.randint(-1, S, (H, 2)), torch.randint(-1, S, (H, MAX_HOPS)),
+                torch.full((H,), hop), torch.randint(-1, S, (H, C)), torch.rand(H, C, F_O),
+                torch.rand(H, C, N_REFS, L) > 0.5)
+        with torch.inference_mode():
+            assert torch.equal(model.score_o(gid, mini, *args), model.score_o(gid, mini, *args, table=table))

@@ -32,3 +32,24 @@ def test_features_do_not_depend_on_the_numbering(monkeypatch):
     fresh = match_features(*args)                    # a new lexicon: every word numbered anew
     assert rel._LEXICON is not before and np.array_equal(shared, fresh)
     assert fresh[1, 4] == fresh[3, 4] > 0 and fresh[2, 4] == 0     # "ladder" (and "my") shared; the empty memory none
+
+
+def test_a_table_cut_out_of_a_larger_one_is_the_table_of_those_memories():
+    """s_O's candidates are cut out of the relevance term's pool (Candidates.subset): the same table and features
+    as reading those memories afresh."""
+    rng = np.random.default_rng(3)
+    words = ["kevin", "ladder", "12", "the", "is", "laddering", "birch", "lane", "garden", "lent", "my"]
+    mems = [tuple(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(60)] + MEMS
+    mini = rng.normal(size=(len(mems), 8)).astype(np.float32)
+    pool = rel.Candidates(mems, mini, counter_df(mems), 1000, np.linspace(0, 1, len(mems), dtype=np.float32))
+    q, q_mini = ("where", "does", "kevin", "keep", "the", "ladder"), rng.normal(size=8).astype(np.float32)
+    pool.features(q, q_mini)                                  # the pool's table, made on first use
+    for keep in (np.arange(0, len(mems), 3), np.array([2, 61, 62]), np.array([], dtype=np.int64)):
+        cut = pool.subset(keep)
+        fresh = rel.Candidates([mems[k] for k in keep], mini[keep], pool.df, pool.n, pool.positions[keep])
+        a, b = cut.features(q, q_mini), fresh.features(q, q_mini)
+        assert cut.table is not None and np.array_equal(a, b)
+        t, u = cut.table, fresh.table
+        assert np.array_equal(t.lens, u.lens) and np.array_equal(t.digits, u.digits) and t.firsts == u.firsts
+        assert all(np.array_equal(x, y) for x, y in ((t._tok, u._tok), (t._rows, u._rows), (t._pre, u._pre),
+                                                     (t._pre_rows, u._pre_rows)))
