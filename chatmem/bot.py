@@ -277,11 +277,13 @@ class Bot:
         return alpha < ALPHA_KNOWN and float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
     def _later(self, utt: Utterance, alpha: float, cands):
-        """The learned second hop (chatmem.hop2) where α says s_O does not know the question and the memories;
-        from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`: the small
+        """The learned second hop (chatmem.hop2) where s_O does not know the question and the memories
+        (`_conversational`, in a big store too: with α alone, renamed bAbI stories among 1,000 bAbI-like
+        distractors got the learned hop, which stopped after "Sanera discarded the samiis.", and task 2 fell to
+        51%); from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`: the small
         store's candidates the relevance term read, or a big store's candidates s_O scores (`_cascade`)."""
         hop2 = self._loaded.hop2
-        if hop2 is None or alpha >= ALPHA_KNOWN:
+        if hop2 is None or not self._conversational(utt, cands, alpha):
             return None
         from chatmem.hop2 import Later
 

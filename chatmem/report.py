@@ -100,6 +100,10 @@ def _parts_card(cfg: dict) -> str:
                    f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)}); {hop2['seconds'] / 60:.1f} min.")
     if span:
         cal = span.get("calibration", {})
+        fit = cfg.get("span_threshold_fit")
+        if fit:     # chosen through the Bot after the span stage (the script since folded into the stage's choice)
+            cal = {"decline_target": fit["decline_target"], "answerable_right": fit["answerable_right"],
+                   "unanswerable_declined": fit["unanswerable_declined"]}
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
                    f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory) "

@@ -67,3 +67,26 @@ def test_the_bot_takes_a_second_hop_through_a_person_and_leaves_babi_to_s_o(real
     _, _, _, [q], _ = babi._queries([make_utterance("Where is the football?")], None)
     assert q.later is None and q.prior is None         # bAbI's own words: s_O alone, every hop
     assert babi.ask("Where is the football?").words == ["garden"]
+
+
+def test_in_a_big_store_a_babi_like_story_with_invented_words_is_left_to_s_o(real_encoder):
+    """Past a few hundred memories O ranks a retriever's candidates; where those are bAbI-like sentences, s_O
+    chains from the first memory as trained (the learned second hop stopped at "Sanera discarded the samiis."
+    and R answered "discarded": renamed bAbI task 2 among 1,000 distractors fell to 51%)."""
+    import random
+
+    from chatmem.bot import Bot
+    from chatmem.input import make_utterance
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    rng = random.Random(3)
+    names = ["Lobo", "Nykaan", "Powoer", "Jodaer", "Safesa", "Mary", "John", "Sandra", "Daniel"]
+    places = ["kitchen", "garden", "office", "bedroom", "bathroom"]
+    texts = [f"{rng.choice(names)} {rng.choice(['went to', 'moved to', 'journeyed to'])} the {rng.choice(places)}."
+             for _ in range(400)]
+    texts[150:150] = ["Sanera picked up the samiis.", "Sanera went to the office.", "Sanera discarded the samiis.",
+                      "Sanera went back to the hallway."]
+    bot.store([make_utterance(t) for t in texts])
+    _, _, _, [q], _ = bot._queries([make_utterance("Where is the samiis?")], None)
+    assert q.retrieved and q.later is None
