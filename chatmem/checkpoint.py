@@ -102,14 +102,6 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
 SELF_SUM = "config_sha256"
 
 
-def update_config(directory: Path, **values) -> None:
-    """Set keys of a checkpoint's config.json (the weights untouched) and renew its own checksum."""
-    path = Path(directory) / CONFIG
-    cfg = {**json.loads(path.read_text()), **values}
-    cfg[SELF_SUM] = _self_sum(cfg)
-    atomic_write_text(path, json.dumps(cfg, indent=2))
-
-
 def _self_sum(cfg: dict) -> str:
     """config.json's own checksum: of its content without this key, in a canonical form."""
     body = {k: v for k, v in cfg.items() if k != SELF_SUM}

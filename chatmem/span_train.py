@@ -401,7 +401,9 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     log(f"span threshold {tau:.2f} ({cal})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
-    extra = {**loaded.config, "span_train": info, "span_threshold": tau}
+    # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
+    extra = {**{k: v for k, v in loaded.config.items() if k != "span_threshold_fit"}, "span_train": info,
+             "span_threshold": tau}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
                     span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")
