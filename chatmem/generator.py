@@ -480,6 +480,46 @@ CHITCHAT = (
 )
 FACT_PREFIXES = ("by the way, ", "oh, and ", "just so you know, ", "also, ", "FYI ", "quick note: ",
                  "before I forget, ", "for the record, ", "OK so ", "right, ")
+# Talk around a fact, as in real chat turns (LoCoMo's run to 28 words on average, often 100): a fact in the
+# middle of a long turn must still be found and answered. Contentless on purpose: no names, places or things
+# from the lexicons, so no filler sentence can answer a question.
+FILLER_OPENERS = ("Hey!", "Hi!", "Oh wow.", "Ha, yes.", "So,", "Honestly,", "You know what?", "Good to hear from you!",
+                  "Thanks for asking!", "Okay, so", "Sorry for the late reply.", "Long day today.")
+FILLER_SUBJECTS = ("work has been", "things have been", "life has been", "this week has been", "the last few days have been",
+                   "my schedule has been", "everything has been", "the weekend was", "today was", "the month has been")
+FILLER_STATES = ("so busy", "really hectic", "pretty quiet", "a bit crazy", "super relaxing", "kind of a blur",
+                 "exhausting but good", "surprisingly calm", "a lot", "all over the place")
+FILLER_TAILS = ("lately", "to be honest", "if I'm being honest", "but I'm hanging in there", "and I'm ready for a break",
+                "so I'm trying to slow down", "but in a good way", "as you can imagine", "")
+FILLER_CLOSERS = ("Anyway, how are you doing?", "How about you?", "Hope your week is going well!",
+                  "What have you been up to?", "Talk soon!", "Let me know how you're doing.",
+                  "Can't wait to catch up properly.", "It's the little things, right?", "Anyway, enough about me.",
+                  "I'll tell you more later.", "Life is funny like that.", "That made my day, honestly.",
+                  "I'm so glad I did it.", "It felt really good.", "Not sure what I'd do without you.")
+PADDED = 0.2   # share of fact turns told inside a longer turn
+
+
+def filler(r: random.Random) -> str:
+    """One contentless sentence of chat: "Honestly, work has been so busy lately."."""
+    opener = r.choice(FILLER_OPENERS) + " " if r.random() < 0.35 else ""
+    tail = r.choice(FILLER_TAILS)
+    body = f"{r.choice(FILLER_SUBJECTS)} {r.choice(FILLER_STATES)}{' ' + tail if tail else ''}."
+    return opener + (body[0].upper() + body[1:] if not opener or opener.rstrip().endswith(("!", ".", "?")) else body)
+
+
+def pad(r: random.Random, text: str, starts: dict[str, int]) -> tuple[str, dict[str, int]]:
+    """`text` told inside a longer turn, with chat before and after it; `starts` (offsets into text) shifted."""
+    if r.random() >= PADDED:
+        return text, starts
+    before = " ".join(filler(r) for _ in range(r.choice((0, 1, 1, 2))))
+    after = " ".join(r.choice((filler(r), r.choice(FILLER_CLOSERS))) for _ in range(r.choice((0, 1, 1, 2))))
+    if not before and not after:
+        after = r.choice(FILLER_CLOSERS)
+    shift = len(before) + 1 if before else 0
+    out = (before + " " if before else "") + text + (" " + after if after else "")
+    return out, {k: v + shift for k, v in starts.items()}
+
+
 QUESTION_PREFIXES = ("hey, ", "quick question: ", "sorry, ", "um, ", "so ", "remind me, ", "hmm, ")
 
 
@@ -571,8 +611,10 @@ UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "ho
 class World:
     """The state of one conversation while it is being written."""
 
-    def __init__(self, rng: random.Random, split: str, start: float):
+    def __init__(self, rng: random.Random, split: str, start: float, pad_seed: int = 0):
         self.rng, self.split, self.clock = rng, split, start
+        # padding draws from its own generator: the same seed gives the same facts and questions with or without it
+        self.pad_rng = random.Random(pad_seed ^ 0x5EED)
         self.turns: list[Turn] = []
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
@@ -714,7 +756,13 @@ class World:
         s = {**self.slots(key, ref, value), **(extra or {})}
         prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
+        text, start = self.padded(text, start)
         return self.record(key, value, ref, text, start, kind, s)
+
+    def padded(self, text: str, start: int | None) -> tuple[str, int | None]:
+        """`text` with `start` (where its answer begins, or None), perhaps told inside a longer turn."""
+        text, starts = pad(self.pad_rng, text, {} if start is None else {"v": start})
+        return text, starts.get("v")
 
     def record(self, key: Key, value: Value, ref, text: str, start: int, kind: str, s: dict) -> int:
         """Add the statement turn `text` stating `value` (at `start`) as `key`'s newest."""
@@ -825,6 +873,7 @@ class World:
         if not options:
             return None
         text, starts = render_many(self.rng.choice(options), s, {"v": values[0].core, "w": values[-1].core})
+        text, starts = pad(self.pad_rng, text, starts)
         i = None
         for key, value, mark in zip(keys, values, "vw"):
             self.keys[(key.kind, key.slots["_id"])] = key
@@ -997,7 +1046,7 @@ class World:
         when = self.rng.choice(DID_TIMES)
         shapes = [t for t in DID_FACTS if when or t.startswith("I {past} {when}.")]
         text, _ = render(self.rng.choice(shapes), {"past": act[0], "when": when})
-        text = text.replace(" .", ".")
+        text, _ = self.padded(text.replace(" .", "."), None)
         i = self.add(Turn(text, "fact", self.tick(), True, False))
         self.done.append((i, f"did I {act[1]}", f"I {act[0]}", relative_date(self.turns[i].created, when), None))
         return True
@@ -1011,7 +1060,7 @@ class World:
         said, asked = (f"I {act[0]}", f"did I {act[1]}") if active else act
         date = past_date(self.rng)
         template = self.rng.choice(DATED_FACTS)
-        text, start = render(template, {"said": said, "at": date.at}, date.core)
+        text, start = self.padded(*render(template, {"said": said, "at": date.at}, date.core))
         i = self.add(Turn(text, "fact", self.tick(), True, False))
         self.done.append((i, asked, said, date.core, start))
         return True
@@ -1042,7 +1091,7 @@ FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "
 def _conversation(seed: int, split: str) -> Conversation:
     rng = random.Random(seed)
     start = datetime(2021, 1, 1, tzinfo=timezone.utc).timestamp() + rng.uniform(0, 4 * 365) * 86400
-    w = World(rng, split, start)
+    w = World(rng, split, start, seed)
     target = rng.randint(20, 60)
     if rng.random() < 0.5:
         w.chat()

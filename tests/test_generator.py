@@ -229,3 +229,27 @@ def test_dates_told_in_the_text_answer_when_questions(train):
     assert dated
     for c, t in dated:
         assert re.search(r"\d|" + "|".join(g.lx.MONTHS + g.lx.WEEKDAYS), t.answer)
+
+
+def test_some_facts_are_told_inside_longer_turns_and_their_spans_still_hold(train):
+    """Real turns run long (LoCoMo's average 28 words): some facts come with chat before or after them."""
+    padded = [(c, q) for c, i, q in questions(train) if q.answer_support is not None and q.answer_start is not None
+              and len(c.turns[q.answer_support].text.split()) > 2 * len(q.answer.split()) + 14]
+    assert padded, "no answer sits inside a long turn"
+    for c, q in padded:
+        assert c.turns[q.answer_support].text[q.answer_start:q.answer_end] == q.answer
+
+
+def test_padding_changes_no_fact_or_question():
+    """Filler has its own random generator: with it off, the same seed writes the same facts and questions."""
+    a = g.generate(5, seed=3, split="valid")
+    old, g.PADDED = g.PADDED, 0.0
+    try:
+        b = g.generate(5, seed=3, split="valid")
+    finally:
+        g.PADDED = old
+    for x, y in zip(a, b):
+        assert [t.text for t in x.turns if t.question] == [t.text for t in y.turns if t.question]
+        for s, t in zip(x.turns, y.turns):
+            assert t.text in s.text
+        assert any(s.text != t.text for s, t in zip(x.turns, y.turns))
