@@ -247,10 +247,16 @@ def _right(words: Sequence[str], answer: str | None) -> bool:
 
 
 def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where R's two answers disagree on being right: the gate's features and which one was (1 the span)."""
+    """Where R's two answers disagree on being right: the gate's features and which one was (1 the span). For a
+    question nothing answers, the right answer is none: the dictionary is right when it is unsure, the span when
+    its "no answer" wins. (Left out, the gate learned nothing there and let a confident dictionary guess through:
+    "What is my cat called?" -> "landlord, pieter".)"""
     X, y = [], []
     for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
-        d_ok, s_ok = _right(e.dict_words, e.answer), sp is not None and _right([sp.text], e.answer)
+        if e.answer is None:
+            d_ok, s_ok = not (e.dict_confident and e.dict_words), sp is not None and sp.null_prob >= sp.prob
+        else:
+            d_ok, s_ok = _right(e.dict_words, e.answer), sp is not None and _right([sp.text], e.answer)
         if d_ok != s_ok and sp is not None:
             X.append(gate_features(e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens,
                                    loaded.vocab.index, e.dict_words))

@@ -160,3 +160,29 @@ def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
     tau, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
     assert tau <= 0.5 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
     assert cal["questions"] == 11
+
+
+def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
+    """Nothing answers "What is my cat called?": a confident dictionary guess is wrong there and the span's "no
+    answer" right, so the gate sees that question (before, it saw only questions with an answer)."""
+    from types import SimpleNamespace
+
+    import chatmem.span_train as st
+    from chatmem.span import Span
+
+    def ex(answer, words, confident):
+        e = st.SpanExample("q", ("q",), ["m"], [0.0], None, answer, "unanswerable" if answer is None else "single")
+        e.dict_words, e.dict_confident = words, confident
+        return e
+
+    exs = [ex(None, ["landlord", "pieter"], True),     # the guess: the span, saying "no answer", is right
+           ex(None, ["kitchen"], False),               # the dictionary is unsure, the span answers: dictionary right
+           ex(None, [], False),                        # both decline: no disagreement
+           ex("Bruno", ["dr."], True)]                 # answerable: as before
+    spans = [Span(0, 0, 5, "Pieter", 0.1, 0.8), Span(0, 0, 5, "Bruno", 0.7, 0.1), Span(0, 0, 5, "x", 0.1, 0.9),
+             Span(0, 0, 5, "Bruno", 0.6, 0.2)]
+    monkeypatch.setattr(st, "_spans", lambda *a: spans)
+    monkeypatch.setattr(st, "gate_features", lambda *a: np.zeros(8, np.float32))
+    loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
+    X, y = st.gate_data(loaded, exs, np.zeros((4, 384), np.float32))
+    assert y.tolist() == [1.0, 0.0, 1.0] and X.shape == (3, 8)
