@@ -211,6 +211,7 @@ VALUE_MAKERS = {
     "pet": _from_pool("PET_NAMES"),
     "hobby": _hobby_value,
     "school": lambda r, split: Value(f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.SCHOOL_KINDS)}"),
+    "study": _from_pool("SUBJECTS"),
     "due": _due_value,
 }
 
@@ -410,6 +411,15 @@ SPECS = {
         questions=("which school does {p} go to?", "where does {p} go to school?", "what school is {p} at?",
                    "[poss] what's the name of {ps} school?"),
         clauses=("which school {p} goes to",)),
+    "study": Spec(
+        facts=("{p} is studying {v}.", "{p} studies {v} at university.", "{p} is doing a degree in {v}.",
+               "{p} is in the second year of a degree in {v}.", "{p} is studying {v} at college.",
+               "{p} decided to study {v}.", "[poss] {ps} degree is in {v}.", "{p} is reading {v} at university."),
+        updates=("{p} switched to {v}.", "{p} changed courses and studies {v} now.",
+                 "actually, {p} is studying {v}, not {old}.", "{p} dropped {old} and is doing {v} now."),
+        questions=("what is {p} studying?", "what does {p} study?", "what subject does {p} study?",
+                   "[poss] what is {ps} degree in?", "what is {p} doing at university?", "which subject is {p} studying?"),
+        clauses=("what {p} is studying", "what {p} studies")),
     "due": Spec(
         facts=("{ps} {dthing} {verb} {at}{v}.", "heads up: {ps} {dthing} {verb} {at}{v}.",
                "{ps} {dthing} is valid until {v}.", "I checked and {ps} {dthing} {verb} {at}{v}.",
@@ -429,6 +439,7 @@ INVERSE = {
     "job": ("who works as {a} {v}?", "who is {a} {v}?", "which of my friends is {a} {v}?", "who do I know who is {a} {v}?"),
     "work": ("who works at {v}?", "who has a job at {v}?", "which friend works at {v}?"),
     "school": ("who goes to {v}?", "who is at {v}?", "which child goes to {v}?"),
+    "study": ("who studies {v}?", "who is studying {v}?", "which friend is doing {v}?"),
     "hobby": ("[instrument] who plays {at}{v}?", "[instrument] which friend plays {at}{v}?", "[sport] who plays {v}?",
               "[sport] who is into {v}?", "[language] who speaks {v}?", "[language] which friend speaks {v}?"),
 }
@@ -602,10 +613,11 @@ class Key:
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
 
 
-PERSON_KINDS = ("home", "job", "work", "school")  # about a person other than me
+PERSON_KINDS = ("home", "job", "work", "school", "study")  # about a person other than me
 OWNER_KINDS = ("attr", "count", "pet", "hobby", "due")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
-UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due")
+UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
+             "study")
 
 
 class World:
@@ -833,7 +845,7 @@ class World:
         if person is None:
             return False
         R, name = rel.slots["R"], self.name_of(person)
-        kinds = self.rng.choice((("home",), ("job",), ("work",), ("hobby",), ("school",)) + tuple(JOINT))
+        kinds = self.rng.choice((("home",), ("job",), ("work",), ("hobby",), ("school",), ("study",)) + tuple(JOINT))
         appos = f"{R} {name}" if self.rng.random() < 0.75 else f"{name}, {R},"
         i = self.joint(person, kinds, appos, name)
         if i is None:
@@ -1015,7 +1027,7 @@ class World:
         """A question about something never stated: a new thing, relation, attribute, pet, or a known
         person's unknown home or job."""
         kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count", "pet",
-                                "hours", "hobby", "school", "due"))
+                                "hours", "hobby", "school", "due", "study"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1085,7 +1097,7 @@ class World:
 
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
-              "hours", "count", "pet", "hobby", "school", "due")
+              "hours", "count", "pet", "hobby", "school", "due", "study")
 
 
 def _conversation(seed: int, split: str) -> Conversation:

@@ -320,6 +320,18 @@ Japanese Mandarin Arabic Czech Romanian Norwegian Vietnamese Persian Hebrew Cata
 Amharic Estonian Latvian Slovak Croatian Serbian Bengali Urdu Tamil Malay Zulu Danish Swedish Gaelic
 """)
 
+# What someone studies ("Ottilie is studying marine biology.").
+SUBJECTS = _phrases("""
+marine biology | law | medicine | nursing | computer science | mechanical engineering | civil engineering |
+architecture | economics | history | art history | philosophy | psychology | sociology | chemistry | physics |
+mathematics | statistics | geography | geology | English literature | classics | linguistics | music |
+fine art | graphic design | fashion design | theatre studies | film studies | journalism | politics |
+international relations | business studies | accountancy | veterinary science | dentistry | pharmacy |
+physiotherapy | midwifery | social work | education | zoology | botany | biochemistry | neuroscience |
+astrophysics | oceanography | environmental science | agriculture | forestry | archaeology | anthropology |
+criminology | sports science | nutrition | game design | robotics | data science | photography | animation
+""")
+
 # Schools: "<street name> <kind>" ("Greenfield Primary").
 SCHOOL_KINDS = ("Primary", "Primary School", "Academy", "High School", "Secondary School", "Grammar School",
                 "Infant School", "Junior School", "Community College", "Sixth Form College")

@@ -252,4 +252,4 @@ def test_padding_changes_no_fact_or_question():
         assert [t.text for t in x.turns if t.question] == [t.text for t in y.turns if t.question]
         for s, t in zip(x.turns, y.turns):
             assert t.text in s.text
-        assert any(s.text != t.text for s, t in zip(x.turns, y.turns))
+    assert any(s.text != t.text for x, y in zip(a, b) for s, t in zip(x.turns, y.turns))
