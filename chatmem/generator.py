@@ -512,10 +512,12 @@ PADDED = 0.2   # share of fact turns told inside a longer turn
 
 def filler(r: random.Random) -> str:
     """One contentless sentence of chat: "Honestly, work has been so busy lately."."""
-    opener = r.choice(FILLER_OPENERS) + " " if r.random() < 0.35 else ""
+    opener = r.choice(FILLER_OPENERS) if r.random() < 0.35 else ""
     tail = r.choice(FILLER_TAILS)
     body = f"{r.choice(FILLER_SUBJECTS)} {r.choice(FILLER_STATES)}{' ' + tail if tail else ''}."
-    return opener + (body[0].upper() + body[1:] if not opener or opener.rstrip().endswith(("!", ".", "?")) else body)
+    if not opener or opener.endswith(("!", ".", "?")):    # a sentence of its own, not the opener's continuation
+        body = body[0].upper() + body[1:]
+    return f"{opener} {body}".lstrip()
 
 
 def pad(r: random.Random, text: str, starts: dict[str, int]) -> tuple[str, dict[str, int]]:
@@ -526,9 +528,8 @@ def pad(r: random.Random, text: str, starts: dict[str, int]) -> tuple[str, dict[
     after = " ".join(r.choice((filler(r), r.choice(FILLER_CLOSERS))) for _ in range(r.choice((0, 1, 1, 2))))
     if not before and not after:
         after = r.choice(FILLER_CLOSERS)
-    shift = len(before) + 1 if before else 0
-    out = (before + " " if before else "") + text + (" " + after if after else "")
-    return out, {k: v + shift for k, v in starts.items()}
+    head = f"{before} " if before else ""
+    return head + text + (f" {after}" if after else ""), {k: v + len(head) for k, v in starts.items()}
 
 
 QUESTION_PREFIXES = ("hey, ", "quick question: ", "sorry, ", "um, ", "so ", "remind me, ", "hmm, ")
