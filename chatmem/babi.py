@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import re
 from typing import Sequence
 from dataclasses import dataclass
@@ -165,4 +167,42 @@ def where_is_person(samples: Sequence[Sample]) -> list[Sample]:
             if moved and moved.group(1) == person:
                 out.append(Sample(s.task, s.story, f"Where is {person}?", (moved.group(2),), (i,), s.line))
                 break
+    return out
+
+
+SYLLABLES = ["zo", "lu", "bak", "ri", "qua", "mex", "ti", "vor", "ny", "pel", "gus", "dra", "fe", "wim", "oth"]
+
+
+def invented_words(vocab_words: set[str], rng: random.Random, k: int) -> list[str]:
+    """`k` different words made of SYLLABLES, none of them in `vocab_words`."""
+    out: dict[str, None] = {}
+    while len(out) < k:
+        w = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3))))
+        if w not in vocab_words:
+            out.setdefault(w, None)
+    return list(out)
+
+
+def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str], seed: int) -> list[Sample]:
+    """The same samples with each story's entities replaced consistently by invented words ("Mary" ->
+    "Zolbaku" everywhere in that story, answers included): stories only exact matches can answer."""
+    from chatmem.data import story_groups
+
+    rng = random.Random(seed)
+    out = []
+    for group in story_groups(samples):
+        mapping = dict(zip(sorted(entities), invented_words(vocab_words, rng, len(entities))))
+
+        def sub(text: str) -> str:
+            def one(m: re.Match) -> str:
+                w = m.group(0)
+                new = mapping.get(w.lower())
+                if new is None:
+                    return w
+                return new.capitalize() if w[0].isupper() else new
+            return re.sub(r"[A-Za-z]+", one, text)
+
+        for s in group:
+            out.append(dataclasses.replace(s, story=tuple(sub(t) for t in s.story), question=sub(s.question),
+                                           answer=tuple(mapping.get(a, a) for a in s.answer)))
     return out

@@ -214,3 +214,17 @@ def test_score_o_with_a_kept_table_gives_the_same_numbers():
                 torch.rand(H, C, N_REFS, L) > 0.5)
         with torch.inference_mode():
             assert torch.equal(model.score_o(gid, mini, *args), model.score_o(gid, mini, *args, table=table))
+
+
+def test_renamed_stories_keep_their_shape_with_words_no_vocabulary_has():
+    from chatmem.babi import Sample, rename
+
+    story = ("Mary went to the kitchen.", "John took the apple there.")
+    s = [Sample(1, story, "Where is Mary?", ("kitchen",), (0,)), Sample(1, story, "Where is the apple?", ("kitchen",), (1, 0))]
+    known = {"mary", "john", "kitchen", "apple", "went", "to", "the"}
+    r = rename(s, {"mary", "john", "kitchen", "apple"}, known, seed=3)
+    mary, kitchen = r[0].story[0].split()[0], r[0].answer[0]
+    assert mary[0].isupper() and mary.lower() not in known and kitchen not in known
+    assert r[0].story[0] == f"{mary} went to the {kitchen}." and r[0].question == f"Where is {mary}?"
+    assert r[1].story == r[0].story and r[1].answer == (kitchen,)        # one renaming for the whole story
+    assert rename(s, {"mary", "john", "kitchen", "apple"}, known, seed=3) == r
