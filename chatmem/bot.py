@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -21,6 +22,19 @@ POOL_ALL = 4096          # up to this many memories the relevance term ranks eve
 COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
 COSINE_TOP = 64
 CLOSED_ANSWERS = {"yes", "no", "maybe"}   # R's answers about a question's words, not copied from a memory
+
+
+def question_fit(q_tokens: Sequence[str], cited: Sequence[Sequence[str]], words: Sequence[str],
+                 known: dict) -> tuple[bool, bool]:
+    """(related, strange): whether a cited memory shares a content word with the question, and whether the
+    question has a content word R never saw (`known`: its vocabulary) that no cited memory mentions."""
+    told = {w for t in cited for w in t}
+    content = [w for w in q_tokens if w not in STOP_WORDS]
+    related = any(w in told for w in content)
+    strange = any(w not in known and w not in told for w in content)
+    if related and words and set(words) <= CLOSED_ANSWERS:
+        strange = False
+    return related, strange
 ALPHA_KNOWN = 0.85       # α (the relevance term's weight on s_O) at or above it: s_O knows the question and memories
 MEMORY_WORDS_KNOWN = 0.45   # s_O's vocabulary holds at least this share of the memories' words: bAbI-like memories
 O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
@@ -431,12 +445,8 @@ class Bot:
                 # is the capital of France?"). Not a reason for doubt in a yes/no question about what the cited
                 # memories tell: "Is John in the nylu?" "no", from "John moved to the mexpel.". (Counting words
                 # told in any memory too left LoCoMo's unanswerable questions undoubted: 77.6% -> 50.6% declined.)
-                cited = {w for s in supports for w in s.memory.tokens}
-                content = [w for w in utt.tokens if w not in STOP_WORDS]
-                related = any(w in cited for w in content)
-                strange = [w for w in content if w not in vocab.index and w not in cited]
-                if related and resp.words and set(resp.words) <= CLOSED_ANSWERS:
-                    strange = []
+                related, strange = question_fit(utt.tokens, [s.memory.tokens for s in supports], resp.words,
+                                                vocab.index)
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 sp = spans.get(id(q))
                 gate = sp is not None and use_span(self._loaded.span, gate_features(

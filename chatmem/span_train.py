@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as Fn
 
 from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, UNK, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
-    choose, gate_features, note_target, predict, span_input, target_index, use_span
+    N_GATE, choose, gate_features, note_target, predict, span_input, target_index, use_span
 from chatmem.when import time_note
 
 BASE_TIME = 1_683_550_000.0    # bAbI stories have no dates: R reads them as told a minute apart on one day
@@ -246,22 +246,33 @@ def _right(words: Sequence[str], answer: str | None) -> bool:
     return answer is not None and normalize_answer(", ".join(words)) == normalize_answer(answer)
 
 
+def _outcome(says: bool, right: bool, answerable: bool) -> int:
+    """Whether an answer serves the person asking: a right answer said with confidence, or, when nothing
+    answers, declining. (Scoring a wrong answer below declining made the gate decline renamed task 19's paths
+    whenever the dictionary was unsure of some: right answers lost with the wrong.)"""
+    return int(says and right) if answerable else int(not says)
+
+
 def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where R's two answers disagree on being right: the gate's features and which one was (1 the span). For a
-    question nothing answers, the right answer is none: the dictionary is right when it is unsure, the span when
-    its "no answer" wins. (Left out, the gate learned nothing there and let a confident dictionary guess through:
-    "What is my cat called?" -> "landlord, pieter".)"""
+    """Where one of R's two answers, as the Bot would say them, serves (`_outcome`) and the other does not: the
+    gate's features and which one (1 the span). The span says its answer when it beats "no answer" and the cited memories
+    share a word with the question (`related`, as chatmem.span.choose has it); the dictionary when it is
+    confident. Unanswerable questions count: left out, the gate let a confident dictionary guess through ("What
+    is my cat called?" -> "landlord, pieter"). An unsure dictionary word counts as declining, not as right:
+    counted right, the gate learned to prefer an unsure dictionary over a sure span and declined "Why did Zolbaku
+    go to the nylu?" with "mexquari" sure in the cited memory."""
     X, y = [], []
     for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
-        if e.answer is None:
-            d_ok, s_ok = not (e.dict_confident and e.dict_words), sp is not None and sp.null_prob >= sp.prob
-        else:
-            d_ok, s_ok = _right(e.dict_words, e.answer), sp is not None and _right([sp.text], e.answer)
-        if d_ok != s_ok and sp is not None:
+        if sp is None:
+            continue
+        ok = e.answer is not None
+        d = _outcome(e.dict_confident and bool(e.dict_words), _right(e.dict_words, e.answer), ok)
+        s = _outcome(sp.prob > sp.null_prob and e.related, _right([sp.text], e.answer), ok)
+        if d != s:
             X.append(gate_features(e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens,
                                    loaded.vocab.index, e.dict_words))
-            y.append(float(s_ok))
-    return np.array(X, dtype=np.float32).reshape(-1, len(X[0]) if X else 8), np.array(y, dtype=np.float32)
+            y.append(float(s > d))
+    return np.array(X, dtype=np.float32).reshape(-1, len(X[0]) if X else N_GATE), np.array(y, dtype=np.float32)
 
 
 def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> float:
@@ -326,6 +337,7 @@ def _babi_split(babi_dir, seed: int):
 def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.ndarray]:
     """bAbI validation questions as the gate meets them: O's supports and R's dictionary answer, so the gate
     keeps the answers bAbI needs (yes/no, counts, lists, paths) with the word-level R."""
+    from chatmem.bot import question_fit
     from chatmem.data import build_table
     from chatmem.evaluate import predict as babi_predict
     from chatmem.input import tokenize
@@ -343,9 +355,12 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
             continue
         sup = [p.sample.story[j] for j in js]
         q = table.row[p.sample.question]
+        # as the Bot doubts: a question word R never saw that no cited memory mentions (chatmem.bot.question_fit)
+        related, strange = question_fit(table.tokens[q], [table.tokens[table.row[p.sample.story[j]]] for j in p.support],
+                                        p.answer, loaded.vocab.index)
         exs.append(SpanExample(p.sample.question, table.tokens[q], sup, [BASE_TIME + 60 * j for j in js], None,
                                " ".join(p.sample.answer), f"babi{p.sample.task}", [table.tokens[table.row[t]] for t in sup],
-                               list(p.answer), p.score, p.score >= thr))
+                               list(p.answer), p.score, p.score >= thr and not strange, related))
         minis.append(table.mini[q])
     return exs, np.asarray(minis, dtype=np.float32).reshape(-1, 384)
 
@@ -357,6 +372,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit.
     `cache`: a JSON file of the questions as R met them after O (written when missing, read when present)."""
     from chatmem import checkpoint, generator
+    from chatmem.babi import rename
     from chatmem.crowd import crowd_conversation
     from chatmem.input import MiniLMEncoder
     from chatmem.util import minilm_cached, progress_bar
@@ -388,8 +404,12 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     log(f"O's supports of {sum(map(len, seen.values()))} generated questions ({time.perf_counter() - t0:.0f} s)")
     babi_tr, babi_va = _babi_split(babi_dir, cfg.seed) if babi_dir is not None else ([], [])
     if babi_va:
-        exs, m = babi_gate_examples(loaded, babi_va, encoder)
-        seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
+        # and the same stories with invented names, places and things, as a person's own words are to R (left
+        # out, the gate declined renamed task 20's "Why did Zolbaku go to the nylu?" with the answer sure)
+        renamed = rename(babi_va, set(loaded.vocab.entities), set(loaded.vocab.words), cfg.seed)
+        for part in (babi_va, renamed):
+            exs, m = babi_gate_examples(loaded, part, encoder)
+            seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
         vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)

@@ -108,6 +108,19 @@ def test_invented_names_in_a_yes_no_question_are_answered_with_confidence(tmp_pa
     assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:2])
 
 
+
+def test_invented_names_in_a_why_question_are_answered_with_confidence(tmp_path):
+    # bAbI task 20's shape with invented words: "nylu" is in no vocabulary and not in the cited memory, and the
+    # answer "mexquari" is sure there. The gate once preferred R's unsure dictionary word: "I'm not sure".
+    f = tmp_path / "why.txt"
+    f.write_text("1 Jason is mexquari.\n2 Antoine is othny.\n3 Jason went to the nylu.\n4 Antoine journeyed to the "
+                 "wimpel.\n5 Sumit is quati.\n6 Sumit went to the nylu.\n7 Why did Jason go to the nylu?\tmexquari\t1\n"
+                 "8 Why did Sumit go to the nylu?\tquati\t5\n9 Antoine grabbed the nyti there.\n"
+                 "10 Why did Antoine get the nyti?\tothny\t2\n")
+    r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
+    assert r.returncode == 0, r.stdout
+    assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:3])
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),

@@ -164,7 +164,8 @@ def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
 
 def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
     """Nothing answers "What is my cat called?": a confident dictionary guess is wrong there and the span's "no
-    answer" right, so the gate sees that question (before, it saw only questions with an answer)."""
+    answer" right, so the gate sees that question (before, it saw only questions with an answer). Each answer is
+    judged as the Bot would say it: an unsure dictionary word or an unrelated span is declining."""
     from types import SimpleNamespace
 
     import chatmem.span_train as st
@@ -175,14 +176,18 @@ def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
         e.dict_words, e.dict_confident = words, confident
         return e
 
+    unrelated = ex(None, ["kitchen"], False)
+    unrelated.related = False
     exs = [ex(None, ["landlord", "pieter"], True),     # the guess: the span, saying "no answer", is right
            ex(None, ["kitchen"], False),               # the dictionary is unsure, the span answers: dictionary right
            ex(None, [], False),                        # both decline: no disagreement
-           ex("Bruno", ["dr."], True)]                 # answerable: as before
+           ex("Bruno", ["dr."], True),                 # answerable: the span right
+           ex("mexquari", ["mexquari"], False),        # an unsure right word declines: the sure span is right
+           unrelated]                                  # memories not about the question: the span declines too
     spans = [Span(0, 0, 5, "Pieter", 0.1, 0.8), Span(0, 0, 5, "Bruno", 0.7, 0.1), Span(0, 0, 5, "x", 0.1, 0.9),
-             Span(0, 0, 5, "Bruno", 0.6, 0.2)]
+             Span(0, 0, 5, "Bruno", 0.6, 0.2), Span(0, 0, 5, "mexquari", 1.0, 0.0), Span(0, 0, 5, "Bruno", 0.7, 0.1)]
     monkeypatch.setattr(st, "_spans", lambda *a: spans)
     monkeypatch.setattr(st, "gate_features", lambda *a: np.zeros(8, np.float32))
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
-    X, y = st.gate_data(loaded, exs, np.zeros((4, 384), np.float32))
-    assert y.tolist() == [1.0, 0.0, 1.0] and X.shape == (3, 8)
+    X, y = st.gate_data(loaded, exs, np.zeros((6, 384), np.float32))
+    assert y.tolist() == [1.0, 0.0, 1.0, 1.0] and X.shape == (4, 8)
