@@ -22,6 +22,9 @@ POOL_ALL = 4096          # up to this many memories the relevance term ranks eve
 COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
 COSINE_TOP = 64
 CLOSED_ANSWERS = {"yes", "no", "maybe"}   # R's answers about a question's words, not copied from a memory
+ALPHA_KNOWN = 0.85       # α (the relevance term's weight on s_O) at or above it: s_O knows the question and memories
+MEMORY_WORDS_KNOWN = 0.45   # s_O's vocabulary holds at least this share of the memories' words: bAbI-like memories
+O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
 
 
 def question_fit(q_tokens: Sequence[str], cited: Sequence[Sequence[str]], words: Sequence[str],
@@ -35,9 +38,6 @@ def question_fit(q_tokens: Sequence[str], cited: Sequence[Sequence[str]], words:
     if related and words and set(words) <= CLOSED_ANSWERS:
         strange = False
     return related, strange
-ALPHA_KNOWN = 0.85       # α (the relevance term's weight on s_O) at or above it: s_O knows the question and memories
-MEMORY_WORDS_KNOWN = 0.45   # s_O's vocabulary holds at least this share of the memories' words: bAbI-like memories
-O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
 
 
 @dataclass(frozen=True)

@@ -255,9 +255,9 @@ def _outcome(says: bool, right: bool, answerable: bool) -> int:
 
 def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where one of R's two answers, as the Bot would say them, serves (`_outcome`) and the other does not: the
-    gate's features and which one (1 the span). The span says its answer when it beats "no answer" and the cited memories
-    share a word with the question (`related`, as chatmem.span.choose has it); the dictionary when it is
-    confident. Unanswerable questions count: left out, the gate let a confident dictionary guess through ("What
+    gate's features and which one (1 the span). The span says its answer when it beats "no answer" and the
+    cited memories share a word with the question (`related`, as chatmem.span.choose has it); the dictionary
+    when it is confident. Unanswerable questions count: left out, the gate let a confident dictionary guess through ("What
     is my cat called?" -> "landlord, pieter"). An unsure dictionary word counts as declining, not as right:
     counted right, the gate learned to prefer an unsure dictionary over a sure span and declined "Why did Zolbaku
     go to the nylu?" with "mexquari" sure in the cited memory."""
