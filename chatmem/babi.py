@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 from typing import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chatmem import ChatmemError
@@ -203,6 +202,6 @@ def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str],
             return re.sub(r"[A-Za-z]+", one, text)
 
         for s in group:
-            out.append(dataclasses.replace(s, story=tuple(sub(t) for t in s.story), question=sub(s.question),
-                                           answer=tuple(mapping.get(a, a) for a in s.answer)))
+            out.append(replace(s, story=tuple(sub(t) for t in s.story), question=sub(s.question),
+                               answer=tuple(mapping.get(a, a) for a in s.answer)))
     return out

@@ -110,8 +110,8 @@ def _parts_card(cfg: dict) -> str:
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements (generated conversations kept apart, and bAbI validation stories as told and with "
-                   f"invented names, places and things); span threshold {cfg.get('span_threshold', 0.5):.3g} (chosen on generated training "
-                   f"conversations kept apart, through the Bot's own choice: the most answerable questions right "
+                   f"invented names, places and things); span threshold {cfg.get('span_threshold', 0.5):.3g} "
+                   f"(chosen on generated training conversations kept apart, through the Bot's own choice: the most answerable questions right "
                    f"while declining at least {100 * cal.get('decline_target', 0.9):.0f}% of unanswerable ones; there "
                    f"{100 * cal.get('answerable_right', 0):.1f}% right, {100 * cal.get('unanswerable_declined', 0):.1f}% "
                    f"declined); {span['seconds'] / 60:.1f} min.")

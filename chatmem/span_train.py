@@ -246,6 +246,11 @@ def _right(words: Sequence[str], answer: str | None) -> bool:
     return answer is not None and normalize_answer(", ".join(words)) == normalize_answer(answer)
 
 
+def _said(c) -> bool:
+    """Whether the Bot says R's choice (a chatmem.span.Choice) as its answer, rather than declining."""
+    return c.confident and bool(c.words)
+
+
 def _outcome(says: bool, right: bool, answerable: bool) -> int:
     """Whether an answer serves the person asking: a right answer said with confidence, or, when nothing
     answers, declining. (Scoring a wrong answer below declining made the gate decline renamed task 19's paths
@@ -254,20 +259,19 @@ def _outcome(says: bool, right: bool, answerable: bool) -> int:
 
 
 def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where one of R's two answers, as the Bot would say them, serves (`_outcome`) and the other does not: the
-    gate's features and which one (1 the span). The span says its answer when it beats "no answer" and the
-    cited memories share a word with the question (`related`, as chatmem.span.choose has it); the dictionary
-    when it is confident. Unanswerable questions count: left out, the gate let a confident dictionary guess through ("What
-    is my cat called?" -> "landlord, pieter"). An unsure dictionary word counts as declining, not as right:
-    counted right, the gate learned to prefer an unsure dictionary over a sure span and declined "Why did Zolbaku
-    go to the nylu?" with "mexquari" sure in the cited memory."""
+    """Where one of R's two answers, as the Bot would say them (chatmem.span.choose, before any threshold),
+    serves (`_outcome`) and the other does not: the gate's features and which one (1 the span). Unanswerable
+    questions count: left out, the gate let a confident dictionary guess through ("What is my cat called?" ->
+    "landlord, pieter"). An unsure dictionary word counts as declining, not as right: counted right, the gate
+    learned to prefer an unsure dictionary over a sure span and declined "Why did Zolbaku go to the nylu?" with
+    "mexquari" sure in the cited memory."""
     X, y = [], []
     for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
         if sp is None:
             continue
-        ok = e.answer is not None
-        d = _outcome(e.dict_confident and bool(e.dict_words), _right(e.dict_words, e.answer), ok)
-        s = _outcome(sp.prob > sp.null_prob and e.related, _right([sp.text], e.answer), ok)
+        d, s = (_outcome(_said(c), _right(c.words, e.answer), e.answer is not None)
+                for c in (choose(e.dict_words, e.dict_score, e.dict_confident, e.related, sp, gate, 0.0)
+                          for gate in (False, True)))
         if d != s:
             X.append(gate_features(e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens,
                                    loaded.vocab.index, e.dict_words))
@@ -312,8 +316,7 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
         said = [(e.answer is None, False, True) for e in unsupported]
         for e, sp, gate in rows:
             c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related, sp, gate, float(tau))
-            said.append((e.answer is None, c.confident and bool(c.words) and _right(c.words, e.answer),
-                         not (c.confident and bool(c.words))))
+            said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
         ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
         una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
         curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), ans, una))
@@ -356,8 +359,8 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
         sup = [p.sample.story[j] for j in js]
         q = table.row[p.sample.question]
         # as the Bot doubts: a question word R never saw that no cited memory mentions (chatmem.bot.question_fit)
-        related, strange = question_fit(table.tokens[q], [table.tokens[table.row[p.sample.story[j]]] for j in p.support],
-                                        p.answer, loaded.vocab.index)
+        cited = [table.tokens[table.row[p.sample.story[j]]] for j in p.support]
+        related, strange = question_fit(table.tokens[q], cited, p.answer, loaded.vocab.index)
         exs.append(SpanExample(p.sample.question, table.tokens[q], sup, [BASE_TIME + 60 * j for j in js], None,
                                " ".join(p.sample.answer), f"babi{p.sample.task}", [table.tokens[table.row[t]] for t in sup],
                                list(p.answer), p.score, p.score >= thr and not strange, related))

@@ -108,7 +108,6 @@ def test_invented_names_in_a_yes_no_question_are_answered_with_confidence(tmp_pa
     assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:2])
 
 
-
 def test_invented_names_in_a_why_question_are_answered_with_confidence(tmp_path):
     # bAbI task 20's shape with invented words: "nylu" is in no vocabulary and not in the cited memory, and the
     # answer "mexquari" is sure there. The gate once preferred R's unsure dictionary word: "I'm not sure".
@@ -120,6 +119,7 @@ def test_invented_names_in_a_why_question_are_answered_with_confidence(tmp_path)
     r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
     assert r.returncode == 0, r.stdout
     assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:3])
+
 
 BAD = {
     "missing": (None, "no such file"),
