@@ -5,6 +5,7 @@ The app and replays both use it; nothing here imports Textual.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,24 @@ class Support:
     score: float
 
 
+def as_written(word: str, texts: Sequence[str]) -> str:
+    """A word of R's dictionary (lower case) as the cited memories write it: "ingrid" -> "Ingrid", "mary" -> "Mary".
+    A capital that only opens a sentence counts for names, not for "no" or "nothing"."""
+    pat = re.compile(rf"(?<![\w'-]){re.escape(word)}(?![\w'-])", re.IGNORECASE)
+    opening = None
+    for t in texts:
+        for m in pat.finditer(t):
+            if m.group() == word:
+                continue
+            if not re.search(r"(^|[.!?:]\s+)[\"'(]?$", t[:m.start()]):
+                return m.group()
+            opening = opening or m.group()
+    return opening if opening and word not in STOP_WORDS and word not in _PLAIN else word
+
+
+_PLAIN = frozenset("yes no maybe none nothing".split())
+
+
 @dataclass
 class Answer:
     question: str
@@ -67,7 +86,9 @@ class Answer:
             if not self.related:
                 return f"I don't know that. The closest thing I remember: {self.supports[0].memory.text}"
             return f"I'm not sure. I remember: {self.supports[0].memory.text}"
-        return ", ".join(self.words)
+        if self.span is not None:
+            return ", ".join(self.words)
+        return ", ".join(as_written(w, [s.memory.text for s in self.supports]) for w in self.words)
 
     def to_json(self) -> dict:
         return {"question": self.question, "answer": self.text, "words": self.words, "score": round(self.score, 4),

@@ -121,6 +121,29 @@ def test_invented_names_in_a_why_question_are_answered_with_confidence(tmp_path)
     assert all(json.loads(line)["confident"] for line in r.stdout.splitlines()[:3])
 
 
+def test_a_dictionary_answer_is_written_as_the_memory_writes_it(tmp_path):
+    # R's dictionary holds words in lower case; a name is said with its capital ("Jeff", not "jeff"), and the
+    # check still compares in lower case
+    f = tmp_path / "who.txt"
+    f.write_text("1 Fred went to the kitchen.\n2 Fred picked up the football there.\n3 Jeff went to the kitchen.\n"
+                 "4 Fred gave the football to Jeff.\n5 Who received the football?\tjeff\t4\n"
+                 "6 Where is Fred?\tkitchen\t1\n")
+    r = run_cli("--data-dir", str(tmp_path / "home"), "replay", "--json", "--check", str(f))
+    assert r.returncode == 0, r.stdout
+    said = [json.loads(line)["answer"] for line in r.stdout.splitlines()[:2]]
+    assert said == ["Jeff", "kitchen"]
+
+
+def test_as_written_keeps_the_capital_of_names_only():
+    from chatmem.bot import as_written
+
+    assert as_written("ingrid", ["My sister Ingrid is a pharmacist."]) == "Ingrid"
+    assert as_written("mary", ["Mary went to the kitchen."]) == "Mary"
+    assert as_written("no", ["No, John moved to the office."]) == "no"
+    assert as_written("kitchen", ["Mary went to the kitchen."]) == "kitchen"
+    assert as_written("n", ["The kitchen is north of the garden."]) == "n"
+
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),
