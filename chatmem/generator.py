@@ -197,6 +197,13 @@ def past_date(r: random.Random) -> Value:
     return Value(core, prep)
 
 
+def _price_value(r: random.Random, split: str) -> Value:
+    """What something cost: "1200 euros", "49.99 pounds", "85 quid"."""
+    n = r.choice((r.randint(5, 99), r.randint(100, 990), r.randint(10, 250) * 10, r.randint(1000, 4999)))
+    amount = f"{n - 1}.99" if n < 500 and r.random() < 0.2 else str(n)
+    return Value(f"{amount} {r.choice(lx.CURRENCIES)}")
+
+
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 
 VALUE_MAKERS = {
@@ -213,6 +220,8 @@ VALUE_MAKERS = {
     "school": lambda r, split: Value(f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.SCHOOL_KINDS)}"),
     "study": _from_pool("SUBJECTS"),
     "due": _due_value,
+    "price": _price_value,
+    "trip": _date_value,
 }
 
 # Attributes: name -> (scope, value maker, extra fact templates, extra question templates).
@@ -430,6 +439,30 @@ SPECS = {
                    "how long is {ps} {dthing} valid?", "when is {ps} {dthing} due for renewal?",
                    "until when is {ps} {dthing} valid?"),
         clauses=("when {ps} {dthing} {verb}",)),
+    "price": Spec(
+        facts=("[me] {p} paid {v} for {ps} {item}.", "{ps} {item} cost {v}.", "[me] {p} bought {ps} {item} for {v}.",
+               "[me] {p} spent {v} on {ps} {item}.", "{ps} {item} {was} {v}.", "[me] {p} got {ps} {item} for {v} in the sale.",
+               "{ps} {item} set {p_obj} back {v}.", "the price of {ps} {item} was {v}.", "{ps} {item} came to {v} in the end.",
+               "[me] we paid {v} for the {item}."),
+        updates=("actually, {ps} {item} cost {v}, not {old}.", "[me] correction: {p} paid {v} for {ps} {item}.",
+                 "{ps} {item} {was} reduced in the end, only {v}."),
+        questions=("[me] how much did {p} pay for {ps} {item}?", "how much {was} {ps} {item}?", "how much did {ps} {item} cost?",
+                   "what did {ps} {item} cost?", "[me] what did {p} pay for {ps} {item}?",
+                   "[me] how much did {p} spend on {ps} {item}?", "what was the price of {ps} {item}?",
+                   "[me] how much did we pay for the {item}?"),
+        clauses=("[me] how much {p} paid for {ps} {item}", "what {ps} {item} cost"),
+        told=("[me] when did {p} buy {ps} {item}?",)),
+    "trip": Spec(
+        facts=("I'm flying to {dest} {at}{v}.", "we're flying to {dest} {at}{v}.", "my flight to {dest} is {at}{v}.",
+               "I'm off to {dest} {at}{v}.", "we leave for {dest} {at}{v}.", "the trip to {dest} is {at}{v}.",
+               "I'm taking the train to {dest} {at}{v}.", "we're driving down to {dest} {at}{v}.",
+               "{at}{v} I'm going to {dest}."),
+        updates=("my flight to {dest} moved to {v}.", "the trip to {dest} is now {at}{v}.",
+                 "we're going to {dest} {at}{v} now, not {old}.", "they moved our flight to {dest} to {v}."),
+        questions=("when am I flying to {dest}?", "when is my flight to {dest}?", "when are we going to {dest}?",
+                   "when do we leave for {dest}?", "when is the trip to {dest}?", "[day] what day do I go to {dest}?",
+                   "when am I off to {dest}?"),
+        clauses=("when I'm going to {dest}", "when my flight to {dest} is")),
 }
 
 # "Who ...?" from a fact's value back to the person it names: "Who plays the cello?" -> "Luca".
@@ -440,6 +473,8 @@ INVERSE = {
     "work": ("who works at {v}?", "who has a job at {v}?", "which friend works at {v}?"),
     "school": ("who goes to {v}?", "who is at {v}?", "which child goes to {v}?"),
     "study": ("who studies {v}?", "who is studying {v}?", "which friend is doing {v}?"),
+    "trip": ("where am I going {at}{v}?", "where am I flying {at}{v}?", "where are we off to {at}{v}?",
+             "where am I travelling to {at}{v}?", "where do we go {at}{v}?"),
     "hobby": ("[instrument] who plays {at}{v}?", "[instrument] which friend plays {at}{v}?", "[sport] who plays {v}?",
               "[sport] who is into {v}?", "[language] who speaks {v}?", "[language] which friend speaks {v}?"),
 }
@@ -456,6 +491,10 @@ JOINT = {
     ("hobby", "job"): ("[instrument] {p} is {wa} {w} who plays {at}{v}.", "[language] {p} is {wa} {w} who speaks {v}.",
                        "[sport] {p} works as {wa} {w} and plays {v}."),
 }
+
+# A relation told with a job before the name: "Callum's girlfriend is a vet named Rosa." ({n} the name).
+NAMED = ("{R} is {a} {v} named {n}.", "{R} is {a} {v} called {n}.", "{R} is {a} {v} by the name of {n}.",
+         "{R} is {a} {v}, {n} by name.")
 
 # Someone gives a lent thing back: the holder fact is superseded by a location.
 RETURNS = ("{prev} gave {thing} back, {it_is} {v} again.", "{prev} returned {thing} and I put {obj} {v}.",
@@ -615,10 +654,10 @@ class Key:
 
 
 PERSON_KINDS = ("home", "job", "work", "school", "study")  # about a person other than me
-OWNER_KINDS = ("attr", "count", "pet", "hobby", "due")  # about me or another person
+OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
-             "study")
+             "study", "trip")
 
 
 class World:
@@ -717,6 +756,9 @@ class World:
         if kind == "appt":
             ev = self.pick(lx.EVENTS)
             return ev and Key(kind, {"_id": ev, "ev": f"my {ev}", "ev_a": f"{a_an(ev)} {ev}", "tags": set()})
+        if kind == "trip":
+            dest = self.pick(pool("CITIES", self.split))
+            return dest and Key(kind, {"_id": dest, "dest": dest, "tags": set()})
         if kind == "hours":
             place = self.pick(pool("OPEN_PLACES", self.split) or lx.OPEN_PLACES)
             return place and Key(kind, {"_id": place, "place": place, "tags": set()})
@@ -728,6 +770,11 @@ class World:
             if ("due", (id(p), due[0])) in self.keys:
                 return None
             return Key(kind, {"_id": (id(p), due[0]), "dthing": due[0], "verb": due[1], "base": due[2], "tags": set()}, p)
+        if kind == "price":
+            item = self.pick([i for i in pool("PURCHASES", self.split) if ("price", (id(p), i)) not in self.keys])
+            plural = item in lx.PLURAL_PURCHASES
+            return item and Key(kind, {"_id": (id(p), item), "item": item, "was": "were" if plural else "was",
+                                       "tags": set()}, p)
         if kind == "count":
             noun = self.pick([n for n in lx.COUNTABLES if ("count", (id(p), n)) not in self.keys])
             return noun and Key(kind, {"_id": (id(p), noun), "noun": noun, "tags": set()}, p)
@@ -783,6 +830,8 @@ class World:
         i = self.add(Turn(text, kind, self.tick(), True, False, supersedes=supersedes if kind == "update" else None))
         key.span = (start, value.core)
         key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
+        if key.kind == "trip":          # "Where am I going on Friday?" is answered by the destination
+            key.who = _name_at(text, s["dest"])
         key.value, key.ref, key.updated = value, ref, kind == "update"
         key.history.append(i)
         return i
@@ -848,7 +897,10 @@ class World:
         R, name = rel.slots["R"], self.name_of(person)
         kinds = self.rng.choice((("home",), ("job",), ("work",), ("hobby",), ("school",), ("study",)) + tuple(JOINT))
         appos = f"{R} {name}" if self.rng.random() < 0.75 else f"{name}, {R},"
-        i = self.joint(person, kinds, appos, name)
+        if self.rng.random() < 0.2:         # "Callum's girlfriend is a vet named Rosa."
+            i = self.joint(person, ("job",), None, name, NAMED, {"R": R, "n": name})
+        else:
+            i = self.joint(person, kinds, appos, name)
         if i is None:
             return False
         rel.history.append(i)
@@ -866,9 +918,10 @@ class World:
             return False
         return self.joint(person, kinds, None, self.name_of(person)) is not None
 
-    def joint(self, person: Person, kinds: tuple[str, ...], appos: str | None, name: str) -> int | None:
+    def joint(self, person: Person, kinds: tuple[str, ...], appos: str | None, name: str,
+              shapes: tuple[str, ...] = (), extra: dict | None = None) -> int | None:
         """State the facts of `kinds` about `person` in one turn, named by `appos` (a relation and a name) or by
-        `name`; every key's newest statement is that turn."""
+        `name` (or in one of `shapes`, with the `extra` slots); every key's newest statement is that turn."""
         keys = [Key(k, {"_id": _joint_id(k, person), "tags": set()}, person) for k in kinds]
         if any((k.kind, k.slots["_id"]) in self.keys for k in keys):
             return None
@@ -883,6 +936,9 @@ class World:
             options = [t for t in _usable(self.templates(keys[0], "facts"), s["tags"]) if "{ps}" not in t]
         if appos and appos.endswith(","):      # "Ingrid, my sister, lives in Bergen."
             options = [t for t in options if t.startswith("{p} ") and "{ps}" not in t]
+        if shapes:
+            options = _usable(shapes, s["tags"])
+            s.update(extra or {})
         if not options:
             return None
         text, starts = render_many(self.rng.choice(options), s, {"v": values[0].core, "w": values[-1].core})
@@ -964,7 +1020,7 @@ class World:
         out = []
         for key in self.keys.values():
             one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder") else
-                                                    "when" if key.kind in ("appt", "due") else "single")
+                                                    "when" if key.kind in ("appt", "due", "trip") else "single")
             out.append((one_hop, key, key.ref))
             p = key.person
             if p is not None and p is not ME:
@@ -974,7 +1030,9 @@ class World:
                         out.append(("two_hop" if p.refs[ref][1] != key.history[-1] else one_hop, key, ref))
                 if key.kind in INVERSE and key.who and self.only_statement(key):
                     out.append(("who", key, "inverse"))
-            if len(key.history) == 1 and not key.updated:
+            if key.kind == "trip" and key.who and self.only_statement(key):
+                out.append(("single", key, "inverse"))
+            if len(key.history) == 1 and not key.updated and key.kind != "trip":
                 out.append(("when", key, "told"))
         return out
 
@@ -1028,7 +1086,7 @@ class World:
         """A question about something never stated: a new thing, relation, attribute, pet, or a known
         person's unknown home or job."""
         kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count", "pet",
-                                "hours", "hobby", "school", "due", "study"))
+                                "hours", "hobby", "school", "due", "study", "price", "trip"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1098,7 +1156,7 @@ class World:
 
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
-              "hours", "count", "pet", "hobby", "school", "due", "study")
+              "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip")
 
 
 def _conversation(seed: int, split: str) -> Conversation:

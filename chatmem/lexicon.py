@@ -271,6 +271,24 @@ smear test | blood test | wedding fitting | car service | tax deadline | mortgag
 pottery class | choir rehearsal | football match | gym induction | chimney sweep visit
 """)
 
+# Things bought, for "How much did I pay for ...?": "I paid 1200 euros for the new sofa."
+PURCHASES = _phrases("""
+sofa | laptop | fridge | washing machine | mattress | dishwasher | road bike | e-bike | phone | television |
+coffee machine | hoover | lawnmower | wardrobe | dining table | desk chair | bed frame | oven | freezer |
+winter coat | wedding dress | suit | running shoes | hiking boots | watch | engagement ring | guitar | piano |
+camera | tablet | printer | drone | tent | kayak | pram | car seat | cot | sewing machine | cooker hood |
+boiler | shed | greenhouse | hot tub | barbecue | rug | armchair | bookcase | chest of drawers | headphones |
+concert tickets | flights | train tickets | festival tickets | curtains | kitchen units | tyres | glasses
+""")
+
+# Purchases that are plural: "The concert tickets were 90 euros."
+PLURAL_PURCHASES = frozenset(_phrases("""
+concert tickets | flights | train tickets | festival tickets | curtains | kitchen units | tyres | glasses |
+headphones | running shoes | hiking boots
+"""))
+
+CURRENCIES = ("euros", "pounds", "dollars", "quid", "francs", "kroner")
+
 # Places with opening hours: "The pool is open until 6pm."
 OPEN_PLACES = _phrases("""
 the pool | the pharmacy | the library | the post office | the recycling centre | the gym | the sauna |

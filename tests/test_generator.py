@@ -253,3 +253,40 @@ def test_padding_changes_no_fact_or_question():
         for s, t in zip(x.turns, y.turns):
             assert t.text in s.text
     assert any(s.text != t.text for x, y in zip(a, b) for s, t in zip(x.turns, y.turns))
+
+
+def test_prices_are_asked_with_how_much_and_answered_with_amount_and_currency(train):
+    """"I paid 1200 euros for my sofa." -> "How much did I pay for my sofa?" -> "1200 euros"."""
+    asked = [(c, t) for c, _, t in questions(train) if t.text.lower().startswith(("how much", "what did")) and t.answer]
+    assert len(asked) >= 5
+    for c, t in asked:
+        amount, currency = t.answer.rsplit(" ", 1)
+        assert re.fullmatch(r"\d+(\.99)?", amount) and currency in g.lx.CURRENCIES
+        assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+
+
+def test_a_trip_answers_when_from_its_date_and_where_from_its_destination(train):
+    """"We're flying to Porto on March 3." answers "When is my flight to Porto?" and "Where am I going on March 3?"."""
+    cities = set(g.lx.CITIES)
+    where = [(c, t) for c, _, t in questions(train) if re.match(r"Where (am I|are we|do we)", t.text) and t.answer]
+    when = [(c, t) for c, _, t in questions(train) if t.qkind == "when" and re.search(r"\b(flight|trip) to\b|\bto [A-Z]", t.text)
+            and t.answer_support is not None and t.answer_start is not None]
+    assert where and when
+    for c, t in where:
+        assert t.answer in cities and t.answer not in t.text
+        assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+    for c, t in when:
+        assert t.answer not in cities and t.answer in c.turns[t.answer_support].text
+
+
+def test_a_name_can_follow_the_job_it_is_told_with():
+    """"Callum's girlfriend is a vet named Rosa.": "Who is Callum's girlfriend?" -> Rosa, "What does Rosa do?" -> vet."""
+    named = re.compile(r"is an? ([\w' -]+?) (named|called|by the name of) ([A-Z][\w-]+(?: [A-Z][\w-]+)?)\.")
+    seen = set()
+    for c, _, t in questions(g.generate(150, seed=11, split="train")):
+        if t.answer_support is None or t.answer_start is None:
+            continue
+        m = named.search(c.turns[t.answer_support].text)
+        if m and t.answer in (m.group(1), m.group(3)):
+            seen.add("job" if t.answer == m.group(1) else "name")
+    assert seen == {"job", "name"}
