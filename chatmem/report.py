@@ -114,7 +114,11 @@ def _parts_card(cfg: dict) -> str:
                    f"(chosen on generated training conversations kept apart, through the Bot's own choice: the most answerable questions right "
                    f"while declining at least {100 * cal.get('decline_target', 0.9):.0f}% of unanswerable ones; there "
                    f"{100 * cal.get('answerable_right', 0):.1f}% right, {100 * cal.get('unanswerable_declined', 0):.1f}% "
-                   f"declined); {span['seconds'] / 60:.1f} min.")
+                   f"declined); {span['seconds'] / 60:.1f} min."
+                   + (f" Fine-tuned ({span['config'].get('warm_epochs')} epochs at learning rate "
+                      f"{span['config'].get('warm_lr')}) from the previous span model, which was trained on "
+                      f"{span['warm_from'].get('examples')} questions of an earlier version of the generator."
+                      if span.get("warm_from") else ""))
     act = cfg.get("act_train")
     if act:
         v = act["valid"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -60,6 +60,12 @@ class SpanTrainConfig:
     vocab_min_count: int = 60       # R knows template words, prepositions, months; not the lexicons' names and things
     word_dropout: float = 0.2
     seed: int = 1234
+    # With a span model already in the checkpoint: go on from it (its vocabulary kept) for warm_epochs at warm_lr
+    # rather than start over: started over on a newer generator, R declined more of the short statements the app
+    # stores; fine-tuned, it keeps them and learns the new kinds of fact (README, "Everyday conversations").
+    warm_start: bool = True
+    warm_epochs: int = 4
+    warm_lr: float = 5e-4
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -153,12 +159,14 @@ def _loss(model: SpanR, xs: Sequence[SpanInput], ys: np.ndarray, word_dropout: f
 
 
 def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_size: int, log=print,
-        valid: tuple[Sequence[SpanInput], np.ndarray] | None = None) -> SpanR:
-    """Fit the span model; with `valid` (other training-split conversations), keep the epoch whose validation
-    loss is lowest."""
+        valid: tuple[Sequence[SpanInput], np.ndarray] | None = None, init: SpanR | None = None) -> SpanR:
+    """Fit the span model (from `init`'s weights when given); with `valid` (other training-split conversations),
+    keep the epoch whose validation loss is lowest."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SpanR(SpanConfig(vocab_size))
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.perf_counter()
     best = (np.inf, None)
@@ -381,6 +389,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     from chatmem.util import minilm_cached, progress_bar
 
     t0 = time.perf_counter()
+    warm = checkpoint.load(model_dir) if fit_model and cfg.warm_start else None
+    warm = warm if warm is not None and warm.span is not None else None
     loaded = checkpoint.load(model_dir, without=("span",) if fit_model else ())
     encoder = MiniLMEncoder()
     info = dict(loaded.config.get("span_train", {}))
@@ -415,14 +425,19 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
-        vocab = SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
+        vocab = warm.span_vocab if warm is not None else \
+            SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
         valid = encode_examples(vocab, seen["tune"], minis["tune"])
         log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI, "
             f"{int((ys == SUPPORTS * MAX_WORDS * MAX_SPAN).sum())} with no answer among O's supports), "
             f"vocabulary {len(vocab.words)}")
-        loaded.span, loaded.span_vocab = fit(xs, ys, cfg, len(vocab.words), log=log, valid=valid), vocab
-        info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1)}
+        fit_cfg = replace(cfg, epochs=cfg.warm_epochs, lr=cfg.warm_lr) if warm is not None else cfg
+        loaded.span = fit(xs, ys, fit_cfg, len(vocab.words), log=log, valid=valid,
+                          init=warm.span if warm is not None else None)
+        loaded.span_vocab = vocab
+        info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1),
+                **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
     X, y = gate_data(loaded, seen["gate"], minis["gate"])
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")

@@ -191,3 +191,20 @@ def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
     X, y = st.gate_data(loaded, exs, np.zeros((6, 384), np.float32))
     assert y.tolist() == [1.0, 0.0, 1.0, 1.0] and X.shape == (4, 8)
+
+
+def test_a_warm_start_goes_on_from_the_shipped_span_model():
+    """`SpanTrainConfig.warm_start`: fine-tuning starts from the given weights (and its own seed's start is not
+    used); with no epochs the model is the one given."""
+    import torch
+
+    import chatmem.span_train as st
+    from chatmem.span import SpanConfig, SpanR
+
+    torch.manual_seed(0)
+    given = SpanR(SpanConfig(vocab_size=20))
+    got = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0), 20, log=lambda m: None, init=given)
+    assert all(torch.equal(a, b) for a, b in zip(got.state_dict().values(), given.state_dict().values()))
+    fresh = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0), 20, log=lambda m: None)
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), given.state_dict().values()))
+    assert st.SpanTrainConfig().warm_start and st.SpanTrainConfig().warm_epochs < st.SpanTrainConfig().epochs
