@@ -48,6 +48,9 @@ class Support:
     score: float
 
 
+_PLAIN = frozenset("yes no maybe none nothing".split())
+
+
 def as_written(word: str, texts: Sequence[str]) -> str:
     """A word of R's dictionary (lower case) as the cited memories write it: "ingrid" -> "Ingrid", "mary" -> "Mary".
     A capital that only opens a sentence counts for names, not for "no" or "nothing"."""
@@ -61,9 +64,6 @@ def as_written(word: str, texts: Sequence[str]) -> str:
                 return m.group()
             opening = opening or m.group()
     return opening if opening and word not in STOP_WORDS and word not in _PLAIN else word
-
-
-_PLAIN = frozenset("yes no maybe none nothing".split())
 
 
 @dataclass
@@ -86,9 +86,14 @@ class Answer:
             if not self.related:
                 return f"I don't know that. The closest thing I remember: {self.supports[0].memory.text}"
             return f"I'm not sure. I remember: {self.supports[0].memory.text}"
+        return ", ".join(self.said_words)
+
+    @property
+    def said_words(self) -> list[str]:
+        """R's words as said: a span as copied, a dictionary word as the cited memories write it."""
         if self.span is not None:
-            return ", ".join(self.words)
-        return ", ".join(as_written(w, [s.memory.text for s in self.supports]) for w in self.words)
+            return list(self.words)
+        return [as_written(w, [s.memory.text for s in self.supports]) for w in self.words]
 
     def to_json(self) -> dict:
         return {"question": self.question, "answer": self.text, "words": self.words, "score": round(self.score, 4),

@@ -216,14 +216,12 @@ class Printer:
 
 
 def _result(u: Utterance, ans, expected) -> Result:
-    from chatmem.bot import as_written
     # A span answer ("Karim Marchetti") compares word by word, as expected answers are read; both in lower case
     # (bAbI's "Fred" against R's "fred")
     expected = None if expected is None else normalize_answer(",".join(expected))
     return Result(u.text, ans.text, normalize_answer(",".join(ans.words)), expected, [s.memory.text for s in ans.supports],
                   [s.score for s in ans.supports], confident=ans.confident,
-                  said=",".join(as_written(w, [s.memory.text for s in ans.supports]) for w in ans.words) if ans.span is None
-                  else ans.words[0])
+                  said=",".join(ans.said_words))
 
 
 CHUNK = 64      # utterances encoded at a time: the first answers print while the rest is still to encode

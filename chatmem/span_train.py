@@ -389,9 +389,12 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     from chatmem.util import minilm_cached, progress_bar
 
     t0 = time.perf_counter()
-    warm = checkpoint.load(model_dir) if fit_model and cfg.warm_start else None
-    warm = warm if warm is not None and warm.span is not None else None
-    loaded = checkpoint.load(model_dir, without=("span",) if fit_model else ())
+    loaded = checkpoint.load(model_dir, without=("span",) if fit_model and not cfg.warm_start else ())
+    warm = None          # the span model a fit goes on from, and its vocabulary
+    if fit_model:
+        if loaded.span is not None:
+            warm = (loaded.span, loaded.span_vocab)
+        loaded.span = None
     encoder = MiniLMEncoder()
     info = dict(loaded.config.get("span_train", {}))
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
@@ -425,7 +428,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
-        vocab = warm.span_vocab if warm is not None else \
+        vocab = warm[1] if warm is not None else \
             SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
         valid = encode_examples(vocab, seen["tune"], minis["tune"])
@@ -434,7 +437,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             f"vocabulary {len(vocab.words)}")
         fit_cfg = replace(cfg, epochs=cfg.warm_epochs, lr=cfg.warm_lr) if warm is not None else cfg
         loaded.span = fit(xs, ys, fit_cfg, len(vocab.words), log=log, valid=valid,
-                          init=warm.span if warm is not None else None)
+                          init=warm[0] if warm is not None else None)
         loaded.span_vocab = vocab
         info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
