@@ -182,9 +182,27 @@ def invented_words(vocab_words: set[str], rng: random.Random, k: int) -> list[st
     return list(out)
 
 
+# bAbI's plural forms of its entities (task 15): renamed, they stay plurals of the invented word ("Wolves are
+# afraid of mice." -> "Zolus are afraid of lupels."), as a person would write them
+_PLURALS = {"mice": "mouse", "wolves": "wolf", "cats": "cat"}
+
+
+def _plural_of(w: str, after: str, entities: set[str]) -> str | None:
+    """The singular entity `w` is the plural of, or None. "Sheep" is a plural where a verb in the plural follows."""
+    base = _PLURALS.get(w)
+    if base is None and w in entities and after.startswith(" are "):
+        base = w
+    return base if base in entities else None
+
+
+def _plural(w: str) -> str:
+    return w + "es" if w.endswith("s") else w + "s"
+
+
 def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str], seed: int) -> list[Sample]:
     """The same samples with each story's entities replaced consistently by invented words ("Mary" ->
-    "Zolbaku" everywhere in that story, answers included): stories only exact matches can answer."""
+    "Zolbaku" everywhere in that story, answers included; "mice" -> "lupels" where "mouse" -> "lupel"):
+    stories only exact matches can answer."""
     from chatmem.data import story_groups
 
     rng = random.Random(seed)
@@ -195,7 +213,8 @@ def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str],
         def sub(text: str) -> str:
             def one(m: re.Match) -> str:
                 w = m.group(0)
-                new = mapping.get(w.lower())
+                base = _plural_of(w.lower(), text[m.end():], entities)
+                new = mapping.get(w.lower()) if base is None else _plural(mapping[base])
                 if new is None:
                     return w
                 return new.capitalize() if w[0].isupper() else new

@@ -102,8 +102,9 @@ class StoryIndex:
 
     def __init__(self, token_lists: Sequence[Sequence[str]], vocab: Vocab):
         self.vocab = vocab
-        self.local: dict[str, int] = {}
+        self.local: dict[str, int] = {}       # match key (see key()) -> local id
         self._words: list[str] = []           # local id -> word (word())
+        self._keys: dict[str, str] = {}       # word -> match key, memoised
         self.gid = np.zeros((0, L), dtype=np.int64)
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
@@ -120,7 +121,7 @@ class StoryIndex:
         gid = np.zeros((n, L), dtype=np.int64)
         lid = np.full((n, L), -1, dtype=np.int64)
         # The same ids as local_ids and content_ids memory by memory, gathered flat: one copy into each table
-        local, index, content = self.local, self.vocab.index, self.content
+        index, content, lid_of = self.vocab.index, self.content, self._lid
         flat_g: list[int] = []
         flat_l: list[int] = []
         lens = np.zeros(n, dtype=np.int64)
@@ -128,8 +129,8 @@ class StoryIndex:
             head = toks[:L]
             lens[i] = len(head)
             flat_g += [index.get(w, UNK) for w in head]
-            flat_l += [local.setdefault(w, len(local)) for w in head]
-            content.append(sorted({local.setdefault(w, len(local)) for w in toks if w not in STOP_WORDS}))
+            flat_l += [lid_of(w) for w in head]
+            content.append(sorted({lid_of(w) for w in toks if w not in STOP_WORDS}))
         filled = np.arange(L) < lens[:, None]
         gid[filled] = flat_g
         lid[filled] = flat_l
@@ -138,18 +139,42 @@ class StoryIndex:
         self.ngrams = {g: _ngrams(self.lid, g) for g in (2, 3)}
         self.blocks = {}
 
+    def key(self, w: str) -> str:
+        """What exact matches compare. A word of the vocabulary is itself: its embedding carries the rest, and
+        bAbI's features stay as trained. An unseen word loses a plural "s" (where that leaves an unseen word too), so that "Zorbs are afraid of
+        glims." matches "Tim is a zorb." by identity, as "wolves" meets "wolf" through the embeddings."""
+        k = self._keys.get(w)
+        if k is None:
+            k = w
+            if (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[-2].isalpha()
+                    and w not in self.vocab.index and w[:-1] not in self.vocab.index and w not in STOP_WORDS):
+                k = w[:-1]
+            self._keys[w] = k
+        return k
+
+    def _lid(self, w: str) -> int:
+        k = self.key(w)
+        lid = self.local.get(k)
+        if lid is None:
+            lid = self.local[k] = len(self._words)
+            self._words.append(w)
+        elif w == k:
+            self._words[lid] = w      # the bare form, where the story has it ("glim" over "glims")
+        return lid
+
+    def lid_of(self, w: str, default: int | None = -1) -> int | None:
+        """The local id of `w`, without handing out a new one."""
+        return self.local.get(self.key(w), default)
+
     def word(self, lid: int) -> str:
-        """The word of a story-local id: ids are handed out in order (setdefault(w, len(local))), so the dict's
-        keys in order are the inverse, listed again only when words were added."""
-        if len(self._words) != len(self.local):
-            self._words = list(self.local)
+        """A word of a story-local id, as written: the bare form where a story has both."""
         return self._words[lid]
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
-        return [self.local.setdefault(w, len(self.local)) for w in toks]
+        return [self._lid(w) for w in toks]
 
     def content_ids(self, toks: Sequence[str]) -> list[int]:
-        return sorted({self.local.setdefault(w, len(self.local)) for w in toks if w not in STOP_WORDS})
+        return sorted({self._lid(w) for w in toks if w not in STOP_WORDS})
 
     def query(self, toks: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         lid = np.full(L, -1, dtype=np.int64)
@@ -380,7 +405,7 @@ def r_input(idx: StoryIndex, q_toks: Sequence[str], support: Sequence[int]) -> R
     for k, m in enumerate(sup):
         s_gid[k] = idx.gid[m]
         s_lid[k] = idx.lid[m]
-    local_stop = [idx.local[w] for w in STOP_WORDS if w in idx.local]
+    local_stop = [lid for lid in (idx.lid_of(w, None) for w in STOP_WORDS) if lid is not None]
     content = (s_lid >= 0) & ~_isin(s_lid, local_stop)
     q_content = (q_lid >= 0) & ~_isin(q_lid, local_stop)
     q_match = np.zeros((3, L, L), dtype=np.float32)

@@ -149,3 +149,18 @@ def test_word_of_a_local_id_and_isin():
         b = rng.integers(-1, 6, size=rng.integers(0, 5))
         assert np.array_equal(_isin(a, b), np.isin(a, b))
         assert np.array_equal(_isin(a, list(b)), np.isin(a, list(b)))
+
+
+def test_an_unseen_plural_matches_its_singular_and_known_words_stay_exact():
+    """Unseen words lose a plural "s" for exact matches ("Zorbs are afraid of glims." meets "Tim is a zorb."),
+    while vocabulary words keep their own ids and a word is said as the story writes it."""
+    vocab = Vocab(["<pad>", "<unk>", "cat", "cats", "is", "a", "are", "afraid", "of"], ["<stop>"], [])
+    idx = StoryIndex([["zorbs", "are", "afraid", "of", "glims"], ["tim", "is", "a", "zorb"], ["cats", "are", "cat"],
+                      ["james", "is", "afraid", "of", "glass"]], vocab)
+    assert idx.lid_of("zorbs") == idx.lid_of("zorb") != -1
+    assert idx.lid_of("cats") != idx.lid_of("cat")                 # the embeddings relate these
+    assert idx.lid_of("glass") != idx.lid_of("glas") == -1          # no "ss" is a plural
+    assert idx.lid_of("nowhere") == -1 and idx.lid_of("nowhere", None) is None
+    assert idx.word(idx.lid_of("zorbs")) == "zorb"                  # the bare form, seen after the plural
+    assert idx.word(idx.lid_of("glims")) == "glims" and idx.word(idx.lid_of("james")) == "james"
+    assert set(idx.content[0]) & set(idx.content[1]) == {idx.lid_of("zorb")}

@@ -228,3 +228,17 @@ def test_renamed_stories_keep_their_shape_with_words_no_vocabulary_has():
     assert r[0].story[0] == f"{mary} went to the {kitchen}." and r[0].question == f"Where is {mary}?"
     assert r[1].story == r[0].story and r[1].answer == (kitchen,)        # one renaming for the whole story
     assert rename(s, {"mary", "john", "kitchen", "apple"}, known, seed=3) == r
+
+
+def test_renamed_plurals_stay_plurals_of_the_invented_word():
+    """Task 15's "Wolves are afraid of mice." renamed keeps both plurals of the words its singulars became."""
+    from chatmem.babi import Sample, rename
+
+    story = ("Wolves are afraid of mice.", "Sheep are afraid of wolves.", "Gertrude is a sheep.", "Jo is a wolf.")
+    s = [Sample(15, story, "What is gertrude afraid of?", ("wolf",), (2, 1))]
+    known = {"wolf", "mouse", "sheep", "gertrude", "jo", "is", "a", "are", "afraid", "of"}
+    r = rename(s, {"wolf", "mouse", "sheep"}, known, seed=3)[0]
+    wolf, sheep = r.answer[0], r.story[2].split()[-1].rstrip(".")
+    plural = lambda w: w + ("es" if w.endswith("s") else "s")   # noqa: E731
+    assert r.story[1] == f"{plural(sheep).capitalize()} are afraid of {plural(wolf)}."
+    assert r.story[3] == f"Jo is a {wolf}." and r.story[0].startswith(f"{plural(wolf).capitalize()} are afraid of ")
