@@ -35,9 +35,24 @@ UNK = 1
 _WORD = re.compile(r"[^\W_](?:[\w'’\-./:@+#]*[^\W_])?")
 
 
+# Markup a person may paste (HTML tags; Rich or BBCode tags such as "[red]" and "[/red]"): its words are no words
+# of the memory, and no span runs across it ("My locker is [red]42[/red]." is answered "42", not "42[/red").
+_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|\[/?[A-Za-z#@][\w#=.,:/-]*\]")
+
+
+def tags(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _TAG.finditer(text)] if ("<" in text or "[" in text) else []
+
+
 def words(text: str) -> list[tuple[int, int]]:
-    """Character offsets of the words of a memory."""
-    return [m.span() for m in _WORD.finditer(text)][:MAX_WORDS]
+    """Character offsets of the words of a memory, markup left out."""
+    marks = tags(text)
+    return [m.span() for m in _WORD.finditer(text) if not any(a <= m.start() < b for a, b in marks)][:MAX_WORDS]
+
+
+def _across_markup(text: str, offs: list[tuple[int, int]], w: int, ln: int) -> bool:
+    marks = tags(text)
+    return any(offs[w][0] < a < offs[w + ln][1] for a, _ in marks)
 
 
 @dataclass
@@ -203,6 +218,14 @@ def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
     best = scores.reshape(B, -1).argmax(1)
     out = []
     for b, x in enumerate(inputs):
+        if any(tags(t) for t in x.texts):       # the best span that runs across no markup
+            for i in torch.argsort(scores[b].reshape(-1), descending=True)[:64].tolist():
+                k, rest = divmod(i, MAX_WORDS * MAX_SPAN)
+                w, ln = divmod(rest, MAX_SPAN)
+                if k < len(x.offsets) and w + ln < len(x.offsets[k]) and \
+                        not _across_markup(x.texts[k], x.offsets[k], w, ln):
+                    best[b] = i
+                    break
         k, rest = divmod(int(best[b]), MAX_WORDS * MAX_SPAN)
         w, ln = divmod(rest, MAX_SPAN)
         if k >= len(x.offsets) or w + ln >= len(x.offsets[k]):

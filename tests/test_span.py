@@ -17,6 +17,21 @@ def test_words_keep_codes_times_and_names_whole():
     assert got == ["Henrike", "Vos", "the", "code", "is", "cobalt-19", "from", "4:30pm", "40", "Quay", "Road"]
 
 
+def test_markup_is_no_word_and_no_span_runs_across_it():
+    import torch
+
+    t = "My locker is [red]42[/red], the code is <b>55 31</b> and [shares a photo of a dog]."
+    got = [t[a:b] for a, b in words(t)]
+    assert got == ["My", "locker", "is", "42", "the", "code", "is", "55", "31", "and", "shares", "a", "photo", "of",
+                   "a", "dog"]
+    vocab = SpanVocab.build([t], min_count=1)
+    x = span_input(vocab, ("what", "is", "the", "code"), np.zeros(384, np.float32), [t])
+    for seed in range(30):          # untrained models pick spans anywhere: none may hold a tag
+        torch.manual_seed(seed)
+        [sp] = predict(SpanR(SpanConfig(len(vocab.words))).eval(), [x])
+        assert sp is not None and not any(m in sp.text for m in ("<", ">", "[red", "[/red", "red]")), sp.text
+
+
 def test_target_index_covers_the_answer_words():
     vocab = SpanVocab.build(["I keep the key behind the bread bin."], min_count=1)
     x = span_input(vocab, ("where", "is", "the", "key"), np.zeros(384, np.float32), ["I keep the key behind the bread bin."])
