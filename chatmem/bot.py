@@ -80,8 +80,9 @@ class Answer:
 
     @property
     def text(self) -> str:
-        if not self.supports:
-            return "I don't remember anything about that yet."
+        if not self.supports:     # O stopped before a first hop: nothing, or nothing it found, answers this
+            seen = self.ranking is not None and len(self.ranking[0]) > 0
+            return "I don't know that." if seen else "I don't remember anything about that yet."
         if not self.confident:
             if not self.related:
                 return f"I don't know that. The closest thing I remember: {self.supports[0].memory.text}"

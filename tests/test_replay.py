@@ -144,6 +144,16 @@ def test_as_written_keeps_the_capital_of_names_only():
     assert as_written("n", ["The kitchen is north of the garden."]) == "n"
 
 
+
+def test_an_empty_memory_and_a_question_o_found_nothing_for_are_told_apart():
+    import numpy as np
+
+    from chatmem.bot import Answer
+
+    assert Answer("Where did I park?", [], 0.0, False, []).text == "I don't remember anything about that yet."
+    seen = Answer("Where did I park?", [], 0.0, False, [], ranking=(np.array([1]), np.array([-23.9])))
+    assert seen.text == "I don't know that."
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),
