@@ -152,14 +152,16 @@ class StoryIndex:
             self._keys[w] = k
         return k
 
-    def _lid(self, w: str) -> int:
+    def _lid(self, w: str, said: bool = True) -> int:
+        """`said`: a memory's word, whose bare form is how the word is said ("glim" over "glims"); a question's
+        word names a new id only."""
         k = self.key(w)
         lid = self.local.get(k)
         if lid is None:
             lid = self.local[k] = len(self._words)
             self._words.append(w)
-        elif w == k:
-            self._words[lid] = w      # the bare form, where the story has it ("glim" over "glims")
+        elif said and w == k:
+            self._words[lid] = w
         return lid
 
     def lid_of(self, w: str, default: int | None = -1) -> int | None:
@@ -167,14 +169,14 @@ class StoryIndex:
         return self.local.get(self.key(w), default)
 
     def word(self, lid: int) -> str:
-        """A word of a story-local id, as written: the bare form where a story has both."""
+        """A word of a story-local id, as written: the bare form where the memories have both."""
         return self._words[lid]
 
     def local_ids(self, toks: Sequence[str]) -> list[int]:
-        return [self._lid(w) for w in toks]
+        return [self._lid(w, False) for w in toks]
 
     def content_ids(self, toks: Sequence[str]) -> list[int]:
-        return sorted({self._lid(w) for w in toks if w not in STOP_WORDS})
+        return sorted({self._lid(w, False) for w in toks if w not in STOP_WORDS})
 
     def query(self, toks: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         lid = np.full(L, -1, dtype=np.int64)

@@ -164,3 +164,6 @@ def test_an_unseen_plural_matches_its_singular_and_known_words_stay_exact():
     assert idx.word(idx.lid_of("zorbs")) == "zorb"                  # the bare form, seen after the plural
     assert idx.word(idx.lid_of("glims")) == "glims" and idx.word(idx.lid_of("james")) == "james"
     assert set(idx.content[0]) & set(idx.content[1]) == {idx.lid_of("zorb")}
+    idx.query(["where", "do", "they", "live"])          # a question's words never change how a memory's are said
+    idx.extend([["bruno", "lives", "in", "tallinn"]])
+    assert idx.word(idx.lid_of("lives")) == "lives"
