@@ -105,6 +105,7 @@ class StoryIndex:
         self.local: dict[str, int] = {}       # match key (see key()) -> local id
         self._words: list[str] = []           # local id -> word (word())
         self._keys: dict[str, str] = {}       # word -> match key, memoised
+        self._said: set[int] = set()          # local ids whose word() a memory wrote
         self.gid = np.zeros((0, L), dtype=np.int64)
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
@@ -160,8 +161,11 @@ class StoryIndex:
         if lid is None:
             lid = self.local[k] = len(self._words)
             self._words.append(w)
-        elif said and w == k:
+            if said:
+                self._said.add(lid)
+        elif said and (w == k or lid not in self._said):
             self._words[lid] = w
+            self._said.add(lid)
         return lid
 
     def lid_of(self, w: str, default: int | None = -1) -> int | None:
