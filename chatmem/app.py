@@ -90,7 +90,7 @@ def memory_cells(m, mark: Text | str = "", cited: bool = False, superseded_by: i
 
 
 def cited_text(memory, span: tuple[int, int, int] | None) -> Text:
-    """A cited memory as plain text, with the words a span answer copied from it underlined."""
+    """A cited memory as plain text, with the answer's words in it underlined (chatmem.bot.Answer.marked)."""
     text = plain(memory.text)
     if span is not None and span[0] == memory.id and text.plain == memory.text:
         text.stylize("bold underline not dim", span[1], span[2])
@@ -533,7 +533,7 @@ class ChatmemApp(App):
                 run.right += right
         for s in ans.supports:
             cites.append(f"▶{s.hop} #{s.memory.id} ")
-            cites.append_text(cited_text(s.memory, ans.span if ans.confident else None))
+            cites.append_text(cited_text(s.memory, ans.marked if ans.confident else None))
             cites.append(f"  ({_ago(s.memory.created)})\n")
         cites.rstrip()
         self.say(ans.text, "bot", cites, unsure=not ans.confident)

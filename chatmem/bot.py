@@ -96,6 +96,20 @@ class Answer:
             return list(self.words)
         return [as_written(w, [s.memory.text for s in self.supports]) for w in self.words]
 
+    @property
+    def marked(self) -> tuple[int, int, int] | None:
+        """The words to mark in a cited memory, as (memory id, start, end): the span R copied, or else where the
+        first cited memory that writes it has a one-word dictionary answer ("kitchen" in "Mary went to the
+        kitchen.")."""
+        if self.span is not None or len(self.words) != 1 or self.words[0] in _PLAIN:
+            return self.span
+        pat = re.compile(rf"(?<![\w'-]){re.escape(self.words[0])}(?![\w'-])", re.IGNORECASE)
+        for s in self.supports:
+            m = pat.search(s.memory.text)
+            if m:
+                return s.memory.id, m.start(), m.end()
+        return None
+
     def to_json(self) -> dict:
         return {"question": self.question, "answer": self.text, "words": self.words, "score": round(self.score, 4),
                 "confident": self.confident,

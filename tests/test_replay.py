@@ -154,6 +154,18 @@ def test_an_empty_memory_and_a_question_o_found_nothing_for_are_told_apart():
     seen = Answer("Where did I park?", [], 0.0, False, [], ranking=(np.array([1]), np.array([-23.9])))
     assert seen.text == "I don't know that."
 
+
+def test_the_answer_is_marked_in_the_memory_it_came_from():
+    from chatmem.bot import Answer, Support
+    from chatmem.memory import Memory
+
+    m = Memory(3, "Mary went to the Kitchen, then the hallway.", ("mary",), 0.0, "s")
+    sup = [Support(m, 1, 1.0)]
+    assert Answer("Where is Mary?", ["kitchen"], 1.0, True, sup).marked == (3, 17, 24)
+    assert Answer("Is Mary in the hall?", ["no"], 1.0, True, sup).marked is None
+    assert Answer("Where is it?", ["garden"], 1.0, True, sup).marked is None           # no memory writes it
+    assert Answer("Where?", ["hallway"], 1.0, True, sup, span=(3, 34, 41)).marked == (3, 34, 41)
+
 BAD = {
     "missing": (None, "no such file"),
     "empty": (b"# only a comment\n\n", "empty"),
