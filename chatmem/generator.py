@@ -53,6 +53,7 @@ class Turn:
     support: list[int] = field(default_factory=list)
     qkind: str | None = None
     supersedes: int | None = None  # for updates: the fact this one replaces (the G issue's link)
+    lookalike: list[int] = field(default_factory=list)  # unanswerable: the same kind of fact told of others
 
 
 @dataclass
@@ -155,7 +156,22 @@ def _home_value(r: random.Random, split: str) -> Value:
         street = f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.STREET_TYPES)}"
         return Value(f"{r.randint(1, 180)} {street}", "at ", "to ", frozenset({"address"}))
     place = f"{r.choice(lx.LANDMARK_PREPS)} {r.choice(pool('LANDMARKS', split))}"
+    if kind == "landmark" and r.random() < 0.5:      # a street, and where on it: "on Harbour Street, above the bakery"
+        street = f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.STREET_TYPES)}"
+        return Value(r.choice((street, f"{street}, {place}")), "on ", "to ", frozenset({"street"}))
     return Value(place, "", "to a flat ", frozenset({"landmark"}))
+
+
+def _park_value(r: random.Random, split: str) -> Value:
+    """Where a vehicle is parked: a bay ("in bay 12") or a level of a named car park ("on level 3 of the
+    Westgate garage")."""
+    if r.random() < 0.65:
+        return Value(_fresh(r, split, lambda r: f"{r.choice(lx.PARKING_AREAS)} {r.randint(1, 140)}"), "in ")
+    name = r.choice(pool("STREET_NAMES", split))
+    garage = r.choice(("garage", "car park", "multi-storey", "parking garage"))
+    floor = r.choice(("first", "second", "third", "fourth", "fifth"))
+    level = r.choice((f"level {r.randint(1, 9)}", f"level {r.choice('ABCDE')}", f"the {floor} floor"))
+    return r.choice((Value(f"{level} of the {name} {garage}", "on "), Value(f"the {name} {garage}", "in ")))
 
 
 def _spot_value(r: random.Random, split: str) -> Value:
@@ -208,7 +224,7 @@ NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twe
 
 VALUE_MAKERS = {
     "loc": _spot_value,
-    "park": _simple(lambda r: f"{r.choice(lx.PARKING_AREAS)} {r.randint(1, 140)}"),
+    "park": _park_value,
     "home": _home_value,
     "job": lambda r, split: (lambda j: Value(j, a_an(j)))(r.choice(pool("JOBS", split))),
     "work": _from_pool("WORKPLACES"),
@@ -302,11 +318,11 @@ SPECS = {
         clauses=("where {thing} {is}", "where I put {thing}", "where I left {thing}"),
         told=("when did I put {thing} {v}?",)),
     "park": Spec(
-        facts=("I parked {veh} in {v}.", "{veh} is in {v}.", "{veh} is parked in {v}.", "I left {veh} in {v}.",
-               "I found a space for {veh} in {v}.", "{veh} is sitting in {v}.", "{veh} is over in {v}.",
+        facts=("I parked {veh} {at}{v}.", "{veh} is {at}{v}.", "{veh} is parked {at}{v}.", "I left {veh} {at}{v}.",
+               "I found a space for {veh} {at}{v}.", "{veh} is sitting {at}{v}.", "{veh} is over {at}{v}.",
                "I squeezed {veh} into {v}."),
-        updates=("I moved {veh} to {v}.", "{veh} is in {v} now.", "I re-parked {veh} in {v}.",
-                 "actually, {veh} is in {v}, not {old}."),
+        updates=("I moved {veh} to {v}.", "{veh} is {at}{v} now.", "I re-parked {veh} {at}{v}.",
+                 "actually, {veh} is {at}{v}, not {old}."),
         questions=("where is {veh}?", "where did I park {veh}?", "where's {veh} parked?", "which spot is {veh} in?",
                    "where did I leave {veh}?"),
         clauses=("where I parked {veh}", "where {veh} is"),
@@ -1084,9 +1100,15 @@ class World:
 
     def ask_unanswerable(self) -> bool:
         """A question about something never stated: a new thing, relation, attribute, pet, or a known
-        person's unknown home or job."""
-        kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count", "pet",
-                                "hours", "hobby", "school", "due", "study", "price", "trip"))
+        person's unknown home or job. Half the time, where another person's was told, the same kind of fact
+        about someone else ("Where does Bruno work?" after "Ilse works at the library."), as most of LoCoMo's
+        unanswerable questions are: the look-alike memory must not be answered from."""
+        told = sorted({k.kind for k in self.keys.values() if k.person is not None and k.kind in LOOKALIKE_KINDS})
+        if told and self.rng.random() < 0.5:
+            kind = self.rng.choice(told)
+        else:
+            kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count",
+                                    "pet", "hours", "hobby", "school", "due", "study", "price", "trip"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1097,7 +1119,9 @@ class World:
             s["tags"] = s["tags"] | {self.rng.choice(("instrument", "sport", "language"))}
         templates = [t for t in _usable(self.templates(key, "questions"), s["tags"]) if "{v}" not in t]
         text, _ = render(self.rng.choice(templates), s)
-        self.add(Turn(text, "question", self.tick(), False, True, qkind="unanswerable"))
+        alike = sorted(i for k in self.keys.values() if k.kind == kind and k.person is not None
+                       and k.person is not key.person for i in k.history)
+        self.add(Turn(text, "question", self.tick(), False, True, qkind="unanswerable", lookalike=alike))
         self.asked["unanswerable"] += 1
         return True
 
@@ -1154,6 +1178,9 @@ class World:
         self.add(Turn(text, "request", self.tick(), False, False))
         return True
 
+
+# Facts of a person that another person may lack: unanswerable questions ask them of someone else.
+LOOKALIKE_KINDS = ("home", "job", "work", "hobby", "school", "study")
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
               "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip")

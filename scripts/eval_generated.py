@@ -4,7 +4,8 @@ played through the Bot as the app would: statements stored, each question answer
     .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--json docs/eval_generated.json]
 
 Per kind of question: answers that are short, right and confident; every labelled supporting memory among
-the (first 3) cited; declined (for unanswerable questions, the right behaviour). Beside them, in the same
+the (first 3) cited; declined (for unanswerable questions, the right behaviour; "lookalike": those that ask of
+one person what was told of another, as LoCoMo's do). Beside them, in the same
 run: whether BM25's, MiniLM cosine's and the newest k memories hold every supporting memory (k = how many
 the question has).
 """
@@ -66,7 +67,7 @@ def main() -> int:
                    "newest": texts[-k:]}
             said = a.confident and bool(a.words)
             rows.append({"kind": t.qkind, "question": t.text, "expected": t.answer, "answer": a.text,
-                         "confident": a.confident, "span": a.span is not None,
+                         "confident": a.confident, "span": a.span is not None, "lookalike": bool(t.lookalike),
                          "right": t.answer is not None and said and a.words == [t.answer],
                          "declined": not said, "cited_right": bool(gold) and gold <= set(cited),
                          **{f"{m}_right": bool(gold) and gold <= set(top[m]) for m in top}})
@@ -77,8 +78,10 @@ def main() -> int:
     print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions, {time.perf_counter() - t0:.0f} s")
     print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
           f"{'BM25 top-k':>10} {'MiniLM top-k':>12} {'newest':>7}")
-    for k in kinds + ["answerable"]:
-        rs = [r for r in rows if (r["kind"] == k if k != "answerable" else r["kind"] != "unanswerable")]
+    pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of
+            "lookalike": lambda r: r["kind"] == "unanswerable" and r["lookalike"]}   # one what was told of another
+    for k in kinds + ["lookalike", "answerable"]:
+        rs = [r for r in rows if pick.get(k, lambda r: r["kind"] == k)(r)]
         if not rs:
             continue
         m = lambda key: float(np.mean([r[key] for r in rs]))   # noqa: E731

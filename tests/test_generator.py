@@ -290,3 +290,29 @@ def test_a_name_can_follow_the_job_it_is_told_with():
         if m and t.answer in (m.group(1), m.group(3)):
             seen.add("job" if t.answer == m.group(1) else "name")
     assert seen == {"job", "name"}
+
+
+def test_car_parks_by_level_and_streets_with_a_landmark_are_answered_whole():
+    """"I parked the van on level 3 of the Chapel garage." -> "Where is the van?" -> "level 3 of the Chapel
+    garage"; "Joost lives on Harbour Street, above the bakery." -> "Harbour Street, above the bakery"."""
+    convs = g.generate(300, seed=12, split="train")
+    answers = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_support is not None
+               and t.answer_start is not None]
+    levels = [(c, t) for c, t in answers if re.fullmatch(r"(level \w+|the \w+ floor) of the \w+ [\w -]+", t.answer)]
+    streets = [(c, t) for c, t in answers if re.fullmatch(r"\w+ [A-Z]\w+, [a-z][\w ]+", t.answer)
+               and any(w in t.answer for w in g.lx.STREET_TYPES)]
+    assert levels and streets
+    for c, t in levels + streets:
+        told = c.turns[t.answer_support].text
+        assert told[t.answer_start:t.answer_end] == t.answer and told[:t.answer_start].endswith(("on ", "to "))
+
+
+def test_many_unanswerable_questions_ask_of_someone_else_what_was_told_of_another():
+    """LoCoMo's unanswerable questions mostly ask about one person what was said of another: so do half of the
+    generator's ("Where is Joaquin employed?" after "Nils ... has a job at the university.")."""
+    convs = g.generate(200, seed=3, split="train")
+    asked = [(c, t) for c in convs for t in c.turns if t.qkind == "unanswerable"]
+    alike = [(c, t) for c, t in asked if t.lookalike]
+    assert len(alike) >= 0.3 * len(asked)
+    for c, t in alike:
+        assert all(i < c.turns.index(t) and c.turns[i].is_fact for i in t.lookalike)
