@@ -106,6 +106,7 @@ class StoryIndex:
         self._words: list[str] = []           # local id -> word (word())
         self._keys: dict[str, str] = {}       # word -> match key, memoised
         self._said: set[int] = set()          # local ids whose word() a memory wrote
+        self._mem_words: set[str] = set()     # every word the memories write
         self.gid = np.zeros((0, L), dtype=np.int64)
         self.lid = np.full((0, L), -1, dtype=np.int64)
         self.content: list[list[int]] = []
@@ -119,6 +120,8 @@ class StoryIndex:
     def extend(self, token_lists: Sequence[Sequence[str]]) -> None:
         """Add newer memories at the end (G only ever appends)."""
         n = len(token_lists)
+        for toks in token_lists:           # first, so that a batch's plurals meet its singulars in any order
+            self._mem_words.update(toks)
         gid = np.zeros((n, L), dtype=np.int64)
         lid = np.full((n, L), -1, dtype=np.int64)
         # The same ids as local_ids and content_ids memory by memory, gathered flat: one copy into each table
@@ -142,13 +145,16 @@ class StoryIndex:
 
     def key(self, w: str) -> str:
         """What exact matches compare. A word of the vocabulary is itself: its embedding carries the rest, and
-        bAbI's features stay as trained. An unseen word loses a plural "s" (where that leaves an unseen word too), so that "Zorbs are afraid of
-        glims." matches "Tim is a zorb." by identity, as "wolves" meets "wolf" through the embeddings."""
+        bAbI's features stay as trained. An unseen word loses a plural "s" where the memories also write it
+        without (and that is unseen too), so that "Zorbs are afraid of glims." matches "Tim is a zorb." by
+        identity, as "wolves" meets "wolf" through the embeddings. Only memories count: "Where does Kevin live?"
+        must not make "lives" a match of "live" (verbs take an "s" too, and s_O was not trained on that)."""
         k = self._keys.get(w)
         if k is None:
             k = w
             if (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[-2].isalpha()
-                    and w not in self.vocab.index and w[:-1] not in self.vocab.index and w not in STOP_WORDS):
+                    and w not in self.vocab.index and w[:-1] not in self.vocab.index and w not in STOP_WORDS
+                    and w[:-1] in self._mem_words):
                 k = w[:-1]
             self._keys[w] = k
         return k
