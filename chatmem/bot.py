@@ -51,10 +51,15 @@ class Support:
 _PLAIN = frozenset("yes no maybe none nothing".split())
 
 
+def _whole_word(word: str) -> re.Pattern:
+    """`word` standing alone in a memory's text, in any case."""
+    return re.compile(rf"(?<![\w'-]){re.escape(word)}(?![\w'-])", re.IGNORECASE)
+
+
 def as_written(word: str, texts: Sequence[str]) -> str:
     """A word of R's dictionary (lower case) as the cited memories write it: "ingrid" -> "Ingrid", "mary" -> "Mary".
     A capital that only opens a sentence counts for names, not for "no" or "nothing"."""
-    pat = re.compile(rf"(?<![\w'-]){re.escape(word)}(?![\w'-])", re.IGNORECASE)
+    pat = _whole_word(word)
     opening = None
     for t in texts:
         for m in pat.finditer(t):
@@ -103,7 +108,7 @@ class Answer:
         kitchen.")."""
         if self.span is not None or len(self.words) != 1 or self.words[0] in _PLAIN:
             return self.span
-        pat = re.compile(rf"(?<![\w'-]){re.escape(self.words[0])}(?![\w'-])", re.IGNORECASE)
+        pat = _whole_word(self.words[0])
         for s in self.supports:
             m = pat.search(s.memory.text)
             if m:

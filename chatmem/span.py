@@ -50,8 +50,8 @@ def words(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD.finditer(text) if not any(a <= m.start() < b for a, b in marks)][:MAX_WORDS]
 
 
-def _across_markup(text: str, offs: list[tuple[int, int]], w: int, ln: int) -> bool:
-    marks = tags(text)
+def _across_markup(marks: list[tuple[int, int]], offs: list[tuple[int, int]], w: int, ln: int) -> bool:
+    """Whether words w .. w + ln (offsets `offs`) have a tag of `marks` (tags() of their text) between them."""
     return any(offs[w][0] < a < offs[w + ln][1] for a, _ in marks)
 
 
@@ -218,12 +218,13 @@ def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
     best = scores.reshape(B, -1).argmax(1)
     out = []
     for b, x in enumerate(inputs):
-        if any(tags(t) for t in x.texts):       # the best span that runs across no markup
+        marks = [tags(t) for t in x.texts]
+        if any(marks):                          # the best span that runs across no markup
             for i in torch.argsort(scores[b].reshape(-1), descending=True)[:64].tolist():
                 k, rest = divmod(i, MAX_WORDS * MAX_SPAN)
                 w, ln = divmod(rest, MAX_SPAN)
                 if k < len(x.offsets) and w + ln < len(x.offsets[k]) and \
-                        not _across_markup(x.texts[k], x.offsets[k], w, ln):
+                        not _across_markup(marks[k], x.offsets[k], w, ln):
                     best[b] = i
                     break
         k, rest = divmod(int(best[b]), MAX_WORDS * MAX_SPAN)
