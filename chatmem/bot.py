@@ -23,7 +23,6 @@ POOL_ALL = 4096          # up to this many memories the relevance term ranks eve
 COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
 COSINE_TOP = 64
 CLOSED_ANSWERS = {"yes", "no", "maybe"}   # R's answers about a question's words, not copied from a memory
-ALPHA_KNOWN = 0.85       # α (the relevance term's weight on s_O) at or above it: s_O knows the question and memories
 MEMORY_WORDS_KNOWN = 0.45   # s_O's vocabulary holds at least this share of the memories' words: bAbI-like memories
 O_CANDIDATES = 48        # memories the full s_O scores at the first hop, the relevance term's best
 
@@ -325,25 +324,26 @@ class Bot:
 
         cands = self._relevance_candidates(np.arange(k), k, False)
         p = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands)
-        return (p if self._conversational(utt, cands, p[1]) else None), cands
+        return (p if self._conversational(utt, cands) else None), cands
 
     @staticmethod
-    def _conversational(utt: Utterance, cands, alpha: float) -> bool:
-        """Memories s_O was not trained on: α (learned) below ALPHA_KNOWN, and s_O's vocabulary holding under
-        MEMORY_WORDS_KNOWN of the memories' words. (α alone lets bAbI stories with invented names through, and
-        they need s_O as trained: with the term, renamed test task 4 fell from 100% to 94.0%. In the relevance
-        term's training data that share is 0.59-0.96 for such stories, 0.16-0.32 for generated and LoCoMo
-        conversations, 5th to 95th percentile.)"""
-        return alpha < ALPHA_KNOWN and float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
+    def _conversational(utt: Utterance, cands) -> bool:
+        """Memories s_O was not trained on: s_O's vocabulary holds under MEMORY_WORDS_KNOWN of their words. (In
+        the relevance term's training data that share is 0.59-0.96 for bAbI stories with invented names, which
+        need s_O as trained (with the term, renamed test task 4 fell from 100% to 94.0%), and 0.16-0.32 for
+        generated and LoCoMo conversations, 5th to 95th percentile.) The question's words do not decide it: α
+        (learned) also required below ALPHA_KNOWN left "Where did we park?", all of whose words bAbI has, to
+        the bAbI-trained s_O over everyday memories, which cited "I'm allergic to penicillin."."""
+        return float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
-    def _later(self, utt: Utterance, alpha: float, cands):
-        """The learned second hop (chatmem.hop2) where s_O does not know the question and the memories
+    def _later(self, utt: Utterance, cands):
+        """The learned second hop (chatmem.hop2) where s_O does not know the memories
         (`_conversational`, in a big store too: with α alone, renamed bAbI stories among 1,000 bAbI-like
         distractors got the learned hop, which stopped after "Sanera discarded the samiis.", and task 2 fell to
         51%); from a first memory that s_O knows, s_O goes on (chatmem.hop2.Later). It reads `cands`: the small
         store's candidates the relevance term read, or a big store's candidates s_O scores (`_cascade`)."""
         hop2 = self._loaded.hop2
-        if hop2 is None or not self._conversational(utt, cands, alpha):
+        if hop2 is None or not self._conversational(utt, cands):
             return None
         from chatmem.hop2 import Later
 
@@ -426,7 +426,7 @@ class Bot:
             pen = None if train or (rows is None and p is None) else self._superseded_penalty(np.asarray(pos))
             if pen is not None:
                 prior_ = pen if prior_ is None else prior_ + pen
-            later = None if p is None else self._later(utt, p[1], cands)
+            later = None if p is None else self._later(utt, cands)
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
                                  prior=prior_, alpha=1.0 if p is None else p[1], pool=pool, later=later))
             where.append(pos)

@@ -71,6 +71,25 @@ def test_the_bot_takes_a_second_hop_through_a_person_and_leaves_babi_to_s_o(real
     assert babi.ask("Where is the football?").words == ["garden"]
 
 
+def test_a_question_in_babi_s_words_about_everyday_memories_gets_the_relevance_term(real_encoder):
+    """"Where did we park?": every word of it is bAbI's, but the memories are not, so s_O alone (which reads
+    "park" as bAbI's place) must not rank them: it cited "I'm allergic to penicillin." among eleven everyday
+    memories. (α, learned, still weighs s_O at 0.87 for such a question: among these five it is cited second.)"""
+    from chatmem.bot import Bot
+    from chatmem.input import make_utterance
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    if bot._loaded.relevance is None:
+        import pytest
+        pytest.skip("the shipped model has no relevance term")
+    for t in ["Our babysitter is Tomasz Wierzbicki.", "The garage door code is 5512.", "I'm allergic to penicillin.",
+              "We parked on level 5 of the Riverside car park.", "My passport expires in August 2027."]:
+        bot.observe(t)
+    _, _, _, [q], _ = bot._queries([make_utterance("Where did we park?")], None)
+    assert q.prior is not None and q.later is not None
+
+
 def test_in_a_big_store_a_babi_like_story_with_invented_words_is_left_to_s_o(real_encoder):
     """Past a few hundred memories O ranks a retriever's candidates; where those are bAbI-like sentences, s_O
     chains from the first memory as trained (the learned second hop stopped at "Sanera discarded the samiis."
