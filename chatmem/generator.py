@@ -148,6 +148,14 @@ def _date_value(r: random.Random, split: str) -> Value:
     return Value(core, f"{prep} " if prep else "", "", frozenset(tags))
 
 
+def venue(r: random.Random, split: str) -> str:
+    """Where I meet someone: "the Old Bell", "the Fox and Anchor", "the noodle bar on Mill Lane"."""
+    nouns = pool("VENUE_NOUNS", split)
+    return r.choice((f"the {r.choice(pool('VENUE_ADJECTIVES', split))} {r.choice(nouns)}",
+                     f"the {r.choice(nouns)} and {r.choice(nouns)}",
+                     f"the {r.choice(lx.EATERIES)} on {r.choice(pool('STREET_NAMES', split))} {r.choice(lx.STREET_TYPES)}"))
+
+
 def _home_value(r: random.Random, split: str) -> Value:
     kind = r.choice(("city", "city", "address", "landmark"))
     if kind == "city":
@@ -229,7 +237,7 @@ VALUE_MAKERS = {
     "job": lambda r, split: (lambda j: Value(j, a_an(j)))(r.choice(pool("JOBS", split))),
     "work": _from_pool("WORKPLACES"),
     "appt": _date_value,
-    "hours": _simple(lambda r: f"{r.choice(('until', 'till', 'until'))} {r.choice(CLOSING_TIMES)}"),
+    "hours": lambda r, split: Value(r.choice(CLOSING_TIMES), f"{r.choice(('until', 'till', 'until'))} "),
     "count": lambda r, split: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])))(r.randint(2, 9))),
     "pet": _from_pool("PET_NAMES"),
     "hobby": _hobby_value,
@@ -238,6 +246,7 @@ VALUE_MAKERS = {
     "due": _due_value,
     "price": _price_value,
     "trip": _date_value,
+    "meet": _date_value,
 }
 
 # Attributes: name -> (scope, value maker, extra fact templates, extra question templates).
@@ -320,11 +329,12 @@ SPECS = {
     "park": Spec(
         facts=("I parked {veh} {at}{v}.", "{veh} is {at}{v}.", "{veh} is parked {at}{v}.", "I left {veh} {at}{v}.",
                "I found a space for {veh} {at}{v}.", "{veh} is sitting {at}{v}.", "{veh} is over {at}{v}.",
-               "I squeezed {veh} into {v}."),
+               "I squeezed {veh} into {v}.", "we parked {veh} {at}{v}.", "we left {veh} {at}{v}."),
         updates=("I moved {veh} to {v}.", "{veh} is {at}{v} now.", "I re-parked {veh} {at}{v}.",
                  "actually, {veh} is {at}{v}, not {old}."),
         questions=("where is {veh}?", "where did I park {veh}?", "where's {veh} parked?", "which spot is {veh} in?",
-                   "where did I leave {veh}?"),
+                   "where did I leave {veh}?", "[solo] where did I park?", "[solo] where did we park?",
+                   "[solo] where are we parked?"),
         clauses=("where I parked {veh}", "where {veh} is"),
         told=("when did I park {veh}?",)),
     "holder": Spec(
@@ -338,6 +348,15 @@ SPECS = {
                    "do you know who has {thing}?"),
         clauses=("who has {thing}",),
         told=("when did I lend {thing} to {v}?", "when did {v} get {thing}?")),
+    "lender": Spec(   # things I borrowed: "I borrowed a ladder from Sven." -> "Who lent me the ladder?" -> "Sven"
+        facts=("I borrowed {thing_a} from {v}.", "{v} lent me {thing_a}.", "I'm borrowing {thing_a} from {v}.",
+               "{v} let me borrow {thing_a}.", "I have {v}'s {bare} at the moment.", "I got {thing_a} on loan from {v}.",
+               "{v} was kind enough to lend me {thing_a}."),
+        questions=("who did I borrow {thing} from?", "who lent me {thing}?", "whose {bare} did I borrow?",
+                   "whose {bare} do I have?", "who does {thing} belong to?", "who do I have to give {thing} back to?",
+                   "who did I get {thing} from?"),
+        clauses=("who I borrowed {thing} from", "who lent me {thing}"),
+        told=("when did I borrow {thing}?",)),
     "attr": Spec(
         facts=("{ps} {attr} is {v}.", "{v} is {ps} {attr}.", "{ps} {attr}: {v}.", "{ps} {attr} is set to {v}.",
                "note that {ps} {attr} is {v}.", "remember, {ps} {attr} is {v}."),
@@ -357,7 +376,7 @@ SPECS = {
     "home": Spec(
         facts=("{p} lives {at}{v}.", "{p} lives {at}{v} these days.", "{p} has a flat {at}{v}.",
                "{p} is living {at}{v}.", "[address] {ps} address is {v}.", "{p} moved {to}{v} last year.",
-               "[city] {p} is based in {v}.", "home for {p} is {at}{v}."),
+               "[city] {p} is based in {v}.", "home for {p} is {at}{v}.", "{p} moved {to}{v}."),
         updates=("actually, {p} moved {to}{v}.", "{p} lives {at}{v} now.", "{p} has moved {to}{v}.",
                  "{p} just moved {to}{v}.", "[address] {ps} new address is {v}.", "{p} doesn't live {at_old}{old} any more, it's {at}{v} now."),
         questions=("where does {p} live?", "where is {p} living now?", "[city] which city does {p} live in?",
@@ -366,7 +385,7 @@ SPECS = {
         clauses=("where {p} lives",)),
     "job": Spec(
         facts=("{p} works as {a} {v}.", "{p} is {a} {v}.", "{p} has a job as {a} {v}.", "{p} is {a} {v} by trade.",
-               "{p} earns a living as {a} {v}.", "{p} works as {a} {v} these days."),
+               "{p} earns a living as {a} {v}.", "{p} works as {a} {v} these days.", "{p} started working as {a} {v}."),
         updates=("{p} is {a} {v} now.", "{p} changed jobs and works as {a} {v} now.", "actually, {p} works as {a} {v}.",
                  "{p} retrained as {a} {v}.", "{p} got a new job as {a} {v}."),
         questions=("what does {p} do?", "what does {p} do for a living?", "[poss] what is {ps} job?",
@@ -376,7 +395,7 @@ SPECS = {
     "work": Spec(
         facts=("{p} works at {v}.", "{p} has a job at {v}.", "{p} is employed at {v}.",
                "{p} spends all day at {v} for work.", "[poss] {ps} workplace is {v}.",
-               "{p} has worked at {v} for years.", "{p} does shifts at {v}."),
+               "{p} has worked at {v} for years.", "{p} does shifts at {v}.", "{p} started a job at {v}."),
         updates=("{p} works at {v} now.", "{p} moved jobs to {v}.", "actually, {p} works at {v}, not {old}."),
         questions=("where does {p} work?", "[poss] where is {ps} workplace?", "where does {p} have a job?",
                    "which place does {p} work at?", "where is {p} employed?"),
@@ -390,14 +409,16 @@ SPECS = {
                    "when is {ev} booked for?", "when do I have {ev}?"),
         clauses=("when {ev} is",)),
     "hours": Spec(
-        facts=("{place} is open {v}.", "{place} is open {v} today.", "{place} stays open {v}.",
-               "on weekdays {place} is open {v}.", "{place} is open {v} on Saturdays.",
-               "you can go to {place} {v}."),
-        updates=("{place} is open {v} now.", "actually, {place} stays open {v}.",
-                 "{place} changed its hours, it's open {v} now."),
+        facts=("{place} is open {at}{v}.", "{place} is open {at}{v} today.", "{place} stays open {at}{v}.",
+               "on weekdays {place} is open {at}{v}.", "{place} is open {at}{v} on Saturdays.",
+               "you can go to {place} {at}{v}.", "{place} closes at {v}.", "{place} shuts at {v} on weekdays.",
+               "{place} closes at {v} on Saturdays.", "{place} doesn't close until {v}."),
+        updates=("{place} is open {at}{v} now.", "actually, {place} stays open {at}{v}.",
+                 "{place} changed its hours, it's open {at}{v} now.", "{place} closes at {v} now."),
         questions=("how late is {place} open?", "until when is {place} open?", "how long is {place} open?",
                    "how late does {place} stay open?", "what are the opening hours of {place}?",
-                   "how long can I go to {place}?"),
+                   "how long can I go to {place}?", "when does {place} close?", "what time does {place} close?",
+                   "what time does {place} shut?"),
         clauses=("how late {place} is open",)),
     "count": Spec(
         facts=("{p} {have} {v} {noun}.", "{p} {have} got {v} {noun}.", "in total {p} {have} {v} {noun}.",
@@ -468,6 +489,15 @@ SPECS = {
                    "[me] how much did we pay for the {item}?"),
         clauses=("[me] how much {p} paid for {ps} {item}", "what {ps} {item} cost"),
         told=("[me] when did {p} buy {ps} {item}?",)),
+    "meet": Spec(   # a meeting: "I'm meeting Yusuf for lunch on Sunday at the Old Bell."; where from {venue}
+        facts=("I'm meeting {n} for {meal} {at}{v} at {venue}.", "I'm meeting {n} at {venue} {at}{v}.",
+               "{at}{v} I'm having {meal} with {n} at {venue}.", "{n} and I are meeting at {venue} {at}{v}.",
+               "I'm seeing {n} {at}{v}, we said {venue}.", "I've arranged to meet {n} at {venue} {at}{v}."),
+        updates=("I moved {meal} with {n} to {v}.", "{n} asked to meet {at}{v} instead.",
+                 "actually, I'm meeting {n} {at}{v}, not {old}."),
+        questions=("when am I meeting {n}?", "when am I seeing {n}?", "when is {meal} with {n}?",
+                   "when did I say I'd meet {n}?", "[day] what day am I meeting {n}?"),
+        clauses=("when I'm meeting {n}",)),
     "trip": Spec(
         facts=("I'm flying to {dest} {at}{v}.", "we're flying to {dest} {at}{v}.", "my flight to {dest} is {at}{v}.",
                "I'm off to {dest} {at}{v}.", "we leave for {dest} {at}{v}.", "the trip to {dest} is {at}{v}.",
@@ -489,6 +519,8 @@ INVERSE = {
     "work": ("who works at {v}?", "who has a job at {v}?", "which friend works at {v}?"),
     "school": ("who goes to {v}?", "who is at {v}?", "which child goes to {v}?"),
     "study": ("who studies {v}?", "who is studying {v}?", "which friend is doing {v}?"),
+    "meet": ("where am I meeting {n}?", "where are {n} and I meeting?", "where am I seeing {n}?",
+             "where did I say I'd meet {n}?", "where am I having {meal} with {n}?"),
     "trip": ("where am I going {at}{v}?", "where am I flying {at}{v}?", "where are we off to {at}{v}?",
              "where am I travelling to {at}{v}?", "where do we go {at}{v}?"),
     "hobby": ("[instrument] who plays {at}{v}?", "[instrument] which friend plays {at}{v}?", "[sport] who plays {v}?",
@@ -504,6 +536,8 @@ JOINT = {
                       "[city] {p} is {a} {v} based in {w}.", "{p} lives {wat}{w} and works as {a} {v}."),
     ("work", "home"): ("{p} works at {v} and lives {wat}{w}.", "{p} lives {wat}{w} and has a job at {v}."),
     ("school", "home"): ("{p} lives {wat}{w} and goes to {v}.",),
+    ("study", "home"): ("[city] {p} is studying {v} in {w}.", "[city] {p} studies {v} in {w}.",
+                        "{p} lives {wat}{w} and is studying {v}.", "[city] {p} is doing a degree in {v} in {w}."),
     ("hobby", "job"): ("[instrument] {p} is {wa} {w} who plays {at}{v}.", "[language] {p} is {wa} {w} who speaks {v}.",
                        "[sport] {p} works as {wa} {w} and plays {v}."),
 }
@@ -564,6 +598,15 @@ FILLER_CLOSERS = ("Anyway, how are you doing?", "How about you?", "Hope your wee
                   "I'm so glad I did it.", "It felt really good.", "Not sure what I'd do without you.")
 PADDED = 0.2   # share of fact turns told inside a longer turn
 
+# When something happened, said after a fact whose answer is not a time: "Priya moved to Singapore in June." A
+# month or a weekday after "in" or "on" must not read as the place ("Where does Priya live?" -> "June").
+TIME_ADVERBS = ("in {month}", "in {month}", "last {month}", "back in {month}", "in early {month}", "in late {month}",
+                "on {weekday}", "last {weekday}", "on {weekday} morning", "in {year}", "back in {year}",
+                "in {month} {year}", "a few weeks ago", "earlier this year", "over the summer", "at Christmas")
+TIMED_KINDS = ("home", "job", "work", "school", "study", "hobby")
+TIMED = 0.6    # share of their statements of an event that say when
+_EVENT = re.compile(r"\b(?:moved|started|got|took up|switched|retrained|decided)\b")
+
 
 def filler(r: random.Random) -> str:
     """One contentless sentence of chat: "Honestly, work has been so busy lately."."""
@@ -573,6 +616,11 @@ def filler(r: random.Random) -> str:
     if not opener or opener.endswith(("!", ".", "?")):    # a sentence of its own, not the opener's continuation
         body = body[0].upper() + body[1:]
     return f"{opener} {body}".lstrip()
+
+
+def time_adverb(r: random.Random) -> str:
+    return r.choice(TIME_ADVERBS).format(month=r.choice(lx.MONTHS), weekday=r.choice(lx.WEEKDAYS),
+                                         year=r.randint(2008, 2024))
 
 
 def pad(r: random.Random, text: str, starts: dict[str, int]) -> tuple[str, dict[str, int]]:
@@ -673,7 +721,7 @@ PERSON_KINDS = ("home", "job", "work", "school", "study")  # about a person othe
 OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
-             "study", "trip")
+             "study", "trip", "meet")
 
 
 class World:
@@ -683,6 +731,7 @@ class World:
         self.rng, self.split, self.clock = rng, split, start
         # padding draws from its own generator: the same seed gives the same facts and questions with or without it
         self.pad_rng = random.Random(pad_seed ^ 0x5EED)
+        self.time_rng = random.Random(pad_seed ^ 0x71AE)   # the same for the times said after facts
         self.turns: list[Turn] = []
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
@@ -733,7 +782,8 @@ class World:
 
     def thing_slots(self, thing: str, det: str) -> dict:
         plural = thing in lx.PLURAL_THINGS
-        return {"thing": f"{det} {thing}", "is": "are" if plural else "is", "it_is": "they're" if plural else "it's",
+        return {"thing": f"{det} {thing}", "thing_a": f"some {thing}" if plural else f"{a_an(thing)} {thing}", "bare": thing,
+                "is": "are" if plural else "is", "it_is": "they're" if plural else "it's",
                 "obj": "them" if plural else "it", "tags": {"plural"} if plural else set()}
 
     # -- subjects: a fresh entity for a fact or for an unanswerable question
@@ -749,9 +799,9 @@ class World:
     def subject(self, kind: str) -> Key | None:
         """A key that has never been stated, or None when the lexicon is used up."""
         rng = self.rng
-        if kind in ("loc", "holder"):
+        if kind in ("loc", "holder", "lender"):
             thing = self.pick(pool("THINGS", self.split))
-            det = "my" if kind == "holder" or rng.random() < 0.6 else "the"
+            det = "my" if kind == "holder" or (kind == "loc" and rng.random() < 0.6) else "the"
             return thing and Key(kind, {"_id": thing, **self.thing_slots(thing, det)})
         if kind == "park":
             veh = self.pick(lx.VEHICLES)
@@ -775,6 +825,13 @@ class World:
         if kind == "trip":
             dest = self.pick(pool("CITIES", self.split))
             return dest and Key(kind, {"_id": dest, "dest": dest, "tags": set()})
+        if kind == "meet":
+            person = self.rng.choice(self.people) if self.people and rng.random() < 0.5 else self.new_person()
+            if person is None or ("meet", id(person)) in self.keys:
+                return None
+            name = self.name_of(person)
+            return Key(kind, {"_id": id(person), "n": name, "meal": rng.choice(lx.MEALS), "venue": venue(rng, self.split),
+                              "tags": set()})
         if kind == "hours":
             place = self.pick(pool("OPEN_PLACES", self.split) or lx.OPEN_PLACES)
             return place and Key(kind, {"_id": place, "place": place, "tags": set()})
@@ -832,6 +889,9 @@ class World:
         s = {**self.slots(key, ref, value), **(extra or {})}
         prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
+        if key.kind in TIMED_KINDS and start is not None and text == text[:start] + value.core + "." \
+                and _EVENT.search(text) and not re.search(r"\b(?:has|just)\b", text) and self.time_rng.random() < TIMED:
+            text = f"{text[:-1]} {time_adverb(self.time_rng)}."
         text, start = self.padded(text, start)
         return self.record(key, value, ref, text, start, kind, s)
 
@@ -848,6 +908,8 @@ class World:
         key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
         if key.kind == "trip":          # "Where am I going on Friday?" is answered by the destination
             key.who = _name_at(text, s["dest"])
+        if key.kind == "meet":          # "Where am I meeting Yusuf?" by the place
+            key.who = _name_at(text, s["venue"])
         key.value, key.ref, key.updated = value, ref, kind == "update"
         key.history.append(i)
         return i
@@ -876,6 +938,8 @@ class World:
             return self.new_relation()
         if kind == "holder":
             return self.lend()
+        if kind == "lender":
+            return self.borrow()
         key = self.subject(kind)
         if key is None:
             return False
@@ -983,6 +1047,16 @@ class World:
         self.give(key, person, i)
         return True
 
+    def borrow(self) -> bool:
+        key = self.subject("lender")
+        person = key and (self.new_person() if not self.people or self.rng.random() < 0.5 else self.rng.choice(self.people))
+        if person is None:
+            return False
+        self.used.add(key.slots["_id"])
+        self.keys[("lender", key.slots["_id"])] = key
+        self.state(key, Value(self.name_of(person)), SPECS["lender"].facts)
+        return True
+
     def give(self, key: Key, person: Person | None, turn: int) -> None:
         """Move the "whoever has my drill" reference to the new holder (or to nobody)."""
         ref = ("holder", key.slots["_id"])
@@ -1035,8 +1109,8 @@ class World:
         """Every question that can be asked now: (qkind, key, how to name its person)."""
         out = []
         for key in self.keys.values():
-            one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder") else
-                                                    "when" if key.kind in ("appt", "due", "trip") else "single")
+            one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder", "lender") else
+                                                    "when" if key.kind in ("appt", "due", "trip", "meet") else "single")
             out.append((one_hop, key, key.ref))
             p = key.person
             if p is not None and p is not ME:
@@ -1046,9 +1120,9 @@ class World:
                         out.append(("two_hop" if p.refs[ref][1] != key.history[-1] else one_hop, key, ref))
                 if key.kind in INVERSE and key.who and self.only_statement(key):
                     out.append(("who", key, "inverse"))
-            if key.kind == "trip" and key.who and self.only_statement(key):
+            if key.kind in ("trip", "meet") and key.who and self.only_statement(key):
                 out.append(("single", key, "inverse"))
-            if len(key.history) == 1 and not key.updated and key.kind != "trip":
+            if len(key.history) == 1 and not key.updated and key.kind not in ("trip", "meet"):
                 out.append(("when", key, "told"))
         return out
 
@@ -1070,6 +1144,8 @@ class World:
         newest = key.history[-1]
         told, inverse = ref == "told", ref == "inverse"
         s = self.slots(key, key.ref if told or inverse else ref, key.value)
+        if key.kind == "park" and sum(k.kind == "park" for k in self.keys.values()) == 1:
+            s["tags"] = s["tags"] | {"solo"}   # the only vehicle told of: "Where did I park?"
         support = [newest]
         if qkind == "two_hop":
             hop1 = ref if ref != "name" else key.ref
@@ -1107,8 +1183,8 @@ class World:
         if told and self.rng.random() < 0.5:
             kind = self.rng.choice(told)
         else:
-            kind = self.rng.choice(("loc", "park", "holder", "attr", "rel", "home", "job", "work", "appt", "count",
-                                    "pet", "hours", "hobby", "school", "due", "study", "price", "trip"))
+            kind = self.rng.choice(("loc", "park", "holder", "lender", "attr", "rel", "home", "job", "work", "appt",
+                                    "count", "pet", "hours", "hobby", "school", "due", "study", "price", "trip", "meet"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1182,8 +1258,8 @@ class World:
 # Facts of a person that another person may lack: unanswerable questions ask them of someone else.
 LOOKALIKE_KINDS = ("home", "job", "work", "hobby", "school", "study")
 
-FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "attr", "attr", "rel", "rel", "home", "job", "work", "appt",
-              "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip")
+FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "lender", "attr", "attr", "rel", "rel", "home", "job", "work",
+              "appt", "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip", "meet")
 
 
 def _conversation(seed: int, split: str) -> Conversation:

@@ -296,6 +296,18 @@ the farmers' market | the museum | the bike shop | the launderette | the bakery 
 the ice rink | the climbing wall | the dump | the chemist | the bank
 """)
 
+# Where people meet: "the Old Bell", "the Fox and Anchor", "Café Lindqvist" (a surname), "the noodle bar on Mill Lane".
+VENUE_ADJECTIVES = _words("Old Red Golden Black White Green Royal Blue Silver Crooked Jolly Merry Copper Wild")
+VENUE_NOUNS = _words("""
+Bell Crown Anchor Lion Fox Swan Lantern Oak Kettle Mill Harp Stag Plough Feathers Wheatsheaf Compass Otter Heron
+Magpie Badger Barrel Bridge Lamb Falcon Boat Thistle Acorn Hare Pelican Ship
+""")
+EATERIES = _phrases("""
+noodle bar | pizza place | tapas bar | coffee shop | bakery café | curry house | dumpling place | wine bar |
+sushi place | bistro | tea room | diner | burger place | falafel stand | crêperie | brewery
+""")
+MEALS = ("lunch", "dinner", "coffee", "a drink", "breakfast", "brunch", "a quick catch-up", "tea")
+
 MONTHS = _words("January February March April May June July August September October November December")
 WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 
