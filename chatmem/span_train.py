@@ -64,7 +64,7 @@ class SpanTrainConfig:
     # rather than start over: started over on a newer generator, R declined more of the short statements the app
     # stores; fine-tuned, it keeps them and learns the new kinds of fact (README, "Everyday conversations").
     warm_start: bool = True
-    warm_epochs: int = 4
+    warm_epochs: int = 8
     warm_lr: float = 5e-4
 
     def to_json(self) -> dict:

@@ -222,4 +222,5 @@ def test_a_warm_start_goes_on_from_the_shipped_span_model():
     assert all(torch.equal(a, b) for a, b in zip(got.state_dict().values(), given.state_dict().values()))
     fresh = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0), 20, log=lambda m: None)
     assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), given.state_dict().values()))
-    assert st.SpanTrainConfig().warm_start and st.SpanTrainConfig().warm_epochs < st.SpanTrainConfig().epochs
+    cfg = st.SpanTrainConfig()     # a fine-tune: at a lower learning rate, never longer than training anew
+    assert cfg.warm_start and cfg.warm_lr < cfg.lr and cfg.warm_epochs <= cfg.epochs
