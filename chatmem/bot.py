@@ -331,9 +331,9 @@ class Bot:
         """Memories s_O was not trained on: s_O's vocabulary holds under MEMORY_WORDS_KNOWN of their words. (In
         the relevance term's training data that share is 0.59-0.96 for bAbI stories with invented names, which
         need s_O as trained (with the term, renamed test task 4 fell from 100% to 94.0%), and 0.16-0.32 for
-        generated and LoCoMo conversations, 5th to 95th percentile.) The question's words do not decide it: α
-        (learned) also required below ALPHA_KNOWN left "Where did we park?", all of whose words bAbI has, to
-        the bAbI-trained s_O over everyday memories, which cited "I'm allergic to penicillin."."""
+        generated and LoCoMo conversations, 5th to 95th percentile.) The question's words do not decide it:
+        requiring α (learned, and high where the question's words are bAbI's) below 0.85 as well left "Where did
+        we park?" to the bAbI-trained s_O over everyday memories, which cited "I'm allergic to penicillin."."""
         return float(cands.question_features(utt.tokens)[1]) < MEMORY_WORDS_KNOWN
 
     def _later(self, utt: Utterance, cands):
