@@ -249,7 +249,8 @@ class Bot:
         if cached and cached[0] == mem.version and cached[1] == len(mem):
             return cached[2]
         vocab = self._loaded.vocab
-        if cached and cached[1] <= len(mem) and cached[3] == (int(mem.ids[cached[1] - 1]) if cached[1] else None):
+        if cached and cached[1] <= len(mem) and cached[3] == (int(mem.ids[cached[1] - 1]) if cached[1] else None) \
+                and not cached[2].rekeys(mem.tokens[cached[1]:]):
             idx = cached[2]
             idx.extend(mem.tokens[cached[1]:])
         else:

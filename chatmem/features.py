@@ -151,13 +151,19 @@ class StoryIndex:
         must not make "lives" a match of "live" (verbs take an "s" too, and s_O was not trained on that)."""
         k = self._keys.get(w)
         if k is None:
-            k = w
-            if (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[-2].isalpha()
-                    and w not in self.vocab.index and w[:-1] not in self.vocab.index and w not in STOP_WORDS
-                    and w[:-1] in self._mem_words):
-                k = w[:-1]
-            self._keys[w] = k
+            k = self._keys[w] = w[:-1] if self._plural_form(w) and w[:-1] in self._mem_words else w
         return k
+
+    def _plural_form(self, w: str) -> bool:
+        """Whether `w` reads as the plural of an unseen word (key() keys it bare once a memory writes that)."""
+        return (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[-2].isalpha()
+                and w not in self.vocab.index and w[:-1] not in self.vocab.index and w not in STOP_WORDS)
+
+    def rekeys(self, token_lists: Sequence[Sequence[str]]) -> bool:
+        """Whether these newer memories write the bare form of a plural already keyed as itself (written, or
+        asked about, before it): extended, they would not meet it, so the index must be built anew."""
+        keys = self._keys
+        return any(keys.get(w + "s") == w + "s" and self._plural_form(w + "s") for toks in token_lists for w in toks)
 
     def _lid(self, w: str, said: bool = True) -> int:
         """`said`: a memory's word, whose bare form is how the word is said ("glim" over "glims"); a question's

@@ -167,3 +167,19 @@ def test_an_unseen_plural_matches_its_singular_and_known_words_stay_exact():
     idx.query(["where", "do", "they", "live"])          # a question's words never change how a memory's are said
     idx.extend([["bruno", "lives", "in", "tallinn"]])
     assert idx.word(idx.lid_of("lives")) == "lives"
+
+
+def test_memories_told_one_at_a_time_match_plurals_as_a_story_read_at_once(hash_encoder):
+    """The app stores one statement at a time: a plural written (or asked about) before its singular must
+    still meet it, as when the whole story is indexed at once."""
+    from chatmem.bot import Bot
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=hash_encoder).load(encoder=False)
+    bot.observe("Zorbs are afraid of glims.")
+    bot._story_index().query(["what", "are", "zorbs", "afraid", "of"])     # a question before the singular
+    bot.observe("Tim is a zorb.")
+    idx = bot._story_index()
+    assert idx.lid_of("zorbs") == idx.lid_of("zorb") != -1
+    assert set(idx.content[0]) & set(idx.content[1]) == {idx.lid_of("zorb")}
+    assert idx.word(idx.lid_of("zorbs")) == "zorb"
