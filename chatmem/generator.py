@@ -722,6 +722,8 @@ OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or a
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
              "study", "trip", "meet")
+# Plans with a date and a place: "when" asks the date, "where" the place (the slot named here)
+PLACED = {"trip": "dest", "meet": "venue"}
 
 
 class World:
@@ -826,7 +828,7 @@ class World:
             dest = self.pick(pool("CITIES", self.split))
             return dest and Key(kind, {"_id": dest, "dest": dest, "tags": set()})
         if kind == "meet":
-            person = self.rng.choice(self.people) if self.people and rng.random() < 0.5 else self.new_person()
+            person = rng.choice(self.people) if self.people and rng.random() < 0.5 else self.new_person()
             if person is None or ("meet", id(person)) in self.keys:
                 return None
             name = self.name_of(person)
@@ -906,10 +908,8 @@ class World:
         i = self.add(Turn(text, kind, self.tick(), True, False, supersedes=supersedes if kind == "update" else None))
         key.span = (start, value.core)
         key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
-        if key.kind == "trip":          # "Where am I going on Friday?" is answered by the destination
-            key.who = _name_at(text, s["dest"])
-        if key.kind == "meet":          # "Where am I meeting Yusuf?" by the place
-            key.who = _name_at(text, s["venue"])
+        if key.kind in PLACED:          # "Where am I going on Friday?" is answered by the destination
+            key.who = _name_at(text, s[PLACED[key.kind]])
         key.value, key.ref, key.updated = value, ref, kind == "update"
         key.history.append(i)
         return i
@@ -1110,7 +1110,7 @@ class World:
         out = []
         for key in self.keys.values():
             one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder", "lender") else
-                                                    "when" if key.kind in ("appt", "due", "trip", "meet") else "single")
+                                                    "when" if key.kind in ("appt", "due", *PLACED) else "single")
             out.append((one_hop, key, key.ref))
             p = key.person
             if p is not None and p is not ME:
@@ -1120,9 +1120,9 @@ class World:
                         out.append(("two_hop" if p.refs[ref][1] != key.history[-1] else one_hop, key, ref))
                 if key.kind in INVERSE and key.who and self.only_statement(key):
                     out.append(("who", key, "inverse"))
-            if key.kind in ("trip", "meet") and key.who and self.only_statement(key):
+            if key.kind in PLACED and key.who and self.only_statement(key):
                 out.append(("single", key, "inverse"))
-            if len(key.history) == 1 and not key.updated and key.kind not in ("trip", "meet"):
+            if len(key.history) == 1 and not key.updated and key.kind not in PLACED:
                 out.append(("when", key, "told"))
         return out
 

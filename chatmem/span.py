@@ -206,6 +206,12 @@ class Span:
     in_note: bool = False   # a date from the memory's time note, not words of the memory
 
 
+def _unflat(i: int) -> tuple[int, int, int]:
+    """A flat span index (as target_index makes them) as (support, first word, length - 1)."""
+    k, rest = divmod(i, MAX_WORDS * MAX_SPAN)
+    return (k, *divmod(rest, MAX_SPAN))
+
+
 def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
     """The best span of each question (None when it has no supporting memory)."""
     if not inputs:
@@ -221,14 +227,12 @@ def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
         marks = [tags(t) for t in x.texts]
         if any(marks):                          # the best span that runs across no markup
             for i in torch.argsort(scores[b].reshape(-1), descending=True)[:64].tolist():
-                k, rest = divmod(i, MAX_WORDS * MAX_SPAN)
-                w, ln = divmod(rest, MAX_SPAN)
+                k, w, ln = _unflat(i)
                 if k < len(x.offsets) and w + ln < len(x.offsets[k]) and \
                         not _across_markup(marks[k], x.offsets[k], w, ln):
                     best[b] = i
                     break
-        k, rest = divmod(int(best[b]), MAX_WORDS * MAX_SPAN)
-        w, ln = divmod(rest, MAX_SPAN)
+        k, w, ln = _unflat(int(best[b]))
         if k >= len(x.offsets) or w + ln >= len(x.offsets[k]):
             out.append(None)
             continue
