@@ -1,7 +1,11 @@
 """The generator's held-out conversations (validation split: names, places and values never trained on),
-played through the Bot as the app would: statements stored, each question answered in place.
+played through the Bot: statements stored, each question answered in place.
 
-    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--json docs/eval_generated.json]
+    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--json docs/eval_generated.json]
+
+By default each turn is stored whole, one memory, as LoCoMo's turns are (a fact may sit inside chit-chat).
+With --as-app, statements go through the app's routing instead: split into sentences, only those the act
+classifier calls facts stored.
 
 Per kind of question: answers that are short, right and confident; every labelled supporting memory among
 the (first 3) cited; declined (for unanswerable questions, the right behaviour; "lookalike": those that ask of
@@ -24,6 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _as_app(bot, conv):
+    """Play a conversation as the app would: statements through chatmem.dialogue_act.route (split into
+    sentences, facts stored at the turn's write time), questions answered in place. Returns (turn index,
+    turn, tokens, answer) of each question; `bot.turn_of` maps a memory id to the turn it came from."""
+    from chatmem.dialogue_act import route
+    from chatmem.input import make_utterance
+
+    store, bot.turn_of, out = bot.store, {}, []
+    for i, t in enumerate(conv.turns):
+        if not t.question:
+            bot.store = lambda utts, created=None, t=t: store(utts, [t.created] * len(utts))
+            for h in route(bot, t.text):
+                if h.stored is not None:
+                    bot.turn_of[h.stored.id] = i
+        elif t.qkind is not None and len(bot.memory):
+            u = make_utterance(t.text)
+            out.append((i, t, u.tokens, bot.answer(u)))
+    bot.store = store
+    return out
+
+
 def main() -> int:
     from chatmem import generator
     from chatmem.bot import Bot
@@ -43,6 +68,10 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--examples", type=int, default=0, help="print this many questions with their answers")
     ap.add_argument("--model-dir", help="the model to evaluate (default: the shipped one)")
+    ap.add_argument("--as-app", action="store_true",
+                    help="store each statement as the app does (chatmem.dialogue_act.route): one memory per sentence "
+                         "the act classifier calls a fact, chit-chat and requests not stored. A question's support is "
+                         "cited right when each labelled turn has a memory among the first 3 cited")
     ap.add_argument("--retrieve-from", type=int, metavar="N",
                     help="use the retriever and O's relevance term from N memories on (default: chatmem's)")
     args = ap.parse_args()
@@ -56,10 +85,13 @@ def main() -> int:
         if args.retrieve_from is not None:
             bot.retriever = WordHashRetriever(min_memories=args.retrieve_from)
         vecs = minilm_cached([t.text for t in c.turns], encoder)
-        for i, t, _, a in _dialog_answers(bot, c, vecs):
+        played = _as_app(bot, c) if args.as_app else _dialog_answers(bot, c, vecs)
+        for i, t, _, a in played:
             facts = [k for k in range(i) if not c.turns[k].question]
             gold = {c.turns[k].text for k in t.support}
-            cited = [s.memory.text for s in a.supports[:3]]
+            # as the app stores them, a memory stands for the turn it came from
+            cited = [c.turns[bot.turn_of[s.memory.id]].text if args.as_app else s.memory.text
+                     for s in a.supports[:3]]
             texts = [c.turns[k].text for k in facts]
             k = max(len(gold), 1)      # a baseline cites as many memories as the question needs
             top = {"bm25": [texts[j] for j in np.argsort(-_bm25(texts)(t.text), kind="stable")[:k]] if texts else [],
@@ -75,7 +107,8 @@ def main() -> int:
     bar.close()
     kinds = ["single", "who", "when", "update", "two_hop", "unanswerable"]
     out = {}
-    print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions, {time.perf_counter() - t0:.0f} s")
+    print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions"
+          f"{', stored as the app does' if args.as_app else ''}, {time.perf_counter() - t0:.0f} s")
     print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
           f"{'BM25 top-k':>10} {'MiniLM top-k':>12} {'newest':>7}")
     pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of
