@@ -192,6 +192,14 @@ def _simple(maker):
     return lambda r, split: Value(_fresh(r, split, maker))
 
 
+def _work_value(r: random.Random, split: str) -> Value:
+    """Where a person works: a workplace ("at the paper mill") or, one time in four, only a city ("works as a
+    translator in Geneva" answers "Where does she work?")."""
+    if r.random() < 0.25:
+        return Value(r.choice(pool("CITIES", split)), "in ", "to ", frozenset({"city"}))
+    return Value(r.choice(pool("WORKPLACES", split)), "at ", "to ", frozenset({"place"}))
+
+
 def _from_pool(name: str):
     return lambda r, split: Value(r.choice(pool(name, split)))
 
@@ -235,7 +243,7 @@ VALUE_MAKERS = {
     "park": _park_value,
     "home": _home_value,
     "job": lambda r, split: (lambda j: Value(j, a_an(j)))(r.choice(pool("JOBS", split))),
-    "work": _from_pool("WORKPLACES"),
+    "work": _work_value,
     "appt": _date_value,
     "hours": lambda r, split: Value(r.choice(CLOSING_TIMES), f"{r.choice(('until', 'till', 'until'))} "),
     "count": lambda r, split: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])))(r.randint(2, 9))),
@@ -245,6 +253,7 @@ VALUE_MAKERS = {
     "study": _from_pool("SUBJECTS"),
     "due": _due_value,
     "price": _price_value,
+    "debt": _price_value,
     "trip": _date_value,
     "meet": _date_value,
 }
@@ -393,12 +402,15 @@ SPECS = {
                    "what kind of work does {p} do?"),
         clauses=("what {p} does for a living", "what {p} does")),
     "work": Spec(
-        facts=("{p} works at {v}.", "{p} has a job at {v}.", "{p} is employed at {v}.",
-               "{p} spends all day at {v} for work.", "[poss] {ps} workplace is {v}.",
-               "{p} has worked at {v} for years.", "{p} does shifts at {v}.", "{p} started a job at {v}."),
-        updates=("{p} works at {v} now.", "{p} moved jobs to {v}.", "actually, {p} works at {v}, not {old}."),
-        questions=("where does {p} work?", "[poss] where is {ps} workplace?", "where does {p} have a job?",
-                   "which place does {p} work at?", "where is {p} employed?"),
+        facts=("{p} works {at}{v}.", "{p} has a job {at}{v}.", "{p} is employed {at}{v}.",
+               "[place] {p} spends all day at {v} for work.", "[place,poss] {ps} workplace is {v}.",
+               "{p} has worked {at}{v} for years.", "[place] {p} does shifts at {v}.", "{p} started a job {at}{v}.",
+               "[city] {p} commutes to {v} for work.", "[city,poss] {ps} job is in {v}."),
+        updates=("{p} works {at}{v} now.", "{p} moved jobs to {v}.", "actually, {p} works {at}{v}, not {old}.",
+                 "[city] {p} found a job in {v}."),
+        questions=("where does {p} work?", "[place,poss] where is {ps} workplace?", "where does {p} have a job?",
+                   "[place] which place does {p} work at?", "where is {p} employed?", "[city] which city does {p} work in?",
+                   "[city] what city does {p} work in?"),
         clauses=("where {p} works",)),
     "appt": Spec(
         facts=("{ev} is {at}{v}.", "I have {ev_a} {at}{v}.", "{ev} is booked for {v}.", "I booked {ev_a} for {v}.",
@@ -489,6 +501,14 @@ SPECS = {
                    "[me] how much did we pay for the {item}?"),
         clauses=("[me] how much {p} paid for {ps} {item}", "what {ps} {item} cost"),
         told=("[me] when did {p} buy {ps} {item}?",)),
+    "debt": Spec(   # money I owe someone: "I owe Felix 40 euros." -> "How much do I owe Felix?" -> "40 euros"
+        facts=("I owe {p} {v}.", "I still owe {p} {v}.", "I borrowed {v} from {p}.", "{p} lent me {v}.",
+               "I have to pay {p} back {v}.", "I need to pay {p} {v} back.", "{p} covered me, so I owe {p_obj} {v}."),
+        updates=("I paid {p} back some, I owe {p_obj} {v} now.", "actually, I owe {p} {v}, not {old}.",
+                 "I now owe {p} {v}.", "I borrowed a bit more from {p}, I owe {p_obj} {v} now."),
+        questions=("how much do I owe {p}?", "how much money do I owe {p}?", "what do I owe {p}?",
+                   "how much do I still owe {p}?", "how much do I need to pay {p} back?"),
+        clauses=("how much I owe {p}",)),
     "meet": Spec(   # a meeting: "I'm meeting Yusuf for lunch on Sunday at the Old Bell."; where from {venue}
         facts=("I'm meeting {n} for {meal} {at}{v} at {venue}.", "I'm meeting {n} at {venue} {at}{v}.",
                "{at}{v} I'm having {meal} with {n} at {venue}.", "{n} and I are meeting at {venue} {at}{v}.",
@@ -516,7 +536,8 @@ INVERSE = {
     "home": ("who lives {at}{v}?", "[city] who do I know in {v}?", "[city] which of my friends lives in {v}?",
              "who lives {at}{v} these days?"),
     "job": ("who works as {a} {v}?", "who is {a} {v}?", "which of my friends is {a} {v}?", "who do I know who is {a} {v}?"),
-    "work": ("who works at {v}?", "who has a job at {v}?", "which friend works at {v}?"),
+    "work": ("who works {at}{v}?", "who has a job {at}{v}?", "[place] which friend works at {v}?",
+             "[city] which friend works in {v}?"),
     "school": ("who goes to {v}?", "who is at {v}?", "which child goes to {v}?"),
     "study": ("who studies {v}?", "who is studying {v}?", "which friend is doing {v}?"),
     "meet": ("where am I meeting {n}?", "where are {n} and I meeting?", "where am I seeing {n}?",
@@ -530,11 +551,11 @@ INVERSE = {
 # Two facts about one person in one statement ("Lisa works as a nurse at St. James's Hospital."): {v} is the
 # first kind's value, {w} the second's; {wat} is the second value's preposition.
 JOINT = {
-    ("job", "work"): ("{p} works as {a} {v} at {w}.", "{p} is {a} {v} at {w}.", "{p} is {a} {v} and works at {w}.",
-                      "{p} works at {w} as {a} {v}."),
+    ("job", "work"): ("{p} works as {a} {v} {wat}{w}.", "[place] {p} is {a} {v} at {w}.",
+                      "{p} is {a} {v} and works {wat}{w}.", "{p} works {wat}{w} as {a} {v}."),
     ("job", "home"): ("[city] {p} is {a} {v} in {w}.", "{p} works as {a} {v} and lives {wat}{w}.",
                       "[city] {p} is {a} {v} based in {w}.", "{p} lives {wat}{w} and works as {a} {v}."),
-    ("work", "home"): ("{p} works at {v} and lives {wat}{w}.", "{p} lives {wat}{w} and has a job at {v}."),
+    ("work", "home"): ("{p} works {at}{v} and lives {wat}{w}.", "{p} lives {wat}{w} and has a job {at}{v}."),
     ("school", "home"): ("{p} lives {wat}{w} and goes to {v}.",),
     ("study", "home"): ("[city] {p} is studying {v} in {w}.", "[city] {p} studies {v} in {w}.",
                         "{p} lives {wat}{w} and is studying {v}.", "[city] {p} is doing a degree in {v} in {w}."),
@@ -717,11 +738,11 @@ class Key:
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
 
 
-PERSON_KINDS = ("home", "job", "work", "school", "study")  # about a person other than me
+PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person other than me
 OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
-             "study", "trip", "meet")
+             "study", "trip", "meet", "debt")
 # Plans with a date and a place: "when" asks the date, "where" the place (the slot named here)
 PLACED = {"trip": "dest", "meet": "venue"}
 
@@ -891,11 +912,16 @@ class World:
         s = {**self.slots(key, ref, value), **(extra or {})}
         prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
-        if key.kind in TIMED_KINDS and start is not None and text == text[:start] + value.core + "." \
-                and _EVENT.search(text) and not re.search(r"\b(?:has|just)\b", text) and self.time_rng.random() < TIMED:
-            text = f"{text[:-1]} {time_adverb(self.time_rng)}."
-        text, start = self.padded(text, start)
+        text, start = self.padded(self.timed(key.kind, text, start, value.core), start)
         return self.record(key, value, ref, text, start, kind, s)
+
+    def timed(self, kind: str, text: str, start: int | None, core: str) -> str:
+        """A statement of an event that ends with its answer may say when, after it: "Priya moved to Singapore
+        in June." (the month stays outside the span)."""
+        if kind in TIMED_KINDS and start is not None and text == text[:start] + core + "." and _EVENT.search(text) \
+                and not re.search(r"\b(?:has|just)\b", text) and self.time_rng.random() < TIMED:
+            return f"{text[:-1]} {time_adverb(self.time_rng)}."
+        return text
 
     def padded(self, text: str, start: int | None) -> tuple[str, int | None]:
         """`text` with `start` (where its answer begins, or None), perhaps told inside a longer turn."""
@@ -1022,6 +1048,8 @@ class World:
         if not options:
             return None
         text, starts = render_many(self.rng.choice(options), s, {"v": values[0].core, "w": values[-1].core})
+        # "My best friend Priya moved to Singapore in June."
+        text = self.timed(keys[-1].kind, text, starts.get("w" if len(keys) == 2 else "v"), values[-1].core)
         text, starts = pad(self.pad_rng, text, starts)
         i = None
         for key, value, mark in zip(keys, values, "vw"):
@@ -1043,7 +1071,7 @@ class World:
         thing = key.slots["_id"]
         self.used.add(thing)
         self.keys[("holder", thing)] = key
-        i = self.state(key, Value(self.name_of(person)), SPECS["holder"].facts)
+        i = self.state(key, Value(self.name_of(person)), *self.with_relation(person, SPECS["holder"].facts))
         self.give(key, person, i)
         return True
 
@@ -1054,8 +1082,17 @@ class World:
             return False
         self.used.add(key.slots["_id"])
         self.keys[("lender", key.slots["_id"])] = key
-        self.state(key, Value(self.name_of(person)), SPECS["lender"].facts)
+        self.state(key, Value(self.name_of(person)), *self.with_relation(person, SPECS["lender"].facts))
         return True
+
+    def with_relation(self, person: Person, templates: tuple[str, ...]) -> tuple[tuple[str, ...], str, dict | None]:
+        """A person's name told with their relation, where one is known ("I borrowed a ladder from my neighbour
+        Sven."): the name stays the answer. Returns state()'s templates, kind and extra slots."""
+        rels = [r for r in person.refs if r != "name" and r[0] == "rel"]
+        if not rels or self.rng.random() >= 0.4:
+            return templates, "fact", None
+        R = person.refs[self.rng.choice(rels)][0]
+        return tuple(t.replace("{v}", "{R} {v}") for t in templates), "fact", {"R": R}
 
     def give(self, key: Key, person: Person | None, turn: int) -> None:
         """Move the "whoever has my drill" reference to the new holder (or to nobody)."""
@@ -1184,7 +1221,8 @@ class World:
             kind = self.rng.choice(told)
         else:
             kind = self.rng.choice(("loc", "park", "holder", "lender", "attr", "rel", "home", "job", "work", "appt",
-                                    "count", "pet", "hours", "hobby", "school", "due", "study", "price", "trip", "meet"))
+                                    "count", "pet", "hours", "hobby", "school", "due", "study", "price", "trip", "meet",
+                                    "debt"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1259,7 +1297,7 @@ class World:
 LOOKALIKE_KINDS = ("home", "job", "work", "hobby", "school", "study")
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "lender", "attr", "attr", "rel", "rel", "home", "job", "work",
-              "appt", "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip", "meet")
+              "appt", "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip", "meet", "debt")
 
 
 def _conversation(seed: int, split: str) -> Conversation:

@@ -382,3 +382,45 @@ def test_a_meeting_answers_when_from_its_date_and_where_from_its_place():
     for c, t in when:
         assert not t.answer.startswith("the ") or re.fullmatch(r"the \d+\w\w", t.answer)
         assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+
+
+def test_money_i_owe_is_asked_by_how_much_and_answered_with_amount_and_currency():
+    """"I owe Felix 40 euros." -> "How much do I owe Felix?" -> "40 euros"."""
+    convs = g.generate(200, seed=18, split="train")
+    asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\bowe\b", t.text) and t.answer
+             and t.answer_start is not None]
+    assert len(asked) >= 5
+    for c, t in asked:
+        told = c.turns[t.answer_support].text
+        assert told[t.answer_start:t.answer_end] == t.answer
+        assert t.answer.rsplit(" ", 1)[1] in g.lx.CURRENCIES and re.search(r"\b(owe|lent me|borrowed|pay)\b", told)
+
+
+def test_where_someone_works_may_be_a_city_and_is_then_answered_with_it():
+    """"Giulia works as a taxi driver in Lille." -> "Where does Giulia work?" -> "Lille"; a workplace is
+    still said with "at" ("works at the paper mill")."""
+    convs = g.generate(300, seed=19, split="train")
+    cities = set(g.lx.CITIES)
+    asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\b(work|job|employed)\b", t.text)
+             and t.answer in cities and t.answer_start is not None]
+    assert len(asked) >= 5
+    for c, t in asked:
+        told = c.turns[t.answer_support].text
+        assert told[t.answer_start:t.answer_end] == t.answer and f"at {t.answer}" not in told
+    workplaces = [t.text for c in convs for t in c.turns if re.search(r"\bworks (at|in) the\b", t.text)]
+    assert workplaces and all("works at the" in w for w in workplaces)
+
+
+def test_a_name_told_with_its_relation_is_answered_by_the_name():
+    """"I lent my drill to my neighbour Sven." -> "Who has my drill?" -> "Sven"; an introduction may say when
+    after its answer: "My best friend Priya moved to Singapore in June." -> "Singapore"."""
+    convs = g.generate(300, seed=5, split="train")
+    named = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_start is not None
+             and re.search(r"\bmy [\w-]+ $", c.turns[t.answer_support].text[:t.answer_start])
+             and re.search(r"\b(lent|borrow\w*|handed|gave)\b", c.turns[t.answer_support].text)]
+    assert named
+    for c, t in named:
+        assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+    timed = [t.text for c in convs for t in c.turns
+             if re.match(r"(?:My|my) [\w-]+ [A-Z]\w+ (?:moved|started|got) .* (?:in|on|last|back) [\w ]+\.$", t.text)]
+    assert timed
