@@ -65,7 +65,7 @@ class SpanTrainConfig:
     # stores; fine-tuned, it keeps them and learns the new kinds of fact (README, "Everyday conversations").
     warm_start: bool = True
     warm_epochs: int = 8
-    warm_lr: float = 5e-4
+    warm_lr: float = 2.5e-4         # on this version's generator a lower validation loss than 5e-4 (0.312 vs 0.316)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -304,13 +304,17 @@ def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> fl
 
 
 DECLINE = 0.85   # the share of unanswerable questions the threshold must decline (the issue asks 75%; a margin)
+FLAT = 0.0025   # answerable-right within this of the best counts as the best (3 in 1,100 tune questions)
 
 
 def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
                      unsupported: Sequence[SpanExample] = ()) -> tuple[float, dict]:
-    """The span answers' confidence threshold: the one that answers most answerable questions right while
-    declining at least DECLINE of the unanswerable ones (else the one that declines most), on conversations
-    kept apart from training, deciding exactly as the Bot does (chatmem.span.choose). Ties go to the higher.
+    """The span answers' confidence threshold: the highest one that answers within FLAT of the most answerable
+    questions right while declining at least DECLINE of the unanswerable ones (else the one that declines most),
+    on conversations kept apart from training, deciding exactly as the Bot does (chatmem.span.choose). The
+    curve is flat over a wide range (on this version's tune conversations 80.3% right from 0.05 to 0.35, 80.2% at
+    0.40 and 0.45): the highest answers as well there and declines more of the questions about someone else,
+    where taking the exact best had picked 0.30 by noise.
     `unsupported`: the same conversations' questions O cited nothing for, which the Bot declines whatever the
     threshold. They count: left out, the unanswerable questions were only the hard ones O found a memory for,
     and the threshold came out at 0.80, which through the Bot said "I'm not sure" to most right answers."""
@@ -328,9 +332,10 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
         ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
         una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
         curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), ans, una))
-    ok, _, tau, ans, una = max(curve)
+    best = max(curve)
+    ok, _, tau, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT), key=lambda c: c[2])
     return tau, {"questions": len(rows) + len(unsupported), "answerable_right": ans, "unanswerable_declined": una,
-                 "decline_target": DECLINE, "met": ok}
+                 "decline_target": DECLINE, "flat": FLAT, "met": ok}
 
 
 def _babi_split(babi_dir, seed: int):

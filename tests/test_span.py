@@ -177,6 +177,33 @@ def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
     assert cal["questions"] == 11
 
 
+def test_where_the_curve_is_flat_the_threshold_is_the_highest_that_answers_as_well(monkeypatch):
+    """40 answerable questions, 39 answered at 0.9 and one at 0.3; 10 unanswerable at 0.2 or 0.6. Exactly the
+    best (all 40 right) needs a threshold up to 0.30, which declines only the 0.2s; within FLAT of it (39 of 40
+    with FLAT at 0.05) the highest threshold under 0.9 declines every unanswerable one."""
+    from types import SimpleNamespace
+
+    import chatmem.span_train as st
+    from chatmem.span import Span
+
+    def ex(answer):
+        return st.SpanExample("q", ("q",), ["m"], [0.0], None, answer, "single")
+
+    exs = [ex("Bruno") for _ in range(40)] + [ex(None) for _ in range(10)]
+    probs = [0.9] * 39 + [0.3] + [0.2] * 9 + [0.6]
+    monkeypatch.setattr(st, "_spans", lambda *a: [Span(0, 0, 5, "Bruno", p, 0.1) for p in probs])
+    monkeypatch.setattr(st, "use_span", lambda *a: True)
+    monkeypatch.setattr(st, "gate_features", lambda *a: None)
+    monkeypatch.setattr(st, "DECLINE", 0.85)
+    loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
+    monkeypatch.setattr(st, "FLAT", 0.0)
+    tau, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    assert tau <= 0.3 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
+    monkeypatch.setattr(st, "FLAT", 0.05)
+    tau, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    assert 0.6 < tau <= 0.9 and cal["answerable_right"] == 39 / 40 and cal["unanswerable_declined"] == 1.0
+
+
 def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
     """Nothing answers "What is my cat called?": a confident dictionary guess is wrong there and the span's "no
     answer" right, so the gate sees that question (before, it saw only questions with an answer). Each answer is
