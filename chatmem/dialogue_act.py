@@ -115,9 +115,9 @@ class Handled:
     reply: str | None = None
 
 
-def route(bot, text: str) -> list[Handled]:
-    """Split pasted text into sentences; store the facts (one batch per run), answer questions and requests,
-    reply to the rest."""
+def route(bot, text: str, created: float | None = None) -> list[Handled]:
+    """Split pasted text into sentences; store the facts (one batch per run, written at `created`, UNIX
+    seconds, default now), answer questions and requests, reply to the rest."""
     from chatmem.input import encode, parse
 
     bot.load(encoder=False)
@@ -126,7 +126,7 @@ def route(bot, text: str) -> list[Handled]:
     pending: list[Utterance] = []
 
     def flush():
-        for u, m in zip(pending, bot.store(pending)):
+        for u, m in zip(pending, bot.store(pending, None if created is None else [created] * len(pending))):
             out.append(Handled(u, "fact", stored=m))
         pending.clear()
 

@@ -28,25 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _as_app(bot, conv):
+def _as_app(bot, conv) -> tuple[list, dict[int, int]]:
     """Play a conversation as the app would: statements through chatmem.dialogue_act.route (split into
     sentences, facts stored at the turn's write time), questions answered in place. Returns (turn index,
-    turn, tokens, answer) of each question; `bot.turn_of` maps a memory id to the turn it came from."""
+    turn, tokens, answer) of each question, and the turn each memory id came from."""
     from chatmem.dialogue_act import route
     from chatmem.input import make_utterance
 
-    store, bot.turn_of, out = bot.store, {}, []
+    turn_of, out = {}, []
     for i, t in enumerate(conv.turns):
         if not t.question:
-            bot.store = lambda utts, created=None, t=t: store(utts, [t.created] * len(utts))
-            for h in route(bot, t.text):
-                if h.stored is not None:
-                    bot.turn_of[h.stored.id] = i
+            turn_of |= {h.stored.id: i for h in route(bot, t.text, t.created) if h.stored is not None}
         elif t.qkind is not None and len(bot.memory):
             u = make_utterance(t.text)
             out.append((i, t, u.tokens, bot.answer(u)))
-    bot.store = store
-    return out
+    return out, turn_of
 
 
 def main() -> int:
@@ -85,12 +81,12 @@ def main() -> int:
         if args.retrieve_from is not None:
             bot.retriever = WordHashRetriever(min_memories=args.retrieve_from)
         vecs = minilm_cached([t.text for t in c.turns], encoder)
-        played = _as_app(bot, c) if args.as_app else _dialog_answers(bot, c, vecs)
+        played, turn_of = _as_app(bot, c) if args.as_app else (_dialog_answers(bot, c, vecs), None)
         for i, t, _, a in played:
             facts = [k for k in range(i) if not c.turns[k].question]
             gold = {c.turns[k].text for k in t.support}
             # as the app stores them, a memory stands for the turn it came from
-            cited = [c.turns[bot.turn_of[s.memory.id]].text if args.as_app else s.memory.text
+            cited = [c.turns[turn_of[s.memory.id]].text if turn_of is not None else s.memory.text
                      for s in a.supports[:3]]
             texts = [c.turns[k].text for k in facts]
             k = max(len(gold), 1)      # a baseline cites as many memories as the question needs

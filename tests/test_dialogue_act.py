@@ -98,3 +98,17 @@ def test_route_stores_facts_answers_requests_and_replies_to_chitchat(real_encode
     assert req.act in ("request", "question") and req.stored is None
     assert [s.memory.text for s in req.answer.supports][:1] == ["My keys are in the blue bowl."]
     assert len(bot.memory) == 1
+
+
+@needs_model
+def test_route_writes_facts_at_the_time_it_is_given(real_encoder):
+    """A replay of a dated conversation stores each fact at its turn's time (default: now)."""
+    from chatmem.bot import Bot
+    from chatmem.dialogue_act import route
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=real_encoder).load()
+    said = route(bot, "Hello! My bike is in the shed. The gate code is 4417.", created=1_600_000_000.0)
+    assert [h.stored.created for h in said if h.stored is not None] == [1_600_000_000.0, 1_600_000_000.0]
+    [now] = [h for h in route(bot, "My umbrella is by the door.") if h.stored is not None]
+    assert now.stored.created > 1_700_000_000
