@@ -1071,7 +1071,9 @@ class World:
         thing = key.slots["_id"]
         self.used.add(thing)
         self.keys[("holder", thing)] = key
-        i = self.state(key, Value(self.name_of(person)), *self.with_relation(person, SPECS["holder"].facts))
+        value = Value(self.name_of(person))
+        templates, extra = self.with_relation(person, SPECS["holder"].facts)
+        i = self.state(key, value, templates, extra=extra)
         self.give(key, person, i)
         return True
 
@@ -1082,17 +1084,19 @@ class World:
             return False
         self.used.add(key.slots["_id"])
         self.keys[("lender", key.slots["_id"])] = key
-        self.state(key, Value(self.name_of(person)), *self.with_relation(person, SPECS["lender"].facts))
+        value = Value(self.name_of(person))
+        templates, extra = self.with_relation(person, SPECS["lender"].facts)
+        self.state(key, value, templates, extra=extra)
         return True
 
-    def with_relation(self, person: Person, templates: tuple[str, ...]) -> tuple[tuple[str, ...], str, dict | None]:
+    def with_relation(self, person: Person, templates: tuple[str, ...]) -> tuple[tuple[str, ...], dict | None]:
         """A person's name told with their relation, where one is known ("I borrowed a ladder from my neighbour
-        Sven."): the name stays the answer. Returns state()'s templates, kind and extra slots."""
+        Sven."): the name stays the answer. Returns state()'s templates and extra slots."""
         rels = [r for r in person.refs if r != "name" and r[0] == "rel"]
         if not rels or self.rng.random() >= 0.4:
-            return templates, "fact", None
+            return templates, None
         R = person.refs[self.rng.choice(rels)][0]
-        return tuple(t.replace("{v}", "{R} {v}") for t in templates), "fact", {"R": R}
+        return tuple(t.replace("{v}", "{R} {v}") for t in templates), {"R": R}
 
     def give(self, key: Key, person: Person | None, turn: int) -> None:
         """Move the "whoever has my drill" reference to the new holder (or to nobody)."""
