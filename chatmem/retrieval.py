@@ -12,9 +12,11 @@ in write order. A question's candidates are
    (bAbI-style stories among distractors, scripts/bench_memory.py: 51% -> 80% right at 6,000 memories),
 2. the memory written right after each of them that a rare question word found (a pronoun's
    antecedent is the memory before it: "Mary went home. Then she ..."),
-3. expanded once by the rare content words of those memories (rare as in 1: names, objects; first those of the memories a rare question word found), so that a second hop ("Mary picked up the football" -> Mary's latest
-   move) has its memory among the candidates; a word found in thousands of memories ("kitchen",
-   "picked") links nothing,
+3. expanded once by the rare content words of those memories (rare as in 1, or in at most 1/LINK_SHARE of all
+   memories: names, objects; first those of the memories a rare question word found), so that a second hop
+   ("Mary picked up the football" -> Mary's latest move) has its memory among the candidates; a word found in a
+   large share of the memories ("kitchen", "picked") links nothing. (Among a million memories a person may be
+   named a thousand times and is still a name.)
 4. or, when no memory shares a word with the question, the `recent` newest memories.
 
 They stay in write order, and the exact model (`run_hops`, write-time features included) runs on
@@ -37,6 +39,7 @@ PER_WORD = 64
 PER_WORD_EXPAND = 64
 RECENT = 16
 MAX_CANDIDATES = 384
+LINK_SHARE = 256       # a word in at most 1/LINK_SHARE of the memories may link a second hop's memories
 RELATIVE = 8           # a word is rare for a question when at most this many times the memories of its rarest word hold it
 
 
@@ -217,8 +220,9 @@ class WordHashRetriever:
                 for w in toks:
                     if w not in STOP_WORDS and w not in known:
                         source.setdefault(w, rank)
-        # only rare words (names, objects) link memories; a word in thousands of memories is no evidence
-        words2 = sorted((w for w in source if len(self.postings.get(w, ())) <= cutoff),
+        # only rare words (names, objects) link memories; a word in a large share of them is no evidence
+        link = max(cutoff, n // LINK_SHARE)
+        words2 = sorted((w for w in source if len(self.postings.get(w, ())) <= link),
                         key=lambda w: (source[w], len(self.postings.get(w, ()))))
         # the memory written right after each found by a rare question word: "Mary went home. Then she ..."
         nxt = rare[rare + 1 < n] + 1
