@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Container
 
 import numpy as np
 
@@ -25,11 +25,13 @@ CROWD_STORES = (2_000, 9_000)   # memories per store: one where the relevance te
                                 # Bot.POOL_ALL where it ranks the word-hash candidates
 
 
-def invented(rng: np.random.Generator, k: int) -> list[str]:
-    """k distinct invented words: names and things no lexicon holds."""
+def invented(rng: np.random.Generator, k: int, avoid: Container[str] = ()) -> list[str]:
+    """k distinct invented words, none in `avoid`: names and things no lexicon holds."""
     out: dict[str, None] = {}
     while len(out) < k:
-        out.setdefault("".join(rng.choice(CROWD_SYLLABLES, size=rng.choice((2, 3)))), None)
+        w = "".join(rng.choice(CROWD_SYLLABLES, size=rng.choice((2, 3))))
+        if w not in avoid:
+            out.setdefault(w, None)
     return list(out)
 
 
@@ -72,18 +74,52 @@ def crowded_babi(samples, rng: np.random.Generator) -> list[list[tuple[str, floa
     return streams
 
 
-def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated: bool = False):
+MENTIONS = ("{p} went to the office.", "{p} went back to the kitchen.", "{p} journeyed to the garden.",
+            "I had coffee with {p}.", "{p} called me this morning.", "{p} says hello.", "I ran into {p} in town.",
+            "{p} sent me a photo.", "{p} picked up the post.")
+
+
+def _with_mentions(facts: list, questions: list, starts: list[tuple[int, list[str]]], mentions: int,
+                   rng: np.random.Generator) -> tuple[list, list]:
+    """Up to `mentions` sentences naming each conversation's people, at random places before its first fact
+    (none of them answers anything: every label still holds), with every index moved along. A person one talks
+    about every day is named in hundreds of memories: to BM25 her name is then a common word, and the term must
+    still find her facts, not another person's look-alike ones (scripts/bench_memory.py)."""
+    from chatmem.generator import Turn
+
+    extra: list[tuple[int, str]] = []
+    for start, people in starts:
+        for person in people:
+            for _ in range(int(rng.integers(0, mentions + 1))):
+                extra.append((int(rng.integers(0, start + 1)), str(rng.choice(MENTIONS)).format(p=person)))
+    extra.sort(key=lambda e: e[0])
+    at = np.searchsorted(np.array([e[0] for e in extra], dtype=np.int64), np.arange(len(facts)), side="right")
+    moved = lambda i: None if i is None else int(i + at[i])       # noqa: E731 (a fact's new index)
+    out = []
+    k = 0
+    for i, f in enumerate(facts):
+        while k < len(extra) and extra[k][0] == i:
+            out.append(Turn(extra[k][1], "chitchat", f.created, False, False))
+            k += 1
+        out.append(replace(f, supersedes=moved(f.supersedes)))
+    qs = [replace(q, support=[moved(j) for j in q.support], answer_support=moved(q.answer_support)) for q in questions]
+    return out, qs
+
+
+def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated: bool = False, mentions: int = 0):
     """Generated conversations planted one after another (each an hour after the last, write times kept
     in order) until `size` statements, as one chatmem.generator.Conversation: every statement, then the
     questions that name one of the conversation's people (renamed), with their labels moved along.
     Questions about "my sister" are left out (any conversation's could answer), and so are "When did I ...?"
     questions answered by a write time unless `dated` (their answer dates did not move with the write
-    times: right for the supporting facts O must find, wrong for R's answers)."""
+    times: right for the supporting facts O must find, wrong for R's answers). `mentions`: see _with_mentions."""
     from chatmem import lexicon as lx
     from chatmem.generator import Conversation
 
     known = set(lx.FIRST_NAMES) | set(lx.SURNAMES)
     facts, questions = [], []
+    starts: list[tuple[int, list[str]]] = []
+    given: set[str] = set()
     clock = None
     for c in convs:
         if len(facts) >= size:
@@ -92,9 +128,11 @@ def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated
                         if w in known})
         if not found or not c.turns:
             continue
-        new = [w.capitalize() for w in invented(rng, len(found))]
+        new = [w.capitalize() for w in invented(rng, len(found), given)]     # no two conversations share a name
+        given.update(w.lower() for w in new)
         sub = renamer(dict(zip(found, new)))
         named = re.compile(r"\b(" + "|".join(new) + r")\b")
+        starts.append((len(facts), new))
         shift = 0.0 if clock is None else clock + 3600.0 - c.turns[0].created
         at: dict[int, int] = {}
         for i, t in enumerate(c.turns):
@@ -120,5 +158,7 @@ def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated
                 questions.append(replace(t, text=q, answer=answer, support=[at[j] for j in t.support],
                                          answer_support=at[t.answer_support], answer_start=start,
                                          answer_end=start + len(answer)))
+    if mentions:
+        facts, questions = _with_mentions(facts, questions, starts, mentions, rng)
     end = clock or 0.0
     return Conversation(facts + [replace(q, created=end) for q in questions], seed=-1, split="train")

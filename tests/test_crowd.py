@@ -9,9 +9,7 @@ from chatmem.babi import Sample
 from chatmem.crowd import BABI_PEOPLE, crowd_conversation, crowded_babi
 
 
-def test_crowd_conversation_keeps_its_labels():
-    convs = generator.generate(30, seed=3, split="train")
-    c = crowd_conversation(convs, np.random.default_rng(0), size=600)
+def _labels_hold(c):
     facts = [t for t in c.turns if not t.question]
     questions = [t for t in c.turns if t.question]
     assert len(facts) >= 600 and questions
@@ -27,6 +25,28 @@ def test_crowd_conversation_keeps_its_labels():
     for q in answered[:40]:
         names = [w for w in re.findall(r"\b[A-Z][a-z]+\b", q.text) if any(w in c.turns[j].text for j in q.support)]
         assert names, q.text
+    return facts, answered
+
+
+def test_crowd_conversation_keeps_its_labels():
+    convs = generator.generate(30, seed=3, split="train")
+    _labels_hold(crowd_conversation(convs, np.random.default_rng(0), size=600))
+
+
+def test_mentions_name_people_before_their_conversation_and_keep_every_label():
+    convs = generator.generate(30, seed=3, split="train")
+    plain = crowd_conversation(convs, np.random.default_rng(0), size=600)
+    c = crowd_conversation(convs, np.random.default_rng(0), size=600, mentions=20)
+    facts, answered = _labels_hold(c)
+    extra = [t for t in c.turns if t.kind == "chitchat" and t.text not in {u.text for u in plain.turns}]
+    assert len(facts) - len(extra) == len([t for t in plain.turns if not t.question]) and len(extra) > 100
+    for q in answered:             # the same fact supports each question as before, now further on
+        assert c.turns[q.answer_support].text in {t.text for t in plain.turns}
+    for q in answered[:40]:        # a person's mentions all come before the first fact that states her facts
+        for name in {w for w in re.findall(r"\b[A-Z][a-z]+\b", q.text) if w in c.turns[q.support[0]].text}:
+            said = [i for i, t in enumerate(facts) if re.search(rf"\b{name}\b", t.text)]
+            told = [i for i in said if facts[i] not in extra]
+            assert all(i < min(told) for i in said if facts[i] in extra)
 
 
 def test_crowded_babi_renames_every_story_apart():
