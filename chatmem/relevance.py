@@ -9,7 +9,7 @@ reads the whole memory and is added to s_O at the first hop:
 Φ is the MiniLM embedding (the paper's form, with one U for both sides), and `match` holds features
 that compare words by identity over the whole memory (paper §3.6): BM25 and idf-weighted overlap with
 document frequencies from the memory itself, coverage of the question's words, the question word, the
-memory's length and place in time. α(x) in (0, 1) weighs s_O against the term by how much of the question
+memory's length and place in time, and whether it holds the names the question asks about. α(x) in (0, 1) weighs s_O against the term by how much of the question
 and the memories s_O's vocabulary knows and how long the memories are. It is trained with s_O frozen, on bAbI and on
 conversations, so it learns to leave s_O alone where s_O already knows (bAbI) and to lead where it does not.
 """
@@ -17,6 +17,7 @@ conversations, so it learns to leave s_O alone where s_O already knows (bAbI) an
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ import torch.nn as nn
 from chatmem.features import STOP_WORDS
 
 QWORDS = ("who", "what", "when", "where", "which", "how", "why")
-N_MATCH = 12
+N_MATCH = 14
 N_RANK = 2      # 1/rank of a memory by BM25 and by cosine among the candidates
 NF = N_MATCH + len(QWORDS) + 1 + N_RANK
 NQ = 4          # per-question features of the weight on s_O
@@ -66,6 +67,15 @@ class Relevance(nn.Module):
         r = (v * u[:, None, :]).sum(-1) + self.mlp(feats).squeeze(-1)
         alpha = torch.sigmoid(self.alpha(qfeats).squeeze(-1))
         return (1 - alpha)[:, None] * r, alpha
+
+
+def question_names(text: str) -> tuple[str, ...]:
+    """The names a question asks about, as memory tokens spell them: its capitalised words other than function
+    and question words ("What is Teliqui's degree in?" -> ("teliqui",)). Among a million memories a person one
+    talks about is named a thousand times: to BM25 her name is then a commoner word than "degree", and another
+    person's look-alike fact ("Guneis's degree is in journalism.") outranked hers."""
+    words = dict.fromkeys(w.lower() for w in re.findall(r"(?<![\w'’])[A-Z][A-Za-z]*(?:['’][A-Z][A-Za-z]*)?", text))
+    return tuple(w for w in words if w not in STOP_WORDS and w not in QWORDS)
 
 
 def _content(tokens: Sequence[str]) -> list[str]:
@@ -191,10 +201,11 @@ def _by_number(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]], df: Callable[[str], int], n: int,
-                   positions: np.ndarray, cos: np.ndarray, table: WordTable | None = None) -> np.ndarray:
+                   positions: np.ndarray, cos: np.ndarray, table: WordTable | None = None,
+                   names: Sequence[str] = ()) -> np.ndarray:
     """(C, NF) features of C memories for one question. df(w): memories holding w; n: memories in all;
     positions: each memory's place in write order (0 oldest .. 1 newest); cos: MiniLM cosine; table:
-    WordTable(mem_tokens), if already at hand."""
+    WordTable(mem_tokens), if already at hand; names: the question's (question_names)."""
     C = len(mem_tokens)
     F = np.zeros((C, NF), dtype=np.float32)
     qc = list(dict.fromkeys(_content(q_tokens)))
@@ -238,6 +249,10 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
     F[:, 7] = np.log1p(lens) / 5.0
     F[:, 8] = positions
     F[:, 11] = (cos - cos.mean()) / (cos.std() + 1e-6) if C > 1 else 0.0
+    if names:                                          # the share of the question's names each memory holds
+        for w in names:
+            F[table.holding(w)[0], 12] += 1.0 / len(names)
+        F[:, 13] = 1.0
     qw = next((w for w in q_tokens if w in QWORDS), None)
     F[:, N_MATCH + (QWORDS.index(qw) if qw else len(QWORDS))] = 1.0
     return with_ranks(F[:, : NF - N_RANK])
@@ -282,14 +297,15 @@ class Candidates:
         sub.cut_from = (self, keep)
         return sub
 
-    def features(self, q_tokens: Sequence[str], q_mini: np.ndarray) -> np.ndarray:
+    def features(self, q_tokens: Sequence[str], q_mini: np.ndarray, names: Sequence[str] = ()) -> np.ndarray:
         if self.table is None:
             cut = self.cut_from
             if cut is not None and cut[0].table is not None:      # its table cut out of the larger set's
                 self.table = cut[0].table.subset(cut[1])
             else:
                 self.table = WordTable(self.tokens)
-        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.table)
+        return match_features(q_tokens, self.tokens, self.df, self.n, self.positions, self.mini @ q_mini, self.table,
+                              names)
 
     def question_features(self, q_tokens: Sequence[str]) -> np.ndarray:
         """What α reads: how much of the question and of (up to 64) memories s_O's vocabulary knows, how long
@@ -302,11 +318,12 @@ class Candidates:
                          np.log1p(np.mean(lens)) / 5, np.log1p(self.n) / 10], dtype=np.float32)
 
 
-def prior(rel: Relevance, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates) -> tuple[np.ndarray, float]:
+def prior(rel: Relevance, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates,
+          names: Sequence[str] = ()) -> tuple[np.ndarray, float]:
     """The relevance term of every candidate memory for one question, and α, the weight on s_O."""
     if not len(cands.tokens):
         return np.zeros(0, dtype=np.float32), 1.0
-    F = cands.features(q_tokens, q_mini)
+    F = cands.features(q_tokens, q_mini, names)
     with torch.no_grad():
         r, alpha = rel(torch.as_tensor(q_mini[None], dtype=torch.float32),
                        torch.as_tensor(cands.mini[None], dtype=torch.float32), torch.as_tensor(F[None]),

@@ -48,6 +48,7 @@ class RelevanceTrainConfig:
     babi_per_task: int = 150
     crowd_per_task: int = 30     # bAbI stories per task renamed and planted together in big stores (`crowded_babi`)
     crowd_generated: int = 300   # generated training conversations drawn from for one big store (`crowd_conversation`)
+    crowd_mentions: int = 40     # up to this many other memories name each of its people (chatmem.crowd._with_mentions)
     generated: int = 300         # generated training conversations
     locomo_repeat: int = 1       # LoCoMo examples count this many times (4 was worse: 44% against 50% recall@5, conv-26 held out)
     model: RelevanceConfig = field(default_factory=RelevanceConfig)
@@ -56,12 +57,14 @@ class RelevanceTrainConfig:
         return asdict(self)
 
 
-def _example(source: str, q_mini, cands, q_tokens, s_o, positive) -> Example | None:
+def _example(source: str, q_mini, cands, q_tokens, s_o, positive, q_text: str) -> Example | None:
+    from chatmem.relevance import question_names
+
     positive = np.asarray(positive, dtype=bool)
     if not positive.any() or len(s_o) < 2:
         return None
     return Example(source, np.asarray(q_mini, np.float32), np.asarray(cands.mini, np.float16),
-                   cands.features(q_tokens, q_mini), np.asarray(s_o, np.float32), positive,
+                   cands.features(q_tokens, q_mini, question_names(q_text)), np.asarray(s_o, np.float32), positive,
                    cands.question_features(q_tokens))
 
 
@@ -88,7 +91,7 @@ def collect_babi(loaded, samples, table) -> list[Example]:
         cands = Candidates.story([table.tokens[r] for r in rows[:n]], table.mini[rows[:n]], loaded.vocab.index)
         pos = np.zeros(n, dtype=bool)
         pos[s.support[0]] = True
-        ex = _example("babi", table.mini[q.q_row], cands, q.q_toks, q.hop1, pos)
+        ex = _example("babi", table.mini[q.q_row], cands, q.q_toks, q.hop1, pos, s.question)
         if ex is not None:
             out.append(ex)
     return out
@@ -125,7 +128,7 @@ def collect_dialog(loaded, source: str, turns: Sequence[tuple[str, float, bool, 
             q = Utterance(u.text, u.tokens, True, v)
             pos, s_o, cands = bot.first_hop(q)
             ids = bot.memory.ids[np.asarray(pos)]
-            ex = _example(source, v, cands, u.tokens, s_o, np.isin(ids, list(want)))
+            ex = _example(source, v, cands, u.tokens, s_o, np.isin(ids, list(want)), text)
             if ex is not None:
                 out.append(ex)
         if progress:
@@ -289,7 +292,8 @@ def crowd_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, log=print) 
             crowd += [train_s[i] for i in rng.choice(len(train_s), min(cfg.crowd_per_task, len(train_s)), replace=False)]
         streams += [("babi-crowd", st) for st in crowded_babi(crowd, rng)]
     convs = generator.generate(cfg.crowd_generated, seed=cfg.seed + 7, split="train")
-    streams.append(("generated-crowd", generated_turns(crowd_conversation(convs, np.random.default_rng(cfg.seed + 2), dated=True))))
+    crowd = crowd_conversation(convs, np.random.default_rng(cfg.seed + 2), dated=True, mentions=cfg.crowd_mentions)
+    streams.append(("generated-crowd", generated_turns(crowd)))
     encoder = MiniLMEncoder()
     out: list[Example] = []
     bar = progress_bar(sum(t[2] for _, st in streams for t in st), "crowded memories", "q")
@@ -323,14 +327,15 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
     `examples`: collected before (scripts/bench_locomo.py --cache), instead of collecting them here."""
     from chatmem import checkpoint
 
-    loaded = checkpoint.load(model_dir)
+    replaced = ("relevance", "hop2")     # the second hop reads the term's features: a new term may change their shape
+    loaded = checkpoint.load(model_dir, without=replaced)
     t0 = time.perf_counter()
     exs = examples if examples is not None else build_examples(loaded, cfg, babi_dir, locomo_path, log)
     rel = fit(exs, cfg, log=log)
     counts = source_counts(exs)
     info = {"config": cfg.to_json(), "examples": counts, "seconds": round(time.perf_counter() - t0, 1),
             "locomo": str(locomo_path) if locomo_path else None}
-    loaded = checkpoint.load(model_dir)        # again: another stage may have written the checkpoint meanwhile
+    loaded = checkpoint.load(model_dir, without=replaced)     # again: another stage may have written it meanwhile
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info}, relevance=rel,
                     span=loaded.span, span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})")

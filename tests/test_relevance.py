@@ -53,3 +53,27 @@ def test_a_table_cut_out_of_a_larger_one_is_the_table_of_those_memories():
         assert np.array_equal(t.lens, u.lens) and np.array_equal(t.digits, u.digits) and t.firsts == u.firsts
         assert all(np.array_equal(x, y) for x, y in ((t._tok, u._tok), (t._rows, u._rows), (t._pre, u._pre),
                                                      (t._pre_rows, u._pre_rows)))
+
+
+def test_question_names_are_its_capitalised_words_as_tokens_spell_them():
+    from chatmem.relevance import question_names
+
+    assert question_names("What is Teliqui's degree in?") == ("teliqui",)
+    assert question_names("Where does my cousin work?") == ()              # nobody named: the feature stays off
+    assert question_names("Did I lend Mary Poppins my umbrella?") == ("mary", "poppins")
+    assert question_names("Does O'Brien work at McDonald's?") == ("o'brien", "mcdonald")
+
+
+def test_the_names_feature_marks_the_memories_that_hold_the_question_s_names():
+    """Among memories where the person is a common word ("Teliqui" in more memories than "degree"), only this
+    feature says which memory is about her."""
+    mems = [("my", "girlfriend", "'s", "brother", "teliqui", "is", "studying", "animation"),
+            ("guneis", "'s", "degree", "is", "in", "journalism")] + [("teliqui", "went", "to", "the", "office")] * 3
+    q = ("what", "is", "teliqui", "'s", "degree", "in")
+    args = (q, mems, counter_df(mems), 5, np.linspace(0, 1, 5, dtype=np.float32), np.zeros(5, dtype=np.float32))
+    F = match_features(*args, names=("teliqui",))
+    assert F[:, 12].tolist() == [1, 0, 1, 1, 1] and F[:, 13].tolist() == [1] * 5
+    assert F[1, 1] > F[0, 1]                  # BM25 alone prefers the other person's degree
+    plain = match_features(*args)
+    assert not plain[:, 12:14].any()
+    assert np.array_equal(np.delete(F, [12, 13], 1), np.delete(plain, [12, 13], 1))
