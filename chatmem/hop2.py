@@ -68,12 +68,12 @@ def bridge(q_tokens: Sequence[str], first_tokens: Sequence[str]) -> list[str]:
 
 
 def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, first: int,
-             fx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             fx: np.ndarray | None = None, names: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(C, NF2) features of every candidate as o2 after o1 = cands[first], (NS,) STOP's, and x + m_o1's
     MiniLM vector. `fx`: the question's match features over `cands`, if already computed (they do not depend
-    on o1)."""
+    on o1); `names`: the question's (chatmem.relevance.question_names)."""
     if fx is None:
-        fx = cands.features(q_tokens, q_mini)
+        fx = cands.features(q_tokens, q_mini, names)
     m1 = np.asarray(cands.mini[first], dtype=np.float32)
     b = bridge(q_tokens, cands.tokens[first])
     fb = cands.features(b, m1) if b else np.zeros_like(fx)
@@ -110,8 +110,9 @@ class Later:
     Per memory that share is at least 0.67 for 99% of bAbI training sentences with every name, place and object
     renamed, and below 0.6 for 95% of generated facts and 99% of LoCoMo turns."""
 
-    def __init__(self, model: SecondHop, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates):
-        self.model, self.q_tokens, self.q_mini, self.cands = model, q_tokens, q_mini, cands
+    def __init__(self, model: SecondHop, q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates,
+                 names: Sequence[str] = ()):
+        self.model, self.q_tokens, self.q_mini, self.cands, self.names = model, q_tokens, q_mini, cands, names
         self._memo: dict[int, np.ndarray] = {}
         self._fx: np.ndarray | None = None      # the question's match features: the same for every o1
         self._proj: tuple[torch.Tensor, torch.Tensor] | None = None    # the candidates' MiniLM rows and U of them
@@ -127,7 +128,7 @@ class Later:
             return out
         if first not in self._memo:
             if self._fx is None:
-                self._fx = self.cands.features(self.q_tokens, self.q_mini)
+                self._fx = self.cands.features(self.q_tokens, self.q_mini, self.names)
             F, S, xm = features(self.q_tokens, self.q_mini, self.cands, first, self._fx)
             with torch.inference_mode():
                 if self._proj is None:

@@ -4,8 +4,10 @@ Each example is one question with supporting facts, at its place in the conversa
 before it is a candidate, o1 is the first supporting fact (teacher forcing), and the target is the second
 supporting fact (two hops through a person: "my electrician is called Xiu", then Xiu's job) or STOP (every
 other question, and questions nothing answers, from the memory nearest in meaning); and where an update's
-question is asked, from the value it replaced to the newer one. Validation: conversations of another seed of the training split; the generator's held-out
-split stays for the numbers we report (scripts/eval_generated.py).
+question is asked, from the value it replaced to the newer one. The same in one big memory of conversations
+planted together (`collect_crowd`), where other people's look-alike facts are candidates too. Validation:
+conversations of another seed of the training split, alone and in a crowd; the generator's held-out split
+stays for the numbers we report (scripts/eval_generated.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Hop2Example:
 class Hop2TrainConfig:
     conversations: int = 1200
     val_conversations: int = 60
+    crowd_conversations: int = 300   # others planted together in one big memory (`collect_crowd`)
+    crowd_mentions: int = 40         # as chatmem.relevance_train's crowd
     epochs: int = 12
     batch: int = 64
     lr: float = 3e-3
@@ -50,7 +54,7 @@ class Hop2TrainConfig:
 def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) -> list[Hop2Example]:
     """Teacher-forced second hops of every question with supporting facts, as the Bot would meet them."""
     from chatmem.input import make_utterance
-    from chatmem.relevance import Candidates
+    from chatmem.relevance import Candidates, question_names
     from chatmem.util import minilm_cached
 
     vecs = minilm_cached([t.text for c in convs for t in c.turns], encoder)
@@ -70,21 +74,68 @@ def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) 
                 continue
             facts = [k for k in fact_of]
             cands = Candidates.story(toks, v[facts])
-            q_toks = make_utterance(t.text).tokens
+            q_toks, names = make_utterance(t.text).tokens, question_names(t.text)
             if not sup:         # nothing answers it: from the memory nearest in meaning, STOP
-                add(out, "unanswerable", q_toks, v[i], cands, int(np.argmax(cands.mini @ v[i])), len(toks))
+                add(out, "unanswerable", q_toks, v[i], cands, int(np.argmax(cands.mini @ v[i])), len(toks), names)
                 continue
-            add(out, t.qkind or "", q_toks, v[i], cands, sup[0], sup[1] if len(sup) > 1 else len(toks))
+            add(out, t.qkind or "", q_toks, v[i], cands, sup[0], sup[1] if len(sup) > 1 else len(toks), names)
             old = c.turns[t.support[0]].supersedes      # o1 an older value: the second hop goes to the newer one
             if len(sup) == 1 and old is not None and old in fact_of:
-                add(out, "newer", q_toks, v[i], cands, fact_of[old], sup[0])
+                add(out, "newer", q_toks, v[i], cands, fact_of[old], sup[0], names)
         if progress:
             progress(1)
     return out
 
 
-def add(out: list, qkind: str, q_toks, q_mini, cands, first: int, target: int) -> None:
-    F, S, xm = features(q_toks, q_mini, cands, first)
+def collect_crowd(loaded, convs, rng: np.random.Generator, mentions: int, encoder=None,
+                  progress: Callable[[int], None] | None = None) -> list[Hop2Example]:
+    """Teacher-forced second hops in one big memory of conversations planted together (chatmem.crowd), over the
+    candidates the Bot's first hop hands the second one there (`Bot._cascade`): other people's look-alike facts
+    are among them ("Resate is studying environmental science at college." after "Guzeka is studying robotics
+    at college."), and the hop must stop rather than take one."""
+    from chatmem.bot import Bot
+    from chatmem.crowd import crowd_conversation
+    from chatmem.input import Utterance, make_utterance
+    from chatmem.memory import EphemeralMemory
+    from chatmem.relevance import question_names
+    from chatmem.util import minilm_cached
+
+    crowd = crowd_conversation(convs, rng, dated=True, mentions=mentions)
+    vecs = minilm_cached([t.text for t in crowd.turns], encoder)
+    bot = Bot(EphemeralMemory(), encoder=None)
+    bot._loaded = loaded
+    facts = [(i, t) for i, t in enumerate(crowd.turns) if not t.question]
+    written = bot.memory.write([Utterance(t.text, make_utterance(t.text).tokens, False, vecs[i]) for i, t in facts],
+                               "crowd", created=[t.created for _, t in facts])
+    mem_of = {i: m.id for (i, _), m in zip(facts, written)}
+    out: list[Hop2Example] = []
+    for i, t in enumerate(crowd.turns):
+        if not t.question:
+            continue
+        if progress:
+            progress(1)
+        u = make_utterance(t.text)
+        q = Utterance(t.text, u.tokens, True, vecs[i])
+        rows, term, _, cands = bot._cascade(q, bot._candidates(q))
+        if term is None:                      # s_O's own memories: the learned hop is not used there
+            continue
+        at = {int(m): k for k, m in enumerate(bot.memory.ids[rows])}
+        sup = [at.get(mem_of[j]) for j in t.support]
+        if None in sup or not (sup or t.qkind == "unanswerable"):
+            continue
+        names, n = question_names(t.text), len(rows)
+        if not sup:
+            add(out, "unanswerable", u.tokens, vecs[i], cands, int(np.argmax(cands.mini @ vecs[i])), n, names)
+            continue
+        add(out, t.qkind or "", u.tokens, vecs[i], cands, sup[0], sup[1] if len(sup) > 1 else n, names)
+        old = crowd.turns[t.support[0]].supersedes
+        if len(sup) == 1 and old is not None and at.get(mem_of.get(old)) is not None:
+            add(out, "newer", u.tokens, vecs[i], cands, at[mem_of[old]], sup[0], names)
+    return out
+
+
+def add(out: list, qkind: str, q_toks, q_mini, cands, first: int, target: int, names: Sequence[str] = ()) -> None:
+    F, S, xm = features(q_toks, q_mini, cands, first, names=names)
     out.append(Hop2Example(qkind, xm, np.asarray(cands.mini, np.float16), F, S, first, target))
 
 
@@ -151,17 +202,26 @@ def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
 
     t0 = time.perf_counter()
     encoder = MiniLMEncoder()
+    loaded = checkpoint.load(model_dir, without=("hop2",))      # the relevance term picks a crowd's candidates
     sets = {"train": generator.generate(cfg.conversations, seed=cfg.seed + 20, split="train"),
             "valid": generator.generate(cfg.val_conversations, seed=cfg.seed + 21, split="train")}
-    bar = progress_bar(sum(map(len, sets.values())) + cfg.epochs, "second hop (conversations, then epochs)", "step")
+    crowds = {"train": (generator.generate(cfg.crowd_conversations, seed=cfg.seed + 22, split="train"), cfg.seed + 23),
+              "valid": (generator.generate(cfg.val_conversations * 2, seed=cfg.seed + 24, split="train"), cfg.seed + 25)}
+    questions = sum(t.question for convs, _ in crowds.values() for c in convs for t in c.turns)
+    bar = progress_bar(sum(map(len, sets.values())) + questions + cfg.epochs,
+                       "second hop (conversations, crowd questions, then epochs)", "step")
     exs = {k: collect(v, encoder, bar.update) for k, v in sets.items()}
-    model = fit(exs["train"], cfg, log=log if bar.disable else bar.write, progress=bar.update)
+    crowd = {k: collect_crowd(loaded, convs, np.random.default_rng(sd), cfg.crowd_mentions, encoder, bar.update)
+             for k, (convs, sd) in crowds.items()}
+    model = fit(exs["train"] + crowd["train"], cfg, log=log if bar.disable else bar.write, progress=bar.update)
     bar.close()
     val = accuracy(model, exs["valid"])
-    info = {"config": cfg.to_json(), "examples": len(exs["train"]), "validation": val,
+    info = {"config": cfg.to_json(), "examples": len(exs["train"]), "crowd_examples": len(crowd["train"]),
+            "validation": val, "validation_crowd": accuracy(model, crowd["valid"]),
             "seconds": round(time.perf_counter() - t0, 1)}
-    loaded = checkpoint.load(model_dir)
+    loaded = checkpoint.load(model_dir, without=("hop2",))
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "hop2_train": info},
                     relevance=loaded.relevance, span=loaded.span, span_vocab=loaded.span_vocab, hop2=model)
-    log(f"second hop written to {model_dir} ({info['seconds']:.0f} s; validation {val})")
+    log(f"second hop written to {model_dir} ({info['seconds']:.0f} s; validation {val}; "
+        f"in a crowd {info['validation_crowd']})")
     return info
