@@ -278,9 +278,10 @@ class Bot:
         if not retrieved:   # a few hundred memories at most, all of them candidates
             return Candidates.story(mem.tokens[:k], mem.embeddings[:k], self._loaded.vocab.index)
         post = self.retriever.postings      # the retriever's word index counts every memory
-        n = len(mem)
-        return Candidates(mem.tokens[pos], mem.embeddings[pos], lambda w: len(post.get(w, ())), n,
-                          np.asarray(pos, dtype=np.float32) / max(n - 1, 1), self._loaded.vocab.index)
+        # place in time among these memories (they are in write order), not in the whole store: among a million
+        # an update and the value it replaces sit a millionth apart
+        return Candidates(mem.tokens[pos], mem.embeddings[pos], lambda w: len(post.get(w, ())), len(mem),
+                          np.arange(len(pos), dtype=np.float32) / max(len(pos) - 1, 1), self._loaded.vocab.index)
 
     def _pool(self, utt: Utterance, rows: np.ndarray) -> np.ndarray:
         """Memories the relevance term ranks before s_O sees any: every memory of a store up to POOL_ALL,
@@ -304,11 +305,11 @@ class Bot:
         (their r, α) or None where s_O knows the memories, (the pool, its r), what the term read of those rows:
         chatmem.relevance.Candidates, cut out of the pool's, which s_O's sentence table and the second hop read in
         turn)."""
-        from chatmem.relevance import prior
+        from chatmem.relevance import prior, question_names
 
         pool = self._pool(utt, rows)
         cands = self._relevance_candidates(pool, len(pool), True)
-        r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands)
+        r, alpha = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands, question_names(utt.text))
         # s_O scores the term's best and the word-hash candidates, whose expansion by rare words holds the
         # memories a second hop needs ("Mary went to the kitchen." after "Mary picked up the football.")
         found = np.searchsorted(pool, rows)
@@ -327,10 +328,10 @@ class Bot:
         because O's beam over whole chains depends on the first hop's distribution: with the term at α 0.93, bAbI
         test task 17 fell from 97.6% to 96.3%. On everyday conversations it lifts the memories cited right from
         76% to 84% (the generator's held-out conversations)."""
-        from chatmem.relevance import prior
+        from chatmem.relevance import prior, question_names
 
         cands = self._relevance_candidates(np.arange(k), k, False)
-        p = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands)
+        p = prior(self._loaded.relevance, utt.tokens, utt.embedding, cands, question_names(utt.text))
         return (p if self._conversational(utt, cands) else None), cands
 
     @staticmethod
@@ -353,8 +354,9 @@ class Bot:
         if hop2 is None or not self._conversational(utt, cands):
             return None
         from chatmem.hop2 import Later
+        from chatmem.relevance import question_names
 
-        return Later(hop2, utt.tokens, utt.embedding, cands)
+        return Later(hop2, utt.tokens, utt.embedding, cands, question_names(utt.text))
 
     @property
     def span_threshold(self) -> float:
@@ -435,7 +437,8 @@ class Bot:
                 prior_ = pen if prior_ is None else prior_ + pen
             later = None if p is None else self._later(utt, cands)
             queries.append(Query(idx, off + np.arange(k), q_row, utt.tokens, k, retrieved=rows is not None,
-                                 prior=prior_, alpha=1.0 if p is None else p[1], pool=pool, later=later))
+                                 prior=prior_, alpha=1.0 if p is None else p[1], pool=pool, later=later,
+                                 first_stop=p is None))
             where.append(pos)
         if not queries:
             return utts, None, None, [], []

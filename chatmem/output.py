@@ -37,6 +37,9 @@ class Query:
     # scores of the hops after the first in place of s_O's (chatmem.hop2.Later): later(chosen, hop) gives one
     # per memory and STOP last, or None to keep s_O's
     later: Callable[[list[int], int], np.ndarray] | None = None
+    # STOP may win the first hop. Not where the relevance term is added: it is trained to rank memories among
+    # themselves, so its offset, which nothing trains, would decide STOP against them (R's gate declines instead)
+    first_stop: bool = True
 
 
 @dataclass
@@ -97,7 +100,7 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             q = hy.q
             valid[i, : q.n] = hop < max_hops
             valid[i, hy.chosen] = False
-            valid[i, q.n] = True                      # STOP (its row is -1)
+            valid[i, q.n] = hop > 0 or q.first_stop or q.n == 0      # STOP (its row is -1)
         if any(lt is None for lt in later):
             if table is None:
                 with torch.inference_mode():
