@@ -87,20 +87,17 @@ def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) 
     return out
 
 
-def collect_crowd(loaded, convs, rng: np.random.Generator, mentions: int, encoder=None,
-                  progress: Callable[[int], None] | None = None) -> list[Hop2Example]:
-    """Teacher-forced second hops in one big memory of conversations planted together (chatmem.crowd), over the
-    candidates the Bot's first hop hands the second one there (`Bot._cascade`): other people's look-alike facts
-    are among them ("Resate is studying environmental science at college." after "Guzeka is studying robotics
-    at college."), and the hop must stop rather than take one."""
+def collect_crowd(loaded, crowd, encoder=None, progress: Callable[[int], None] | None = None) -> list[Hop2Example]:
+    """Teacher-forced second hops in one big memory of conversations planted together (`crowd`, one
+    chatmem.crowd.crowd_conversation), over the candidates the Bot's first hop hands the second one there
+    (`Bot._cascade`): other people's look-alike facts are among them ("Resate is studying environmental science
+    at college." after "Guzeka is studying robotics at college."), and the hop must stop rather than take one."""
     from chatmem.bot import Bot
-    from chatmem.crowd import crowd_conversation
     from chatmem.input import Utterance, make_utterance
     from chatmem.memory import EphemeralMemory
     from chatmem.relevance import question_names
     from chatmem.util import minilm_cached
 
-    crowd = crowd_conversation(convs, rng, dated=True, mentions=mentions)
     vecs = minilm_cached([t.text for t in crowd.turns], encoder)
     bot = Bot(EphemeralMemory(), encoder=None)
     bot._loaded = loaded
@@ -197,6 +194,7 @@ def accuracy(model: SecondHop, exs: Sequence[Hop2Example]) -> dict:
 def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
     """Fit the second hop and write it into the checkpoint in `model_dir`."""
     from chatmem import checkpoint, generator
+    from chatmem.crowd import crowd_conversation
     from chatmem.input import MiniLMEncoder
     from chatmem.util import progress_bar
 
@@ -205,14 +203,14 @@ def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
     loaded = checkpoint.load(model_dir, without=("hop2",))      # the relevance term picks a crowd's candidates
     sets = {"train": generator.generate(cfg.conversations, seed=cfg.seed + 20, split="train"),
             "valid": generator.generate(cfg.val_conversations, seed=cfg.seed + 21, split="train")}
-    crowds = {"train": (generator.generate(cfg.crowd_conversations, seed=cfg.seed + 22, split="train"), cfg.seed + 23),
-              "valid": (generator.generate(cfg.val_conversations * 2, seed=cfg.seed + 24, split="train"), cfg.seed + 25)}
-    questions = sum(t.question for convs, _ in crowds.values() for c in convs for t in c.turns)
+    crowds = {k: crowd_conversation(generator.generate(n, seed=cfg.seed + sd, split="train"),
+                                    np.random.default_rng(cfg.seed + sd + 1), dated=True, mentions=cfg.crowd_mentions)
+              for k, n, sd in (("train", cfg.crowd_conversations, 22), ("valid", cfg.val_conversations * 2, 24))}
+    questions = sum(t.question for c in crowds.values() for t in c.turns)
     bar = progress_bar(sum(map(len, sets.values())) + questions + cfg.epochs,
                        "second hop (conversations, crowd questions, then epochs)", "step")
     exs = {k: collect(v, encoder, bar.update) for k, v in sets.items()}
-    crowd = {k: collect_crowd(loaded, convs, np.random.default_rng(sd), cfg.crowd_mentions, encoder, bar.update)
-             for k, (convs, sd) in crowds.items()}
+    crowd = {k: collect_crowd(loaded, c, encoder, bar.update) for k, c in crowds.items()}
     model = fit(exs["train"] + crowd["train"], cfg, log=log if bar.disable else bar.write, progress=bar.update)
     bar.close()
     val = accuracy(model, exs["valid"])

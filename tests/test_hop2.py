@@ -149,3 +149,26 @@ def test_in_a_big_store_s_o_ranks_babi_like_candidates_without_the_relevance_ter
     bot.store([make_utterance(t) for t in ["My cousin Ines works as a nurse in Lyon.", "We parked on level 5."]])
     _, _, _, [q], _ = bot._queries([make_utterance("Where does my cousin work?")], None)
     assert q.retrieved and q.alpha < 1.0
+
+
+def test_crowd_examples_are_second_hops_over_the_candidates_the_first_hop_hands_on(real_encoder):
+    """In a crowd the second hop learns over what `Bot._cascade` hands it: other people's look-alike facts
+    among the candidates, its target one of them or STOP."""
+    import numpy as np
+
+    from chatmem import checkpoint, generator
+    from chatmem.crowd import crowd_conversation
+    from chatmem.hop2 import NF2
+    from chatmem.hop2_train import collect_crowd
+    from chatmem.paths import assets_dir
+
+    loaded = checkpoint.load(assets_dir())
+    crowd = crowd_conversation(generator.generate(25, seed=5, split="train"), np.random.default_rng(0), dated=True,
+                               mentions=4)
+    exs = collect_crowd(loaded, crowd, real_encoder)
+    assert len(exs) > 20
+    for e in exs:
+        C = len(e.feats)
+        assert e.feats.shape[1] == NF2 and 0 <= e.first < C and 0 <= e.target <= C and e.target != e.first
+    assert {e.qkind for e in exs} & {"newer", "unanswerable"}
+    assert sum(e.target == len(e.feats) for e in exs) > 0          # STOP is a target too
