@@ -83,21 +83,31 @@ def _parts_card(cfg: dict) -> str:
     out = ["", "## Parts trained after O and R (same checkpoint, O and R frozen)", ""]
     if rel:
         ex = rel.get("examples", {})
+        m = rel["config"].get("crowd_mentions")
+        mentioned = f", each person also named in up to {m} other memories before her conversation" if m else ""
         out.append(f"- **O's first-hop relevance term** (`chatmem/relevance.py`): {ex.get('babi', 0)} bAbI questions, "
                    f"{ex.get('generated', 0)} generated questions, {ex.get('locomo', 0)} LoCoMo development questions "
                    f"(evidence turns as supporting facts), and {ex.get('babi-crowd', 0)} bAbI and {ex.get('generated-crowd', 0)} generated "
                    f"questions asked of crowded memories (chatmem/crowd.py: training stories and conversations renamed "
-                   f"apart and planted together); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
+                   f"apart and planted together{mentioned}); {rel['config']['epochs']} epochs, {rel['seconds'] / 60:.1f} min.")
     hop2 = cfg.get("hop2_train")
     if hop2:
-        v = hop2["validation"]
+        def right(v: dict) -> str:
+            return (f"second hop right {100 * v['two_hop']:.1f}% ({v['two_hop_questions']} questions), "
+                    f"from a replaced value to the newer one {100 * (v.get('newer') or 0):.1f}% ({v.get('newer_questions', 0)}), "
+                    f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}), STOP where nothing answers "
+                    f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)})")
+
+        c = hop2["config"]
+        crowd = (f", and {hop2['crowd_examples']:,} in one memory of {c['crowd_conversations']} more planted together "
+                 f"(each person also named in up to {c['crowd_mentions']} other memories), over the candidates the first "
+                 f"hop hands on there" if "crowd_examples" in hop2 else "")
+        kept = (f"; planted together ({2 * c['val_conversations']} more): {right(hop2['validation_crowd'])}"
+                if "validation_crowd" in hop2 else "")
         out.append(f"- **O's second hop in conversations** (`chatmem/hop2.py`): {hop2['examples']:,} teacher-forced "
                    f"second hops (o1 the first supporting fact; target the second, or STOP) of "
-                   f"{hop2['config']['conversations']} generated training conversations; on {hop2['config']['val_conversations']} "
-                   f"more kept apart: second hop right {100 * v['two_hop']:.1f}% ({v['two_hop_questions']} questions), "
-                   f"from a replaced value to the newer one {100 * (v.get('newer') or 0):.1f}% ({v.get('newer_questions', 0)}), "
-                   f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}), STOP where nothing answers "
-                   f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)}); {hop2['seconds'] / 60:.1f} min.")
+                   f"{c['conversations']} generated training conversations{crowd}; on {c['val_conversations']} "
+                   f"more kept apart: {right(hop2['validation'])}{kept}; {hop2['seconds'] / 60:.1f} min.")
     if span:
         cal = span.get("calibration", {})
         fit = cfg.get("span_threshold_fit")
