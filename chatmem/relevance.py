@@ -74,8 +74,15 @@ def question_names(text: str) -> tuple[str, ...]:
     and question words ("What is Teliqui's degree in?" -> ("teliqui",)). Among a million memories a person one
     talks about is named a thousand times: to BM25 her name is then a commoner word than "degree", and another
     person's look-alike fact ("Guneis's degree is in journalism.") outranked hers."""
-    words = dict.fromkeys(w.lower() for w in re.findall(r"(?<![\w'’])[A-Z][A-Za-z]*(?:['’][A-Z][A-Za-z]*)?", text))
+    words: dict[str, None] = {}
+    for m in _WORD.finditer(text):
+        head, tail = m.groups()         # "O'Brien" keeps its tail, "Teliqui's" does not
+        if head[0].isupper():
+            words.setdefault((head + tail if tail[1:2].isupper() else head).lower(), None)
     return tuple(w for w in words if w not in STOP_WORDS and w not in QWORDS)
+
+
+_WORD = re.compile(r"(?<![\w'’])([^\W\d_][^\W_]*)((?:['’][^\W\d_][^\W_]*)?)")   # letters first, any script
 
 
 def _content(tokens: Sequence[str]) -> list[str]:

@@ -62,6 +62,8 @@ def test_question_names_are_its_capitalised_words_as_tokens_spell_them():
     assert question_names("Where does my cousin work?") == ()              # nobody named: the feature stays off
     assert question_names("Did I lend Mary Poppins my umbrella?") == ("mary", "poppins")
     assert question_names("Does O'Brien work at McDonald's?") == ("o'brien", "mcdonald")
+    assert question_names("Where does Zoë Ekström live? Ask Émile.") == ("zoë", "ekström", "ask", "émile")
+    assert question_names("") == () and question_names("where is it?") == ()
 
 
 def test_the_names_feature_marks_the_memories_that_hold_the_question_s_names():
