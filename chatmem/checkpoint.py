@@ -74,8 +74,9 @@ def _carried(directory: Path, names) -> tuple[dict, dict]:
 
 
 def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None,
-         act=None, update=None, budget=None, hop2=None) -> None:
-    """Write the weights (one safetensors file), the vocabularies and config.json with their checksums."""
+         act=None, update=None, budget=None, hop2=None, drop: tuple[str, ...] = ()) -> None:
+    """Write the weights (one safetensors file), the vocabularies and config.json with their checksums. Parts not
+    given are carried over from `directory`, except those in `drop`."""
     from safetensors.torch import save as st_save
 
     directory = Path(directory)
@@ -83,7 +84,7 @@ def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, 
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     extra = {k: v for k, v in extra.items() if k not in ("model", "sha256", *PARTS)}
     given = {"relevance": relevance, "span": span, "act": act, "update": update, "budget": budget, "hop2": hop2}
-    kept_state, kept_cfg = _carried(directory, [n for n in CARRIED if given[n] is None])
+    kept_state, kept_cfg = _carried(directory, [n for n in CARRIED if given[n] is None and n not in drop])
     state.update(kept_state)
     extra.update(kept_cfg)
     for name, part in given.items():

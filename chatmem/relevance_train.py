@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from chatmem.relevance import N_RANK, NF, Relevance, RelevanceConfig, with_ranks
+from chatmem.relevance import NF, Relevance, RelevanceConfig
 from chatmem.util import fit_by_size
 
 
@@ -327,7 +327,11 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
     `examples`: collected before (scripts/bench_locomo.py --cache), instead of collecting them here."""
     from chatmem import checkpoint
 
-    replaced = ("relevance", "hop2")     # the second hop reads the term's features: a new term may change their shape
+    try:                                # the second hop reads the term's features: kept only if it still loads
+        hop2 = checkpoint.load(model_dir, without=("relevance",)).hop2
+    except checkpoint.AssetError:
+        hop2 = None
+    replaced = ("relevance", "hop2")
     loaded = checkpoint.load(model_dir, without=replaced)
     t0 = time.perf_counter()
     exs = examples if examples is not None else build_examples(loaded, cfg, babi_dir, locomo_path, log)
@@ -337,8 +341,11 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
             "locomo": str(locomo_path) if locomo_path else None}
     loaded = checkpoint.load(model_dir, without=replaced)     # again: another stage may have written it meanwhile
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info}, relevance=rel,
-                    span=loaded.span, span_vocab=loaded.span_vocab, act=loaded.act)
-    log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})")
+                    span=loaded.span, span_vocab=loaded.span_vocab, act=loaded.act, hop2=hop2,
+                    drop=() if hop2 is not None else ("hop2",))
+    log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})"
+        + ("" if hop2 is not None else "; the second hop read other features and was left out: "
+           "`chatmem train --stage hop2` trains it again"))
     return info
 
 
@@ -348,16 +355,17 @@ def save_examples(path, exs: Sequence[Example]) -> None:
     np.savez(path, off=off, q_mini=np.stack([e.q_mini for e in exs]), qfeats=np.stack([e.qfeats for e in exs]),
              m_mini=np.concatenate([e.m_mini for e in exs]), feats=np.concatenate([e.feats for e in exs]),
              s_o=np.concatenate([e.s_o for e in exs]), positive=np.concatenate([e.positive for e in exs]),
-             source=np.array([e.source for e in exs]))
+             source=np.array([e.source for e in exs]), nf=np.array(NF))
 
 
 def load_examples(path) -> list[Example]:
     with np.load(path, allow_pickle=False) as z:       # each z[key] reads the array again: read each once
         a = {k: z[k] for k in z.files}
+    width = int(a["feats"].shape[1])
+    if width != NF or int(a.get("nf", NF)) != NF:      # an older chatmem's features: their columns mean other things
+        raise ValueError(f"{path} holds examples with {width} match features, this chatmem computes {NF}: "
+                         f"collect them again (delete the file)")
     off = a["off"]
     exs = [Example(str(a["source"][i]), a["q_mini"][i], a["m_mini"][s:e], a["feats"][s:e], a["s_o"][s:e],
                    a["positive"][s:e], a["qfeats"][i]) for i, (s, e) in enumerate(zip(off[:-1], off[1:]))]
-    for ex in exs:          # a cache from before the rank features: add them as match_features would
-        if ex.feats.shape[1] == NF - N_RANK:
-            ex.feats = with_ranks(ex.feats)
     return exs

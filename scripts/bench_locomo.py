@@ -44,7 +44,11 @@ def main() -> int:
     t0 = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr)    # noqa: E731
     if args.cache and Path(args.cache).is_file():
-        exs = load_examples(args.cache)
+        try:
+            exs = load_examples(args.cache)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     else:
         exs = build_examples(loaded, cfg, Path(args.babi_dir) if args.babi_dir else None, args.locomo, log)
         if args.cache:

@@ -23,8 +23,13 @@ def main() -> int:
     ap.add_argument("--model-dir", default=str(assets_dir()))
     ap.add_argument("--locomo", default="locomo_dev.json", help="what the cache's LoCoMo examples came from (recorded)")
     args = ap.parse_args()
+    try:
+        exs = load_examples(args.cache)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     train_relevance(Path(args.model_dir), RelevanceTrainConfig(), locomo_path=args.locomo,
-                    log=lambda m: print(m, file=sys.stderr), examples=load_examples(args.cache))
+                    log=lambda m: print(m, file=sys.stderr), examples=exs)
     return 0
 
 

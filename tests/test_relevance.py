@@ -79,3 +79,21 @@ def test_the_names_feature_marks_the_memories_that_hold_the_question_s_names():
     plain = match_features(*args)
     assert not plain[:, 12:14].any()
     assert np.array_equal(np.delete(F, [12, 13], 1), np.delete(plain, [12, 13], 1))
+
+
+def test_a_cache_of_examples_with_other_features_is_refused(tmp_path):
+    """An older chatmem's examples have other match-feature columns: fitting on them would be silently wrong."""
+    import pytest
+
+    from chatmem.relevance import NF
+    from chatmem.relevance_train import Example, load_examples, save_examples
+
+    ex = Example("generated", np.zeros(384, np.float32), np.zeros((3, 384), np.float16), np.zeros((3, NF), np.float32),
+                 np.zeros(3, np.float32), np.array([True, False, False]), np.zeros(4, np.float32))
+    save_examples(tmp_path / "now.npz", [ex])
+    assert load_examples(tmp_path / "now.npz")[0].feats.shape == (3, NF)
+    np.savez(tmp_path / "old.npz", off=np.array([0, 3]), q_mini=ex.q_mini[None], qfeats=ex.qfeats[None],
+             m_mini=ex.m_mini, feats=np.zeros((3, NF - 2), np.float32), s_o=ex.s_o, positive=ex.positive,
+             source=np.array(["generated"]))
+    with pytest.raises(ValueError, match="collect them again"):
+        load_examples(tmp_path / "old.npz")

@@ -150,6 +150,24 @@ def test_checkpoint_keeps_the_parts_and_refuses_a_changed_file(tmp_path):
         checkpoint.load(tmp_path)
 
 
+def test_a_saved_part_is_carried_over_unless_dropped(tmp_path):
+    """A stage that saves some parts keeps the others already in the checkpoint; a part that no longer fits (the
+    second hop after the relevance term's features changed) is dropped, not carried into a model that fails to load."""
+    from chatmem import checkpoint
+    from chatmem.features import Vocab
+    from chatmem.hop2 import Hop2Config, SecondHop
+    from chatmem.model import MemNN, ModelConfig
+
+    vocab = Vocab(["<pad>", "<unk>", "mary"], ["<stop>", "yes"], [])
+    model = MemNN(ModelConfig(len(vocab.words), len(vocab.answers)))
+    checkpoint.save(tmp_path, model, vocab, {}, hop2=SecondHop(Hop2Config()))
+    checkpoint.save(tmp_path, model, vocab, {}, relevance=Relevance(RelevanceConfig()))
+    assert checkpoint.load(tmp_path).hop2 is not None
+    checkpoint.save(tmp_path, model, vocab, {}, relevance=Relevance(RelevanceConfig()), drop=("hop2",))
+    got = checkpoint.load(tmp_path)
+    assert got.hop2 is None and got.relevance is not None and "hop2" not in got.config
+
+
 def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
     """The Bot declines a question O cites nothing for, whatever the threshold: those count among the declined,
     else the threshold is tuned on the hard unanswerable questions alone and doubts right answers."""
