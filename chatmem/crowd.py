@@ -108,7 +108,7 @@ def _with_mentions(facts: list, questions: list, starts: list[tuple[int, list[st
 
 def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated: bool = False, mentions: int = 0):
     """Generated conversations planted one after another (each an hour after the last, write times kept
-    in order) until `size` statements, as one chatmem.generator.Conversation: every statement, then the
+    in order) until `size` statements (before any mentions), as one chatmem.generator.Conversation: every statement, then the
     questions that name one of the conversation's people (renamed), with their labels moved along.
     Questions about "my sister" are left out (any conversation's could answer), and so are "When did I ...?"
     questions answered by a write time unless `dated` (their answer dates did not move with the write

@@ -93,9 +93,9 @@ def _parts_card(cfg: dict) -> str:
     hop2 = cfg.get("hop2_train")
     if hop2:
         def right(v: dict) -> str:
-            return (f"second hop right {100 * v['two_hop']:.1f}% ({v['two_hop_questions']} questions), "
+            return (f"second hop right {100 * (v.get('two_hop') or 0):.1f}% ({v.get('two_hop_questions', 0)} questions), "
                     f"from a replaced value to the newer one {100 * (v.get('newer') or 0):.1f}% ({v.get('newer_questions', 0)}), "
-                    f"STOP {100 * v['stop']:.1f}% ({v['stop_questions']}), STOP where nothing answers "
+                    f"STOP {100 * (v.get('stop') or 0):.1f}% ({v.get('stop_questions', 0)}), STOP where nothing answers "
                     f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)})")
 
         c = hop2["config"]
