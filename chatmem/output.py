@@ -100,7 +100,7 @@ def run_hops(model: MemNN, gid: torch.Tensor, mini: torch.Tensor, queries: list[
             q = hy.q
             valid[i, : q.n] = hop < max_hops
             valid[i, hy.chosen] = False
-            valid[i, q.n] = hop > 0 or q.first_stop or q.n == 0      # STOP (its row is -1)
+            valid[i, q.n] = hop > 0 or q.first_stop           # STOP (its row is -1)
         if any(lt is None for lt in later):
             if table is None:
                 with torch.inference_mode():
