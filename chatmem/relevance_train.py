@@ -327,12 +327,12 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
     `examples`: collected before (scripts/bench_locomo.py --cache), instead of collecting them here."""
     from chatmem import checkpoint
 
-    try:                                # the second hop reads the term's features: kept only if it still loads
-        hop2 = checkpoint.load(model_dir, without=("relevance",)).hop2
-    except checkpoint.AssetError:
-        hop2 = None
     replaced = ("relevance", "hop2")
-    loaded = checkpoint.load(model_dir, without=replaced)
+    try:                                # the second hop reads the term's features: kept only if it still loads
+        loaded, stale = checkpoint.load(model_dir, without=("relevance",)), False
+    except checkpoint.AssetError:
+        loaded, stale = checkpoint.load(model_dir, without=replaced), True
+    hop2 = loaded.hop2
     t0 = time.perf_counter()
     exs = examples if examples is not None else build_examples(loaded, cfg, babi_dir, locomo_path, log)
     rel = fit(exs, cfg, log=log)
@@ -342,10 +342,10 @@ def train_relevance(model_dir, cfg: RelevanceTrainConfig, babi_dir=None, locomo_
     loaded = checkpoint.load(model_dir, without=replaced)     # again: another stage may have written it meanwhile
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "relevance_train": info}, relevance=rel,
                     span=loaded.span, span_vocab=loaded.span_vocab, act=loaded.act, hop2=hop2,
-                    drop=() if hop2 is not None else ("hop2",))
+                    drop=("hop2",) if stale else ())
     log(f"relevance term written to {model_dir} ({info['seconds']:.0f} s; examples {counts})"
-        + ("" if hop2 is not None else "; the second hop read other features and was left out: "
-           "`chatmem train --stage hop2` trains it again"))
+        + ("; the second hop read other features and was left out: `chatmem train --stage hop2` trains it again"
+           if stale else ""))
     return info
 
 
