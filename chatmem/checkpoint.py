@@ -126,6 +126,15 @@ def _check_config(cfg) -> None:
         raise ValueError("it does not match its own checksum: it was changed or damaged")
 
 
+def _fit(module, state: dict, name: str, directory: Path) -> None:
+    """Load `state` into `module`; weights of another shape are a model made by another version of chatmem."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError:
+        raise AssetError(f"model files in {directory} were made by another version of chatmem (its {name} weights "
+                         f"do not fit this one); use the model this version ships or train one with `chatmem train`") from None
+
+
 def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
     """Load and verify the model in `directory`; any problem is an AssetError naming the file. Parts named in
     `without` are not loaded (a training stage that replaces them, perhaps with another shape)."""
@@ -162,20 +171,23 @@ def load(directory: Path, without: tuple[str, ...] = ()) -> Loaded:
         vocab = Vocab.from_json(words)
         state = load_file(str(directory / WEIGHTS))
         model = MemNN(mcfg)
-        model.load_state_dict({k: v for k, v in state.items() if k.split(".", 1)[0] not in PARTS})
+        _fit(model, {k: v for k, v in state.items() if k.split(".", 1)[0] not in PARTS}, "s_O and s_R", directory)
         parts = {}
         for name, pc in part_cfgs.items():
             mod, cls, _ = PARTS[name]
             part = getattr(importlib.import_module(mod), cls)(pc)
-            part.load_state_dict({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
+            _fit(part, {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}, name, directory)
             parts[name] = part.eval()
         span_vocab = None
         if "span_words" in words:
             from chatmem.span import SpanVocab
 
             span_vocab = SpanVocab(words["span_words"])
+    except AssetError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
-        raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise AssetError(f"model files in {directory} could not be loaded ({exc.__class__.__name__}: {first})") from None
     model.eval()
     return Loaded(model, vocab, cfg, parts.get("relevance"), parts.get("span"), span_vocab, parts.get("act"),
                   parts.get("update"), parts.get("budget"), parts.get("hop2"))

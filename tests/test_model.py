@@ -92,6 +92,19 @@ def test_missing_and_corrupt_assets_give_clear_errors(fixture_model, tmp_path):
         checkpoint.load(d)
 
 
+def test_weights_of_another_shape_are_refused_in_one_line(fixture_model, tmp_path, monkeypatch):
+    from chatmem import hop2
+
+    d = tmp_path / "m"
+    shutil.copytree(fixture_model / "model", d)
+    loaded = checkpoint.load(d)
+    checkpoint.save(d, loaded.model, loaded.vocab, loaded.config, hop2=hop2.SecondHop(hop2.Hop2Config()))
+    monkeypatch.setattr(hop2, "NS", hop2.NS + 3)     # a version whose STOP reads more features
+    with pytest.raises(checkpoint.AssetError, match="another version of chatmem") as err:
+        checkpoint.load(d)
+    assert "\n" not in str(err.value) and "hop2" in str(err.value)
+
+
 # -- the shipped model -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
