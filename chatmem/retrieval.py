@@ -201,7 +201,10 @@ class WordHashRetriever:
             return None
         self.sync(memory)
         cutoff = self.rare_cutoff(tokens)
-        q_words = self.rare_words(tokens, cutoff) or [w for w in content_words(tokens) if w in self.postings]
+        # a word in a small share of the memories finds candidates too, however much rarer another question word
+        # is: among a million, "Where does Netoul live?" has "live" in 5 memories and "netoul" in 135
+        q_words = self.rare_words(tokens, max(cutoff, n // LINK_SHARE)) or [w for w in content_words(tokens)
+                                                                          if w in self.postings]
         first = self._take(q_words, self.per_word)
         ids1 = np.unique(np.concatenate(first)) if first else np.zeros(0, dtype=np.int64)
         ids1 = ids1[_present(memory, ids1)]

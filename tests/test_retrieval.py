@@ -220,6 +220,25 @@ def test_a_name_in_a_small_share_of_a_big_store_still_links_the_second_hop(hash_
     assert {36_000, 36_003} <= set(rows.tolist())
 
 
+def test_a_name_is_searched_even_where_another_question_word_is_much_rarer(hash_encoder):
+    """"Where does Netoul live?" among 40,000 memories: "live" is in 5 of them, "Netoul" in 135. Netoul is far
+    from the rarest word of the question, but in a small share of the store: her memories are candidates (at a
+    million memories of scripts/bench_memory.py, only "live"'s five were, and none of them about her)."""
+    emb = hash_encoder.encode(["x"])[0]
+    texts = [f"Person{i % 500} went to the kitchen." for i in range(40_000)]
+    for k in range(130):
+        texts[k * 300] = "Netoul went to the office."
+    for k in range(5):
+        texts[k * 7_000 + 11] = f"Person{k} and I live near the river."
+    texts += ["Netoul lives in Lausanne.", "Person7 went to the office."]
+    mem = EphemeralMemory()
+    mem.write([Utterance(t, tokenize(t), False, emb) for t in texts], "t")
+    r = WordHashRetriever()
+    rows = r.candidates(mem, tokenize("Where does Netoul live?"))
+    assert len(r.ids_with("live")) == 5 and 64 < len(r.ids_with("netoul")) < len(mem) // 256
+    assert 40_000 in set(rows.tolist())
+
+
 def test_forget_on_disk_drops_the_id_from_the_index_it_was_just_retrieved_by(tmp_path):
     """SQLiteMemory.forget tells the word index (WordHashRetriever.discard) right after a question used it."""
     enc = HashEncoder()
