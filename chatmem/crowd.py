@@ -162,3 +162,9 @@ def crowd_conversation(convs, rng: np.random.Generator, size: int = 6_000, dated
         facts, questions = _with_mentions(facts, questions, starts, mentions, rng)
     end = clock or 0.0
     return Conversation(facts + [replace(q, created=end) for q in questions], seed=-1, split="train")
+
+
+def crowds(convs, rng: np.random.Generator, per: int = 200, **kw) -> list:
+    """`crowd_conversation` over consecutive groups of `per` conversations (about 5,800 statements each, under
+    its size): more crowded memories to train on than one, each no bigger."""
+    return [crowd_conversation(convs[i: i + per], rng, **kw) for i in range(0, len(convs), per)]

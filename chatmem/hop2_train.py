@@ -38,7 +38,7 @@ class Hop2Example:
 class Hop2TrainConfig:
     conversations: int = 1200
     val_conversations: int = 60
-    crowd_conversations: int = 300   # others planted together in one big memory (`collect_crowd`)
+    crowd_conversations: int = 1000  # planted together, 200 to a big memory (`collect_crowd`, chatmem.crowd.crowds)
     crowd_mentions: int = 40         # as chatmem.relevance_train's crowd
     epochs: int = 12
     batch: int = 64
@@ -194,7 +194,7 @@ def accuracy(model: SecondHop, exs: Sequence[Hop2Example]) -> dict:
 def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
     """Fit the second hop and write it into the checkpoint in `model_dir`."""
     from chatmem import checkpoint, generator
-    from chatmem.crowd import crowd_conversation
+    from chatmem.crowd import crowds as crowds_of
     from chatmem.input import MiniLMEncoder
     from chatmem.util import progress_bar
 
@@ -203,14 +203,14 @@ def train_hop2(model_dir, cfg: Hop2TrainConfig, log=print) -> dict:
     loaded = checkpoint.load(model_dir, without=("hop2",))      # the relevance term picks a crowd's candidates
     sets = {"train": generator.generate(cfg.conversations, seed=cfg.seed + 20, split="train"),
             "valid": generator.generate(cfg.val_conversations, seed=cfg.seed + 21, split="train")}
-    crowds = {k: crowd_conversation(generator.generate(n, seed=cfg.seed + sd, split="train"),
-                                    np.random.default_rng(cfg.seed + sd + 1), dated=True, mentions=cfg.crowd_mentions)
+    crowds = {k: crowds_of(generator.generate(n, seed=cfg.seed + sd, split="train"),
+                           np.random.default_rng(cfg.seed + sd + 1), dated=True, mentions=cfg.crowd_mentions)
               for k, n, sd in (("train", cfg.crowd_conversations, 22), ("valid", cfg.val_conversations * 2, 24))}
-    questions = sum(t.question for c in crowds.values() for t in c.turns)
+    questions = sum(t.question for cs in crowds.values() for c in cs for t in c.turns)
     bar = progress_bar(sum(map(len, sets.values())) + questions + cfg.epochs,
                        "second hop (conversations, crowd questions, then epochs)", "step")
     exs = {k: collect(v, encoder, bar.update) for k, v in sets.items()}
-    crowd = {k: collect_crowd(loaded, c, encoder, bar.update) for k, c in crowds.items()}
+    crowd = {k: [e for c in cs for e in collect_crowd(loaded, c, encoder, bar.update)] for k, cs in crowds.items()}
     model = fit(exs["train"] + crowd["train"], cfg, log=log if bar.disable else bar.write, progress=bar.update)
     bar.close()
     val = accuracy(model, exs["valid"])

@@ -47,7 +47,7 @@ class RelevanceTrainConfig:
     seed: int = 1234
     babi_per_task: int = 150
     crowd_per_task: int = 30     # bAbI stories per task renamed and planted together in big stores (`crowded_babi`)
-    crowd_generated: int = 300   # generated training conversations drawn from for one big store (`crowd_conversation`)
+    crowd_generated: int = 1000  # generated training conversations planted together, 200 to a big store (`crowds`)
     crowd_mentions: int = 40     # up to this many other memories name each of its people (chatmem.crowd._with_mentions)
     generated: int = 300         # generated training conversations
     locomo_repeat: int = 1       # LoCoMo examples count this many times (4 was worse: 44% against 50% recall@5, conv-26 held out)
@@ -274,12 +274,12 @@ def crowd_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, log=print) 
     """Questions asked of big memories (more than Bot.POOL_ALL memories, where the relevance term ranks the
     word-hash candidates): bAbI training stories renamed and planted together (chatmem.crowd.crowded_babi,
     KL to s_O like bAbI, α left free) and generated training conversations planted together
-    (chatmem.crowd.crowd_conversation, cross-entropy).
+    (chatmem.crowd.crowds, cross-entropy).
     Without them the term, fitted on one story or conversation at a time, led s_O away from bAbI answers
     among other stories and trusted s_O over everyday sentences (scripts/bench_memory.py)."""
     from chatmem import generator
     from chatmem.babi import load_task, split_validation
-    from chatmem.crowd import crowd_conversation, crowded_babi
+    from chatmem.crowd import crowded_babi, crowds
     from chatmem.input import MiniLMEncoder
     from chatmem.util import minilm_cached, progress_bar
 
@@ -292,8 +292,8 @@ def crowd_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, log=print) 
             crowd += [train_s[i] for i in rng.choice(len(train_s), min(cfg.crowd_per_task, len(train_s)), replace=False)]
         streams += [("babi-crowd", st) for st in crowded_babi(crowd, rng)]
     convs = generator.generate(cfg.crowd_generated, seed=cfg.seed + 7, split="train")
-    crowd = crowd_conversation(convs, np.random.default_rng(cfg.seed + 2), dated=True, mentions=cfg.crowd_mentions)
-    streams.append(("generated-crowd", generated_turns(crowd)))
+    streams += [("generated-crowd", generated_turns(c))
+                for c in crowds(convs, np.random.default_rng(cfg.seed + 2), dated=True, mentions=cfg.crowd_mentions)]
     encoder = MiniLMEncoder()
     out: list[Example] = []
     bar = progress_bar(sum(t[2] for _, st in streams for t in st), "crowded memories", "q")

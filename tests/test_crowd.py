@@ -6,7 +6,7 @@ import numpy as np
 
 from chatmem import generator
 from chatmem.babi import Sample
-from chatmem.crowd import BABI_PEOPLE, crowd_conversation, crowded_babi
+from chatmem.crowd import BABI_PEOPLE, crowd_conversation, crowded_babi, crowds
 
 
 def _labels_hold(c):
@@ -31,6 +31,16 @@ def _labels_hold(c):
 def test_crowd_conversation_keeps_its_labels():
     convs = generator.generate(30, seed=3, split="train")
     _labels_hold(crowd_conversation(convs, np.random.default_rng(0), size=600))
+
+
+def test_crowds_plant_every_group_of_conversations_in_a_memory_of_its_own():
+    convs = generator.generate(40, seed=3, split="train")
+    groups = crowds(convs, np.random.default_rng(0), per=24)
+    assert len(groups) == 2                      # 24 + 16: none left out, none over `per`
+    one = crowd_conversation(convs, np.random.default_rng(0))
+    facts = [sum(not t.question for t in c.turns) for c in groups]
+    assert sum(facts) == sum(not t.question for t in one.turns) and facts[1] < facts[0]
+    _labels_hold(groups[0])
 
 
 def test_mentions_name_people_before_their_conversation_and_keep_every_label():
