@@ -30,7 +30,7 @@ import torch.nn as nn
 from chatmem.features import STOP_WORDS
 
 QWORDS = ("who", "what", "when", "where", "which", "how", "why")
-N_MATCH = 14
+N_MATCH = 15
 N_RANK = 2      # 1/rank of a memory by BM25 and by cosine among the candidates
 NF = N_MATCH + len(QWORDS) + 1 + N_RANK
 NQ = 4          # per-question features of the weight on s_O
@@ -260,9 +260,29 @@ def match_features(q_tokens: Sequence[str], mem_tokens: Sequence[Sequence[str]],
         for w in names:
             F[table.holding(w)[0], 12] += 1.0 / len(names)
         F[:, 13] = 1.0
+    F[:, 14] = _newer_lookalikes(F[:, 3], positions)
     qw = next((w for w in q_tokens if w in QWORDS), None)
     F[:, N_MATCH + (QWORDS.index(qw) if qw else len(QWORDS))] = 1.0
     return with_ranks(F[:, : NF - N_RANK])
+
+
+def _newer_lookalikes(share: np.ndarray, positions: np.ndarray, slack: float = 0.1, bins: int = 20) -> np.ndarray:
+    """1 / (1 + how many newer memories hold about as much of the question's words, `share` (column 3), or more):
+    0.5 for an update's older value, 1 for the newer. Place in time alone cannot tell them apart among many
+    candidates (a thousand apart, their places differ by a thousandth); this count does not grow with the store."""
+    C = len(share)
+    if C == 0:
+        return np.zeros(0, dtype=np.float32)
+    b = np.clip(np.floor(share * bins), 0, bins).astype(np.int64)                 # each memory's bin
+    need = np.clip(np.ceil((share - slack) * bins - 1e-6), 0, bins).astype(np.int64)   # the lowest bin counted
+    order = np.argsort(-np.asarray(positions), kind="stable")                       # newest first
+    hot = np.zeros((C, bins + 1), dtype=np.int32)
+    hot[np.arange(C), b[order]] = 1
+    newer = np.cumsum(hot, 0) - hot                   # per bin, the memories newer than each (in `order`)
+    at_least = np.cumsum(newer[:, ::-1], 1)[:, ::-1]   # ... in that bin or above
+    count = np.empty(C, dtype=np.float32)
+    count[order] = at_least[np.arange(C), need[order]]
+    return 1.0 / (1.0 + count)
 
 
 def _inverse_rank(v: np.ndarray) -> np.ndarray:

@@ -81,6 +81,21 @@ def test_the_names_feature_marks_the_memories_that_hold_the_question_s_names():
     assert np.array_equal(np.delete(F, [12, 13], 1), np.delete(plain, [12, 13], 1))
 
 
+def test_an_update_s_older_value_has_a_newer_look_alike_at_any_store_size():
+    """Among many candidates the old and the new value sit a few places apart: their place in time (column 8)
+    differs by a thousandth; the count of newer memories that hold as much of the question (column 14) does not."""
+    q = ("when", "is", "erfeli", "'s", "visa", "due")
+    old = ("erfeli", "'s", "visa", "expires", "on", "4", "april")
+    new = ("erfeli", "'s", "visa", "now", "expires", "on", "21", "august")
+    for others in (0, 3000):
+        mems = [("rina", "went", "to", "the", "office")] * others + [old, ("erfeli", "went", "home"), new]
+        n = len(mems)
+        pos = np.linspace(0, 1, n, dtype=np.float32)
+        F = match_features(q, mems, counter_df(mems), n, pos, np.zeros(n, dtype=np.float32))
+        assert F[-3, 14] == 0.5 and F[-1, 14] == 1.0      # the older value: one newer look-alike; the newer: none
+        assert F[-2, 14] < 1.0                             # a weaker match with a newer look-alike after it
+
+
 def test_a_cache_of_examples_with_other_features_is_refused(tmp_path):
     """An older chatmem's examples have other match-feature columns: fitting on them would be silently wrong."""
     import pytest
