@@ -27,8 +27,8 @@ import torch.nn as nn
 
 from chatmem.relevance import NF, QWORDS, Candidates, _content
 
-NF2 = 2 * NF + 3     # match to the question, match to the bridge, order relative to o1
-NS = 10 + len(QWORDS) + 1
+NF2 = 2 * NF + 4     # match to the question, match to the bridge, order relative to o1
+NS = 14 + len(QWORDS) + 1
 
 
 @dataclass
@@ -81,16 +81,22 @@ def features(q_tokens: Sequence[str], q_mini: np.ndarray, cands: Candidates, fir
         fb[:, 0] = cands.mini @ m1
     C = len(fx)
     pos = np.asarray(cands.positions, dtype=np.float32)
-    order = np.stack([np.sign(pos - pos[first]), np.abs(pos - pos[first]), np.zeros(C, np.float32)], 1)
+    # how many candidates apart, besides how far in time: among a crowd's hundreds of candidates an update sits
+    # a few places after the value it replaces, a hundredth of the way, as far as a tenth in one conversation
+    places = np.abs(np.argsort(np.argsort(pos, kind="stable"), kind="stable") - np.sum(pos < pos[first]))
+    order = np.stack([np.sign(pos - pos[first]), np.abs(pos - pos[first]), np.zeros(C, np.float32),
+                      np.log1p(places) / 3], 1)
     order[first, 2] = 1.0            # o1 itself (never valid; kept so the shapes stay aligned)
     F = np.concatenate([fx, fb, order], 1).astype(np.float32)
     others = np.arange(C) != first
     top = lambda col: float(col[others].max()) if others.any() else 0.0   # noqa: E731
     qw = next((w for w in q_tokens if w in QWORDS), None)
     S = np.zeros(NS, dtype=np.float32)
-    S[:10] = [fx[first, 3], fx[first, 4], fx[first, 0], top(fx[:, 3]), top(fx[:, 1]), top(fb[:, 3]), top(fb[:, 1]),
-              top(fb[:, 0]), np.log1p(len(b)) / 3, np.log1p(len(_content(q_tokens))) / 3]
-    S[10 + (QWORDS.index(qw) if qw else len(QWORDS))] = 1.0
+    # The names columns: where o1 holds every name the question has, a memory without them is someone else's.
+    S[:14] = [fx[first, 3], fx[first, 4], fx[first, 0], top(fx[:, 3]), top(fx[:, 1]), top(fb[:, 3]), top(fb[:, 1]),
+              top(fb[:, 0]), np.log1p(len(b)) / 3, np.log1p(len(_content(q_tokens))) / 3,
+              fx[first, 12], fx[first, 13], top(fx[:, 12]), fx[first, 14]]     # 14: o1 has newer look-alikes
+    S[14 + (QWORDS.index(qw) if qw else len(QWORDS))] = 1.0
     xm = np.asarray(q_mini, dtype=np.float32) + m1
     return F, S, xm / (np.linalg.norm(xm) + 1e-6)
 

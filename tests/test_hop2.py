@@ -33,6 +33,19 @@ def test_features_and_scores_have_one_column_per_memory_and_stop_last(hash_encod
     assert s3[3] == 0.0 and (s3[:3] < -1e3).all()
 
 
+def test_stop_sees_whether_o1_holds_every_name_the_question_has(hash_encoder):
+    texts = ["Wodate's blood type is O positive.", "Hazeda's blood type is AB positive."]
+    cands = _cands(texts, hash_encoder)
+    q = ("what", "is", "wodate", "'s", "blood", "type")
+    qv = hash_encoder.encode(["What is Wodate's blood type?"])[0]
+    _, S_named, _ = features(q, qv, cands, 0, names=("wodate",))
+    _, S_other, _ = features(q, qv, cands, 1, names=("wodate",))
+    _, S_none, _ = features(q, qv, cands, 0)
+    assert S_named[10:13].tolist() == [1.0, 1.0, 0.0]    # o1 holds the name, no other memory does
+    assert S_other[10:13].tolist() == [0.0, 1.0, 1.0]
+    assert S_none[10:13].tolist() == [0.0, 0.0, 0.0]
+
+
 def test_second_hop_learns_to_follow_the_bridge_and_to_stop(real_encoder):
     from chatmem import generator
     from chatmem.hop2_train import Hop2TrainConfig, accuracy, collect, fit
