@@ -99,8 +99,8 @@ def _parts_card(cfg: dict) -> str:
                     f"{100 * (v.get('unanswerable') or 0):.1f}% ({v.get('unanswerable_questions', 0)})")
 
         c = hop2["config"]
-        crowd = (f", and {hop2['crowd_examples']:,} in big memories of {c['crowd_conversations']} more planted together "
-                 f"(up to 200 to a memory) "
+        crowd = (f", and {hop2['crowd_examples']:,} in big memories of {c['crowd_conversations']} more planted together, "
+                 f"up to 200 to a memory "
                  f"(each person also named in up to {c['crowd_mentions']} other memories), over the candidates the first "
                  f"hop hands on there" if "crowd_examples" in hop2 else "")
         kept = (f"; planted together ({2 * c['val_conversations']} more): {right(hop2['validation_crowd'])}"
