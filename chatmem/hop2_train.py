@@ -74,14 +74,9 @@ def collect(convs, encoder=None, progress: Callable[[int], None] | None = None) 
                 continue
             facts = [k for k in fact_of]
             cands = Candidates.story(toks, v[facts])
-            q_toks, names = make_utterance(t.text).tokens, question_names(t.text)
-            if not sup:         # nothing answers it: from the memory nearest in meaning, STOP
-                add(out, "unanswerable", q_toks, v[i], cands, int(np.argmax(cands.mini @ v[i])), len(toks), names)
-                continue
-            add(out, t.qkind or "", q_toks, v[i], cands, sup[0], sup[1] if len(sup) > 1 else len(toks), names)
-            old = c.turns[t.support[0]].supersedes      # o1 an older value: the second hop goes to the newer one
-            if len(sup) == 1 and old is not None and old in fact_of:
-                add(out, "newer", q_toks, v[i], cands, fact_of[old], sup[0], names)
+            old = c.turns[t.support[0]].supersedes if sup else None
+            add_question(out, t.qkind, make_utterance(t.text).tokens, v[i], cands, sup, fact_of.get(old),
+                         question_names(t.text))
         if progress:
             progress(1)
     return out
@@ -120,15 +115,23 @@ def collect_crowd(loaded, crowd, encoder=None, progress: Callable[[int], None] |
         sup = [at.get(mem_of[j]) for j in t.support]
         if None in sup or not (sup or t.qkind == "unanswerable"):
             continue
-        names, n = question_names(t.text), len(rows)
-        if not sup:
-            add(out, "unanswerable", u.tokens, vecs[i], cands, int(np.argmax(cands.mini @ vecs[i])), n, names)
-            continue
-        add(out, t.qkind or "", u.tokens, vecs[i], cands, sup[0], sup[1] if len(sup) > 1 else n, names)
-        old = crowd.turns[t.support[0]].supersedes
-        if len(sup) == 1 and old is not None and at.get(mem_of.get(old)) is not None:
-            add(out, "newer", u.tokens, vecs[i], cands, at[mem_of[old]], sup[0], names)
+        old = crowd.turns[t.support[0]].supersedes if sup else None
+        add_question(out, t.qkind, u.tokens, vecs[i], cands, sup, at.get(mem_of.get(old)), question_names(t.text))
     return out
+
+
+def add_question(out: list, qkind: str | None, q_toks, q_mini, cands, sup: list[int], old: int | None,
+                 names: Sequence[str]) -> None:
+    """The examples of one question whose supporting facts are the candidates `sup`: o1 the first, the target the
+    second or STOP; none (nothing answers it): from the memory nearest in meaning, STOP. `old`: the candidate
+    holding the value its one fact replaced, if any: from there the second hop goes to the newer one."""
+    n = len(cands.tokens)
+    if not sup:
+        add(out, "unanswerable", q_toks, q_mini, cands, int(np.argmax(cands.mini @ q_mini)), n, names)
+        return
+    add(out, qkind or "", q_toks, q_mini, cands, sup[0], sup[1] if len(sup) > 1 else n, names)
+    if len(sup) == 1 and old is not None:
+        add(out, "newer", q_toks, q_mini, cands, old, sup[0], names)
 
 
 def add(out: list, qkind: str, q_toks, q_mini, cands, first: int, target: int, names: Sequence[str] = ()) -> None:
