@@ -24,6 +24,9 @@ def test_markup_is_no_word_and_no_span_runs_across_it():
     got = [t[a:b] for a, b in words(t)]
     assert got == ["My", "locker", "is", "42", "the", "code", "is", "55", "31", "and", "shares", "a", "photo", "of",
                    "a", "dog"]
+    rich = "My favourite opera is [bold red]Tosca[/], [not italic]Aida[/] [on sale] too."
+    assert [rich[a:b] for a, b in words(rich)] == ["My", "favourite", "opera", "is", "Tosca", "Aida", "on", "sale",
+                                                   "too"]
     vocab = SpanVocab.build([t], min_count=1)
     x = span_input(vocab, ("what", "is", "the", "code"), np.zeros(384, np.float32), [t])
     for seed in range(30):          # untrained models pick spans anywhere: none may hold a tag
