@@ -497,9 +497,13 @@ class ChatmemApp(App):
         run = msg.replay
         fresh = run is not None and run.bot is not None
         stored = []
+        updates = {lk.new: lk.old for lk in getattr(run.bot if fresh else self.bot, "linked", [])}
         for ev in msg.events:
             if ev.stored is not None:
                 line = f"Stored as memory #{ev.stored.id}" + (" (temporary)." if fresh else ".")
+                if ev.stored.id in updates:      # G's link, said where it is made: a wrong one is undone at once
+                    old = updates[ev.stored.id]
+                    line += f" It updates #{old}, which stays stored (/unlink {old} if it does not)."
                 self.say(line, "bot")
                 if not fresh:
                     stored.append(ev.stored)

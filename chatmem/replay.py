@@ -174,10 +174,12 @@ class Printer:
             self.bar.write(text)
             sys.stdout.flush()
 
-    def stored(self, memories) -> None:
+    def stored(self, memories, updates: dict[int, int] | None = None) -> None:
+        """`updates`: new memory id -> the older one G linked it to (it supersedes it)."""
         if not self.as_json:
             for m in memories:
-                self.out(f"  stored [{m.id}] {m.text}")
+                said = f" (updates [{updates[m.id]}])" if updates and m.id in updates else ""
+                self.out(f"  stored [{m.id}] {m.text}{said}")
         self.bar.update(len(memories))
 
     def skipped(self, u: Utterance, act: str) -> None:
@@ -238,7 +240,8 @@ def replay_script(turns: list[Turn], bot, printer: Printer) -> list[Result]:
 
     def flush():
         if pending:
-            printer.stored(bot.store(pending))
+            stored = bot.store(pending)
+            printer.stored(stored, {lk.new: lk.old for lk in getattr(bot, "linked", [])})
             pending.clear()
 
     bot.load(encoder=False)

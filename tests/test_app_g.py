@@ -43,6 +43,19 @@ async def test_superseded_rows_are_dimmed_and_a_link_can_be_undone(tmp_path, loa
         assert "Memory #1 is not marked superseded." in messages(app)
 
 
+async def test_a_statement_that_updates_an_older_memory_says_so_where_it_is_stored(tmp_path, loaded_model):
+    app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_ready(app, pilot)
+        for t in ("The gate code is 2290.", "I like tea.", "The gate code is now 4417."):
+            app.submit_text(t)
+            await wait_ready(app, pilot)
+        text = messages(app)
+        assert "Stored as memory #1." in text and "Stored as memory #2." in text
+        assert "Stored as memory #3. It updates #1, which stays stored (/unlink 1 if it does not)." in text
+        assert cell(app, 1).plain == "→ #3 The gate code is 2290."
+
+
 async def test_the_budget_moves_a_memory_out_and_says_which(tmp_path, loaded_model):
     app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model), max_memories=2)
     async with app.run_test(size=(120, 36)) as pilot:

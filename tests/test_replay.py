@@ -65,6 +65,15 @@ def test_check_exits_1_on_a_wrong_answer(tmp_path):
     assert r.returncode == 0          # without --check a wrong answer is reported, not an error
 
 
+def test_a_statement_that_updates_an_older_one_is_shown_with_the_link(tmp_path):
+    f = tmp_path / "update.chat"
+    f.write_text("The gate code is 2290.\nI like tea.\nThe gate code is now 4417.\nWhat is the gate code? => 4417\n")
+    r = run_cli("--data-dir", str(tmp_path), "replay", "--fresh", "--check", str(f))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "stored [1] The gate code is 2290.\n" in r.stdout and "stored [2] I like tea.\n" in r.stdout
+    assert "stored [3] The gate code is now 4417. (updates [1])" in r.stdout
+
+
 def test_two_part_dialog_across_processes(tmp_path):
     d = str(tmp_path / "home")
     r1 = run_cli("--data-dir", d, "replay", "--check", str(ROOT / "assets/dialogs/two-part/part1.chat"))
