@@ -301,9 +301,22 @@ ATTRIBUTES = {
                         ("what should {ps} boiler pressure be?",)),
     "tyre pressure": ("person", _simple(lambda r: f"{r.randint(28, 42)} psi"), ("the tyres on {ps} car need {v}.",),
                       ("what pressure do the tyres on {ps} car need?",)),
+    "age": ("person", lambda r, s: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])) if n < len(NUMBER_WORDS)
+                                         else str(n))(r.choice((r.randint(2, 12), r.randint(13, 90))))),
+            ("{p} {be} {v} years old.", "{p} {be} {v}.", "{p} turned {v} this year.", "{p} {be} {v} years old now."),
+            ("how old {be} {p}?", "what age {be} {p}?", "how old {be} {p} now?")),
+    "least favourite food": ("person", _from_pool("DISLIKES"),
+                             ("{p} {do}n't like {v}.", "{p} can't stand {v}.", "{p} hate{s} {v}.",
+                              "{p} really dislike{s} {v}.", "{p} {do}n't eat {v}, {p} hate{s} it."),
+                             ("what {do} {p} dislike?", "what food {do} {p} not like?", "what can't {p} stand?",
+                              "which food {do} {p} hate?", "what {do} {p} refuse to eat?")),
     "birthday": ("person", _simple(lambda r: f"{r.randint(1, 28)} {r.choice(lx.MONTHS)}"),
                  ("{p} {be} born on {v}.",), ("when is {ps} birthday?",)),
 }
+
+
+# Attributes people tell of often, drawn this many times as often as the rest
+COMMON_ATTRIBUTES = {"age": 4, "least favourite food": 3, "favourite food": 2, "allergy": 2}
 
 
 # ---------------------------------------------------------------------------- templates
@@ -383,35 +396,38 @@ SPECS = {
                    "who's {R} again?", "do you remember who {R} is?", "what's the name of {R}?"),
         clauses=("who {R} is", "what {R} is called", "what {Rs} name is")),
     "home": Spec(
-        facts=("{p} lives {at}{v}.", "{p} lives {at}{v} these days.", "{p} has a flat {at}{v}.",
-               "{p} is living {at}{v}.", "[address] {ps} address is {v}.", "{p} moved {to}{v} last year.",
-               "[city] {p} is based in {v}.", "home for {p} is {at}{v}.", "{p} moved {to}{v}."),
-        updates=("actually, {p} moved {to}{v}.", "{p} lives {at}{v} now.", "{p} has moved {to}{v}.",
-                 "{p} just moved {to}{v}.", "[address] {ps} new address is {v}.", "{p} doesn't live {at_old}{old} any more, it's {at}{v} now."),
-        questions=("where does {p} live?", "where is {p} living now?", "[city] which city does {p} live in?",
+        facts=("{p} live{s} {at}{v}.", "{p} live{s} {at}{v} these days.", "{p} {have} a flat {at}{v}.",
+               "{p} {be} living {at}{v}.", "[address] {ps} address is {v}.", "{p} moved {to}{v} last year.",
+               "[city] {p} {be} based in {v}.", "[other] home for {p} is {at}{v}.", "{p} moved {to}{v}.",
+               "[me] home is {at}{v}.", "[me] I've lived {at}{v} for a few years now.", "[me] I'm living {at}{v}."),
+        updates=("actually, {p} moved {to}{v}.", "{p} live{s} {at}{v} now.", "{p} {have} moved {to}{v}.",
+                 "{p} just moved {to}{v}.", "[address] {ps} new address is {v}.",
+                 "{p} {do}n't live {at_old}{old} any more, it's {at}{v} now."),
+        questions=("where {do} {p} live?", "where {be} {p} living now?", "[city] which city {do} {p} live in?",
                    "[address,poss] what is {ps} address?", "[address,poss] what's {ps} address?",
-                   "do you know where {p} lives?", "where does {p} live these days?", "[poss] where's {ps} place?"),
-        clauses=("where {p} lives",)),
+                   "do you know where {p} live{s}?", "where {do} {p} live these days?", "[poss] where's {ps} place?"),
+        clauses=("where {p} live{s}",)),
     "job": Spec(
-        facts=("{p} works as {a} {v}.", "{p} is {a} {v}.", "{p} has a job as {a} {v}.", "{p} is {a} {v} by trade.",
-               "{p} earns a living as {a} {v}.", "{p} works as {a} {v} these days.", "{p} started working as {a} {v}."),
-        updates=("{p} is {a} {v} now.", "{p} changed jobs and works as {a} {v} now.", "actually, {p} works as {a} {v}.",
+        facts=("{p} work{s} as {a} {v}.", "{p} {be} {a} {v}.", "{p} {have} a job as {a} {v}.", "{p} {be} {a} {v} by trade.",
+               "{p} earn{s} a living as {a} {v}.", "{p} work{s} as {a} {v} these days.", "{p} started working as {a} {v}.",
+               "[me] I'm {a} {v}.", "[me] I'm {a} {v} at the moment."),
+        updates=("{p} {be} {a} {v} now.", "{p} changed jobs and work{s} as {a} {v} now.", "actually, {p} work{s} as {a} {v}.",
                  "{p} retrained as {a} {v}.", "{p} got a new job as {a} {v}."),
-        questions=("what does {p} do?", "what does {p} do for a living?", "[poss] what is {ps} job?",
-                   "what job does {p} have?", "[poss] what's {ps} profession?", "what does {p} work as?",
-                   "what kind of work does {p} do?"),
-        clauses=("what {p} does for a living", "what {p} does")),
+        questions=("what {do} {p} do?", "what {do} {p} do for a living?", "[poss] what is {ps} job?",
+                   "what job {do} {p} have?", "[poss] what's {ps} profession?", "what {do} {p} work as?",
+                   "what kind of work {do} {p} do?"),
+        clauses=("what {p} {do} for a living", "what {p} {do}")),
     "work": Spec(
-        facts=("{p} works {at}{v}.", "{p} has a job {at}{v}.", "{p} is employed {at}{v}.",
-               "[place] {p} spends all day at {v} for work.", "[place,poss] {ps} workplace is {v}.",
-               "{p} has worked {at}{v} for years.", "[place] {p} does shifts at {v}.", "{p} started a job {at}{v}.",
-               "[city] {p} commutes to {v} for work.", "[city,poss] {ps} job is in {v}."),
-        updates=("{p} works {at}{v} now.", "{p} moved jobs to {v}.", "actually, {p} works {at}{v}, not {old}.",
+        facts=("{p} work{s} {at}{v}.", "{p} {have} a job {at}{v}.", "{p} {be} employed {at}{v}.",
+               "[place] {p} spend{s} all day at {v} for work.", "[place,poss] {ps} workplace is {v}.",
+               "{p} {have} worked {at}{v} for years.", "[place] {p} {do} shifts at {v}.", "{p} started a job {at}{v}.",
+               "[city] {p} commute{s} to {v} for work.", "[city,poss] {ps} job is in {v}.", "[me] I'm working {at}{v} these days."),
+        updates=("{p} work{s} {at}{v} now.", "{p} moved jobs to {v}.", "actually, {p} work{s} {at}{v}, not {old}.",
                  "[city] {p} found a job in {v}."),
-        questions=("where does {p} work?", "[place,poss] where is {ps} workplace?", "where does {p} have a job?",
-                   "[place] which place does {p} work at?", "where is {p} employed?", "[city] which city does {p} work in?",
-                   "[city] what city does {p} work in?"),
-        clauses=("where {p} works",)),
+        questions=("where {do} {p} work?", "[place,poss] where is {ps} workplace?", "where {do} {p} have a job?",
+                   "[place] which place {do} {p} work at?", "where {be} {p} employed?",
+                   "[city] which city {do} {p} work in?", "[city] what city {do} {p} work in?"),
+        clauses=("where {p} work{s}",)),
     "appt": Spec(
         facts=("{ev} is {at}{v}.", "I have {ev_a} {at}{v}.", "{ev} is booked for {v}.", "I booked {ev_a} for {v}.",
                "don't let me forget {ev}, it's {at}{v}.", "{ev} got scheduled for {v}.", "I've got {ev_a} {at}{v}."),
@@ -434,7 +450,8 @@ SPECS = {
         clauses=("how late {place} is open",)),
     "count": Spec(
         facts=("{p} {have} {v} {noun}.", "{p} {have} got {v} {noun}.", "in total {p} {have} {v} {noun}.",
-               "all in all {p} {have} {v} {noun}.", "{p} {have} exactly {v} {noun}.", "{p} {be} looking after {v} {noun}."),
+               "all in all {p} {have} {v} {noun}.", "{p} {have} exactly {v} {noun}.", "{p} {be} looking after {v} {noun}.",
+               "{p} {have} {v} {noun}, which keeps {p_obj} busy.", "{p} {have} {v} {noun} and love{s} every one of them."),
         updates=("{p} {have} {v} {noun} now.", "now {p} {have} {v} {noun}.", "actually, {p} {have} {v} {noun}."),
         questions=("how many {noun} {do} {p} have?", "how many {noun} {have} {p} got?",
                    "do you know how many {noun} {p} {have}?", "what's the number of {noun} {p} {have}?",
@@ -443,6 +460,7 @@ SPECS = {
     "pet": Spec(
         facts=("{ps} {animal} is called {v}.", "{ps} {animal}'s name is {v}.", "{ps} {animal} is named {v}.",
                "{p} {have} {animal_a} called {v}.", "{v} is {ps} {animal}.", "we named {ps} {animal} {v}.",
+               "{p} {have} {animal_a} named {v}.", "[me] we have {animal_a} named {v}.", "[me] we've got {animal_a} called {v}.",
                "{ps} {animal} answers to {v}."),
         questions=("what is {ps} {animal} called?", "what's the name of {ps} {animal}?",
                    "what is {ps} {animal}'s name?", "what do we call {ps} {animal}?",
@@ -551,11 +569,11 @@ INVERSE = {
 # Two facts about one person in one statement ("Lisa works as a nurse at St. James's Hospital."): {v} is the
 # first kind's value, {w} the second's; {wat} is the second value's preposition.
 JOINT = {
-    ("job", "work"): ("{p} works as {a} {v} {wat}{w}.", "[place] {p} is {a} {v} at {w}.",
-                      "{p} is {a} {v} and works {wat}{w}.", "{p} works {wat}{w} as {a} {v}."),
-    ("job", "home"): ("[city] {p} is {a} {v} in {w}.", "{p} works as {a} {v} and lives {wat}{w}.",
-                      "[city] {p} is {a} {v} based in {w}.", "{p} lives {wat}{w} and works as {a} {v}."),
-    ("work", "home"): ("{p} works {at}{v} and lives {wat}{w}.", "{p} lives {wat}{w} and has a job {at}{v}."),
+    ("job", "work"): ("{p} work{s} as {a} {v} {wat}{w}.", "[place] {p} {be} {a} {v} at {w}.",
+                      "{p} {be} {a} {v} and work{s} {wat}{w}.", "{p} work{s} {wat}{w} as {a} {v}."),
+    ("job", "home"): ("[city] {p} {be} {a} {v} in {w}.", "{p} work{s} as {a} {v} and live{s} {wat}{w}.",
+                      "[city] {p} {be} {a} {v} based in {w}.", "{p} live{s} {wat}{w} and work{s} as {a} {v}."),
+    ("work", "home"): ("{p} work{s} {at}{v} and live{s} {wat}{w}.", "{p} live{s} {wat}{w} and {have} a job {at}{v}."),
     ("school", "home"): ("{p} lives {wat}{w} and goes to {v}.",),
     ("study", "home"): ("[city] {p} is studying {v} in {w}.", "[city] {p} studies {v} in {w}.",
                         "{p} lives {wat}{w} and is studying {v}.", "[city] {p} is doing a degree in {v} in {w}."),
@@ -738,7 +756,9 @@ class Key:
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
 
 
-PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person other than me
+PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person (me only for SELF_KINDS)
+SELF_KINDS = ("home", "job", "work")  # "I work as a nurse at St. Mary's." -> "Where do I work?"
+SELF = 0.25   # share of SELF_KINDS facts about me, while mine is untold
 OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
@@ -832,7 +852,8 @@ class World:
         if kind == "attr":
             p = self.owner()
             household = p is ME and rng.random() < 0.5  # codes of the house, or my own attributes
-            options = [a for a, spec in ATTRIBUTES.items() if (spec[0] == "home") == household]
+            options = [a for a, spec in ATTRIBUTES.items() if (spec[0] == "home") == household
+                       for _ in range(COMMON_ATTRIBUTES.get(a, 1))]
             attr = self.pick([a for a in options if ("attr", (id(p), a)) not in self.keys])
             det = {"home": rng.choice(("the", "the", "our", "my"))}.get(ATTRIBUTES[attr][0]) if attr else None
             return attr and Key(kind, {"_id": (id(p), attr), "attr": attr, "det": det, "tags": set()}, p)
@@ -840,7 +861,9 @@ class World:
             return self.relation()
         if kind in PERSON_KINDS:
             people = [p for p in self.people if (kind, id(p)) not in self.keys]
-            p = rng.choice(people) if people else None
+            mine = kind in SELF_KINDS and (kind, id(ME)) not in self.keys and rng.random() < SELF
+            p = ME if mine or (kind in SELF_KINDS and not people and (kind, id(ME)) not in self.keys) else \
+                rng.choice(people) if people else None
             return p and Key(kind, {"_id": id(p), "tags": set()}, p)
         if kind == "appt":
             ev = self.pick(lx.EVENTS)
@@ -1018,6 +1041,8 @@ class World:
     def two_facts(self) -> bool:
         """Two facts about one person in one statement: "Lisa works as a nurse at St. James's Hospital."."""
         kinds = self.rng.choice(tuple(JOINT))
+        if set(kinds) <= set(SELF_KINDS) and self.rng.random() < SELF:     # "I work as a nurse at St. Mary's."
+            return self.joint(ME, kinds, None, "I") is not None
         people = [p for p in self.people if not any((k, _joint_id(k, p)) in self.keys for k in kinds)]
         person = self.rng.choice(people) if people and self.rng.random() < 0.5 else self.new_person()
         if person is None:
@@ -1033,7 +1058,8 @@ class World:
             return None
         values = [self.value_for(k) for k in keys]
         s = self.slots(keys[0], "name", values[0])
-        s.update(p=appos or name, ps=f"{appos or name}'s", p_obj=name)
+        if person is not ME:
+            s.update(p=appos or name, ps=f"{appos or name}'s", p_obj=name)
         if len(keys) == 2:
             w = values[1]
             s.update(wat=w.at, wa=a_an(w.core), tags=s["tags"] | w.tags)
@@ -1051,13 +1077,14 @@ class World:
         # "My best friend Priya moved to Singapore in June."
         text = self.timed(keys[-1].kind, text, starts.get("w" if len(keys) == 2 else "v"), values[-1].core)
         text, starts = pad(self.pad_rng, text, starts)
-        i = None
+        i, ref = None, "me" if person is ME else "name"
         for key, value, mark in zip(keys, values, "vw"):
             self.keys[(key.kind, key.slots["_id"])] = key
             if i is None:
-                i = self.record(key, value, "name", text, starts[mark], "fact", {"p": name})
+                i = self.record(key, value, ref, text, starts[mark], "fact", {"p": name})
             else:                               # the same turn states the second fact too
-                key.span, key.who, key.value, key.ref = (starts[mark], value.core), _name_at(text, name), value, "name"
+                key.span, key.value, key.ref = (starts[mark], value.core), value, ref
+                key.who = _name_at(text, name) if ref == "name" else None
                 key.history.append(i)
         return i
 

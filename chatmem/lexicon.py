@@ -246,6 +246,15 @@ delta fable goblin hornet iris jester kayak lemon mango nutmeg opal puffin quokk
 tulip uplink viper wombat yeti zebra asteroid biscuit canyon drizzle
 """)
 
+# Foods and flavours people say they dislike ("I can't stand olives.")
+DISLIKES = _phrases("""
+olives | mushrooms | anchovies | blue cheese | liquorice | aubergine | beetroot | celery | marzipan | oysters |
+brussels sprouts | raisins | mayonnaise | fennel | capers | gherkins | okra | tripe | black pudding | kale |
+sardines | pineapple on pizza | cottage cheese | tofu | peas | cauliflower | mint chocolate | goat's cheese |
+pickled herring | grapefruit | radishes | spinach | lentils | rice pudding | marmite | tomatoes | custard |
+parsnips | jellied eels | sweetcorn
+""")
+
 PET_NAMES = _words("""
 Biscuit Pepperpot Kiwi Noodle Waffles Pickles Mochi Tofu Nacho Pretzel Bramblewick Sprout Muffin
 Gizmo Pixel Bandit Whiskers Smudge Patches Dotty Fudge Toffee Crumpet Nugget Bubbles Squeak Ziggy

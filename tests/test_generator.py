@@ -414,7 +414,7 @@ def test_where_someone_works_may_be_a_city_and_is_then_answered_with_it():
 def test_a_name_told_with_its_relation_is_answered_by_the_name():
     """"I lent my drill to my neighbour Sven." -> "Who has my drill?" -> "Sven"; an introduction may say when
     after its answer: "My best friend Priya moved to Singapore in June." -> "Singapore"."""
-    convs = g.generate(300, seed=5, split="train")
+    convs = g.generate(600, seed=5, split="train")      # a lent thing's holder named with a relation is rare
     named = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_start is not None
              and re.search(r"\bmy [\w-]+ $", c.turns[t.answer_support].text[:t.answer_start])
              and re.search(r"\b(lent|borrow\w*|handed|gave)\b", c.turns[t.answer_support].text)]
@@ -424,3 +424,17 @@ def test_a_name_told_with_its_relation_is_answered_by_the_name():
     timed = [t.text for c in convs for t in c.turns
              if re.match(r"(?:My|my) [\w-]+ [A-Z]\w+ (?:moved|started|got) .* (?:in|on|last|back) [\w ]+\.$", t.text)]
     assert timed
+
+
+def test_my_own_home_job_age_and_dislikes_are_told_and_asked_in_the_first_person():
+    """"I work as a nurse at St. Mary's." -> "Where do I work?"; "Biscuit is seven years old." -> "How old is
+    Biscuit?"; "I can't stand olives." -> "What do I dislike?". Verbs agree with "I": never "I works", "does I"."""
+    convs = g.generate(300, seed=11, split="train")
+    texts = [t.text for c in convs for t in c.turns]
+    asked = {t.text for c, _, t in questions(convs) if t.answer}
+    assert any(re.search(r"\bI (work as|am an? |live |have a job)", x) for x in texts)
+    assert any(re.match(r"(?:\w+, )?(?:where|what|which city) do I (work|live|do)\b", q, re.I) for q in asked)
+    assert any(re.match(r"(?:\w+, )?(how old|what age) (is|am)\b", q, re.I) for q in asked)
+    assert any(re.search(r"\b(dislike|can't stand|hate|not like|refuse to eat)\b", q) for q in asked)
+    bad = r"\bI (works|lives|is|has|does|earns|spends|commutes|hates)\b|\b(does|is) I\b|\bdo (?!I\b|you\b|we\b)[A-Z]\w+ (work|live|do|have)\b"
+    assert not [x for x in texts if re.search(bad, x)]
