@@ -122,6 +122,12 @@ class SpanVocab:
         return cls(["<pad>", "<unk>"] + [w for w, k in c.most_common(size) if k >= min_count
                                          and not any(ch.isdigit() for ch in w)])
 
+    def extended(self, texts: Sequence[str], min_count: int = 5, size: int = 6000) -> "SpanVocab":
+        """This vocabulary, then the words of `texts` it lacks that `build` would keep: a model trained on it
+        goes on reading its words by the same ids (chatmem.span_train, warm start)."""
+        new = [w for w in SpanVocab.build(texts, min_count, size).words[2:] if w not in self.index]
+        return SpanVocab(self.words + new)
+
 
 def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str],
                created: Sequence[float | None] | None = None) -> SpanInput:

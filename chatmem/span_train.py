@@ -166,7 +166,11 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
     rng = np.random.default_rng(cfg.seed)
     model = SpanR(SpanConfig(vocab_size))
     if init is not None:
-        model.load_state_dict(init.state_dict())
+        state = init.state_dict()
+        E = state["E.weight"]
+        if len(E) < vocab_size:         # words the vocabulary gained start as the unknown word
+            state["E.weight"] = torch.cat([E, E[UNK].repeat(vocab_size - len(E), 1)])
+        model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.perf_counter()
     best = (np.inf, None)
@@ -433,8 +437,9 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
-        vocab = warm[1] if warm is not None else \
-            SpanVocab.build([s for e in exs for s in e.supports] + [e.question for e in exs], cfg.vocab_min_count)
+        texts = [s for e in exs for s in e.supports] + [e.question for e in exs]
+        vocab = warm[1].extended(texts, cfg.vocab_min_count) if warm is not None else \
+            SpanVocab.build(texts, cfg.vocab_min_count)
         xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
         valid = encode_examples(vocab, seen["tune"], minis["tune"])
         log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI, "
