@@ -272,3 +272,22 @@ def test_a_warm_start_goes_on_from_the_shipped_span_model():
     assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), given.state_dict().values()))
     cfg = st.SpanTrainConfig()     # a fine-tune: at a lower learning rate, never longer than training anew
     assert cfg.warm_start and cfg.warm_lr < cfg.lr and cfg.warm_epochs <= cfg.epochs
+
+
+def test_a_warm_start_keeps_the_old_word_ids_and_learns_the_new_words():
+    import torch
+
+    from chatmem.span_train import SpanTrainConfig, fit
+
+    old = SpanVocab.build(["the key is in the box"], min_count=1)
+    new = old.extended(["how old is Biscuit", "Biscuit is seven years old", "the box"], min_count=1)
+    assert new.words[: len(old.words)] == old.words and {"old", "years", "seven"} <= set(new.words[len(old.words):])
+    torch.manual_seed(0)
+    init = SpanR(SpanConfig(len(old.words))).eval()
+    t = "Biscuit is seven years old."
+    x = span_input(new, ("how", "old", "is", "biscuit"), np.zeros(384, np.float32), [t])
+    y = np.array([target_index(x, 0, 11, 16)])
+    model = fit([x], y, SpanTrainConfig(epochs=1, lr=0.0), len(new.words), log=lambda m: None, init=init)
+    E, E0 = model.E.weight.detach(), init.E.weight.detach()
+    assert torch.equal(E[: len(old.words)], E0)                    # nothing moved at lr 0: the old words kept
+    assert all(torch.equal(E[new.index[w]], E0[1]) for w in ("old", "years"))   # new words start as <unk>
