@@ -590,6 +590,14 @@ RETURNS = ("{prev} gave {thing} back, {it_is} {v} again.", "{prev} returned {thi
            "got {thing} back from {prev}, {it_is} {v} now.")
 
 # Ways to say "the person who ..." through a lent thing (hop 1 of a two-hop question).
+# What was lent or borrowed, asked from the person ("What did I lend Tomasz?" -> "drill"): the thing's bare name
+THING_QUESTIONS = {
+    "holder": ("what did I lend {v}?", "what did I lend to {v}?", "what does {v} have of mine?", "what did I give {v}?",
+               "which of my things does {v} have?", "what is {v} borrowing from me?"),
+    "lender": ("what did I borrow from {v}?", "what did {v} lend me?", "what did I get from {v}?",
+               "what have I got of {v}'s?", "what do I have to give back to {v}?"),
+}
+
 HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend who has {thing}",
                "the person holding on to {thing}")
 
@@ -1192,7 +1200,16 @@ class World:
                 out.append(("single", key, "inverse"))
             if len(key.history) == 1 and not key.updated and key.kind not in PLACED:
                 out.append(("when", key, "told"))
+            if key.kind in THING_QUESTIONS and len(key.history) == 1 and self.sole_thing(key):
+                out.append(("single", key, "thing"))
         return out
+
+    def sole_thing(self, key: Key) -> bool:
+        """The only thing lent to (or borrowed from) the person its statement names: "What did I lend Tomasz?"
+        has one answer."""
+        first = key.value.core.split()[-1 if key.value.core.startswith(("Dr.", "Mr", "Mrs", "Ms")) else 0]
+        return not any(k is not key and k.kind == key.kind and k.value is not None and first in k.value.core.split()
+                       for k in self.keys.values())
 
     def only_statement(self, key: Key) -> bool:
         """No other statement holds the key's value: "Who lives in Bergen?" has one answer."""
@@ -1210,8 +1227,8 @@ class World:
         qkind = kinds[0]
         _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
         newest = key.history[-1]
-        told, inverse = ref == "told", ref == "inverse"
-        s = self.slots(key, key.ref if told or inverse else ref, key.value)
+        told, inverse, thing = ref == "told", ref == "inverse", ref == "thing"
+        s = self.slots(key, key.ref if told or inverse or thing else ref, key.value)
         if key.kind == "park" and sum(k.kind == "park" for k in self.keys.values()) == 1:
             s["tags"] = s["tags"] | {"solo"}   # the only vehicle told of: "Where did I park?"
         support = [newest]
@@ -1228,6 +1245,11 @@ class World:
         elif inverse:
             text, _ = render(self.rng.choice(_usable(INVERSE[key.kind], s["tags"])), s, key.value.core)
             (start, answer), answer_support = key.who, newest
+        elif thing:
+            text, _ = render(self.rng.choice(THING_QUESTIONS[key.kind]), s, key.value.core)
+            answer, answer_support = s["bare"], newest
+            m = re.search(rf"(?<![\w-]){re.escape(answer)}(?![\w-])", self.turns[newest].text)
+            start = m.start() if m else None
         else:
             if request:
                 clause = self.rng.choice(_usable(spec.clauses, s["tags"])).format(**s)

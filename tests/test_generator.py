@@ -257,7 +257,8 @@ def test_padding_changes_no_fact_or_question():
 
 def test_prices_are_asked_with_how_much_and_answered_with_amount_and_currency():
     """"I paid 1200 euros for my sofa." -> "How much did I pay for my sofa?" -> "1200 euros"."""
-    asked = [(c, t) for c, _, t in questions(g.generate(150, seed=11, split="train")) if t.text.lower().startswith(("how much", "what did")) and t.answer]
+    asked = [(c, t) for c, _, t in questions(g.generate(150, seed=11, split="train")) if t.text.lower().startswith(("how much", "what did")) and t.answer
+             and not re.search(r"\b(lend|borrow|give|get)\b", t.text)]     # "What did I lend Tomasz?": a thing
     assert len(asked) >= 5
     for c, t in asked:
         amount, currency = t.answer.rsplit(" ", 1)
@@ -428,7 +429,8 @@ def test_a_name_told_with_its_relation_is_answered_by_the_name():
 
 def test_my_own_home_job_age_and_dislikes_are_told_and_asked_in_the_first_person():
     """"I work as a nurse at St. Mary's." -> "Where do I work?"; "Biscuit is seven years old." -> "How old is
-    Biscuit?"; "I can't stand olives." -> "What do I dislike?". Verbs agree with "I": never "I works", "does I"."""
+    Biscuit?"; "I can't stand olives." -> "What do I dislike?"; "I lent my drill to Tomasz." -> "What did I lend
+    Tomasz?" -> "drill". Verbs agree with "I": never "I works", "does I"."""
     convs = g.generate(300, seed=11, split="train")
     texts = [t.text for c in convs for t in c.turns]
     asked = {t.text for c, _, t in questions(convs) if t.answer}
@@ -436,5 +438,7 @@ def test_my_own_home_job_age_and_dislikes_are_told_and_asked_in_the_first_person
     assert any(re.match(r"(?:\w+, )?(?:where|what|which city) do I (work|live|do)\b", q, re.I) for q in asked)
     assert any(re.match(r"(?:\w+, )?(how old|what age) (is|am)\b", q, re.I) for q in asked)
     assert any(re.search(r"\b(dislike|can't stand|hate|not like|refuse to eat)\b", q) for q in asked)
+    lent = [(c, t) for c, _, t in questions(convs) if re.match(r"(?:\w+, )?what did I (lend|borrow)", t.text, re.I)]
+    assert lent and all(c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer for c, t in lent)
     bad = r"\bI (works|lives|is|has|does|earns|spends|commutes|hates)\b|\b(does|is) I\b|\bdo (?!I\b|you\b|we\b)[A-Z]\w+ (work|live|do|have)\b"
     assert not [x for x in texts if re.search(bad, x)]
