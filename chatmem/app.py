@@ -24,6 +24,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from chatmem import ChatmemError
 from chatmem.input import printable, squash
+from chatmem.util import count
 
 
 def plain(text: str, style: str = "") -> Text:
@@ -306,7 +307,7 @@ class ChatmemApp(App):
     def set_status(self, state: str) -> None:
         n = len(self.memory) if self.memory is not None else 0
         status = self.query_one("#status", Static)
-        status.update(plain(f"{state} · {n:,} memories · {self.data_dir}"))
+        status.update(plain(f"{state} · {count(n, 'memory', 'memories')} · {self.data_dir}"))
         status.set_class(self.ready, "ready")
 
     def status_ready(self) -> None:
@@ -746,12 +747,12 @@ class ChatmemApp(App):
                     return
                 self.reload_memories()
                 self.unsay(lambda said: True)
-                self.say(f"Forgot all {n} memories.", "system")
+                self.say(f"Forgot all {count(n, 'memory', 'memories')}.", "system")
             else:
                 self.say("Nothing was forgotten.", "system")
             self.status_ready() if self.ready else self.set_status("loading the model…")
 
-        self.push_screen(ConfirmScreen(f"Forget all {len(self.memory)} memories? This cannot be undone."), done)
+        self.push_screen(ConfirmScreen(f"Forget all {count(len(self.memory), 'memory', 'memories')}? This cannot be undone."), done)
 
     def cmd_export(self, args) -> None:
         if len(args) != 1:
@@ -761,7 +762,7 @@ class ChatmemApp(App):
             return
         try:
             n = self.memory.export_jsonl(Path(args[0]).expanduser())
-            self.say(f"Exported {n} memories to {args[0]}.", "system")
+            self.say(f"Exported {count(n, 'memory', 'memories')} to {args[0]}.", "system")
         except (OSError, ChatmemError) as exc:
             self.say(f"Could not write {args[0]}: {getattr(exc, 'strerror', None) or exc}", "error")
 
@@ -825,7 +826,7 @@ class ChatmemApp(App):
         if fresh:
             parts.append("the temporary memory is gone; yours is as it was")
         elif run.stored:
-            parts.append(f"stored {len(run.stored)} memories (#{run.stored[0]} to #{run.stored[-1]}; /undo forgets them)")
+            parts.append(f"stored {count(len(run.stored), 'memory', 'memories')} (#{run.stored[0]} to #{run.stored[-1]}; /undo forgets them)")
             self.undo = list(run.stored)
         else:
             parts.append("nothing was stored")

@@ -10,6 +10,12 @@ from pathlib import Path
 
 from chatmem import ChatmemError, __version__
 
+def _count(n: int, one: str, many: str) -> str:
+    from chatmem.util import count     # util imports numpy: not at start-up
+
+    return count(n, one, many)
+
+
 STAGES = ("babi", "relevance", "hop2", "span", "update", "budget", "act")   # `chatmem train --stage`, in order
 
 
@@ -147,7 +153,7 @@ def cmd_memory(args) -> int:
             if bad:
                 warn(bad_time_warning(bad))
             if not args.json:
-                print(f"{len(mem)} memories in {mem.path}", file=sys.stderr)
+                print(f"{_count(len(mem), 'memory', 'memories')} in {mem.path}", file=sys.stderr)
         elif args.action == "forget":
             if not mem.forget(args.id):
                 raise ChatmemError(f"no memory with id {args.id}")
@@ -185,7 +191,7 @@ def cmd_memory(args) -> int:
             if utts:
                 mem.write(encode(utts, Bot(mem).encoder), f"import:{Path(args.file).name}", created=ts)
             skipped = len(recs) - len(new)
-            print(f"imported {len(utts)} memories from {args.file}"
+            print(f"imported {_count(len(utts), 'memory', 'memories')} from {args.file}"
                   + (f"; skipped {skipped} already in memory (same text and write time)" if skipped else ""))
     finally:
         mem.refresh()             # waits for the snapshot's checksum, whose failure adds a warning
@@ -208,7 +214,7 @@ def _list_archive(mem, as_json: bool) -> None:
             by = f"  (replaced by #{a['replaced_by']})" if a["replaced_by"] is not None else ""
             print(f"{a['id']:>6}  {j['archived'] or '(bad time)':<25}  {printable(a['text'])}{by}")
     if not as_json:
-        print(f"{len(rows)} archived memories in {mem.path}", file=sys.stderr)
+        print(f"{_count(len(rows), 'archived memory', 'archived memories')} in {mem.path}", file=sys.stderr)
 
 
 def cmd_train(args) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from chatmem import ChatmemError
 from chatmem.babi import BabiFormatError, looks_like_babi, parse_lines
 from chatmem.input import MAX_UTTERANCE_CHARS, InputError, Utterance, json_line, make_utterance, parse, printable, read_lines
+from chatmem.util import count
 
 _SEP = re.compile(r"(?:^|\s)=>(?=\s|$)")
 # Other arrows after a question mark: meant as an expected answer, and would otherwise pass silently.
@@ -214,7 +215,7 @@ class Printer:
             acc = (f", {100 * s['accuracy']:.1f}% correct ({correct}/{len(checked)}; best guesses "
                    f"{100 * s['best_guess_accuracy']:.1f}%)") if checked else ""
             sa = f", supporting facts {100 * s['support_accuracy']:.1f}%" if sup else ""
-            print(f"replayed {len(results)} questions{acc}{sa}", flush=True)
+            print(f"replayed {count(len(results), 'question')}{acc}{sa}", flush=True)
 
 
 def _result(u: Utterance, ans, expected) -> Result:

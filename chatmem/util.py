@@ -13,6 +13,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 
+def count(n: int, one: str, many: str | None = None) -> str:
+    """"1 memory", "2 memories", "1,204 questions"."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

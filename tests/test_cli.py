@@ -117,7 +117,7 @@ def test_importing_the_same_export_twice_skips_what_is_there(tmp_path):
     rows[-1]["created"] = "2020-01-01T00:00:00+00:00"
     out.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     third = run_cli("--data-dir", str(tmp_path / "b"), "memory", "import", str(out))
-    assert "imported 1 memories" in third.stdout and "skipped 1" in third.stdout
+    assert "imported 1 memory from" in third.stdout and "skipped 1" in third.stdout
     assert [m.text for m in SQLiteMemory(tmp_path / "b").all()] == ["Mary went to the kitchen.",
                                                                      "John went to the garden.",
                                                                      "John went to the garden."]
