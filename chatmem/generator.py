@@ -256,6 +256,8 @@ VALUE_MAKERS = {
     "debt": _price_value,
     "trip": _date_value,
     "meet": _date_value,
+    "habit": lambda r, split: Value(r.choice(pool("HABITS", split)).split(",")[2]),
+    "habit_time": lambda r, split: (lambda t: Value(t[1], t[0]))(r.choice(lx.HABIT_TIMES)),
 }
 
 # Attributes: name -> (scope, value maker, extra fact templates, extra question templates).
@@ -527,6 +529,20 @@ SPECS = {
         questions=("how much do I owe {p}?", "how much money do I owe {p}?", "what do I owe {p}?",
                    "how much do I still owe {p}?", "how much do I need to pay {p} back?"),
         clauses=("how much I owe {p}",)),
+    # Something a person does regularly ({vb} the verb, {vs} as the person takes it, {obj} what): "habit"
+    # answers what, "habit_time" when ("Kenji teaches judo on Saturday mornings.").
+    "habit": Spec(
+        facts=("{p} {vs} {v}.", "{p} {vs} {v} {when}.", "{when}, {p} {vs} {v}.", "{p} {vs} {v} in {pp} spare time.",
+               "{p} {have} been {ving} {v} for years.", "{p} {vs} {v} {when} and love{s} it."),
+        questions=("what {do} {p} {vb}?", "what {do} {p} {vb} these days?", "what is it that {p} {vs}?",
+                   "do you remember what {p} {vs}?"),
+        clauses=("what {p} {vs}",)),
+    "habit_time": Spec(
+        facts=("{p} {vs} {obj} {at}{v}.", "{p} {vs} {obj} {at}{v}, like clockwork.", "{p} usually {vs} {obj} {at}{v}.",
+               "{p} {vs} {obj} {at}{v}, without fail."),
+        questions=("when {do} {p} {vb} {obj}?", "what day {do} {p} {vb} {obj}?", "how often {do} {p} {vb} {obj}?",
+                   "when is it that {p} {vs} {obj}?"),
+        clauses=("when {p} {vs} {obj}",)),
     "meet": Spec(   # a meeting: "I'm meeting Yusuf for lunch on Sunday at the Old Bell."; where from {venue}
         facts=("I'm meeting {n} for {meal} {at}{v} at {venue}.", "I'm meeting {n} at {venue} {at}{v}.",
                "{at}{v} I'm having {meal} with {n} at {venue}.", "{n} and I are meeting at {venue} {at}{v}.",
@@ -562,6 +578,7 @@ INVERSE = {
              "where did I say I'd meet {n}?", "where am I having {meal} with {n}?"),
     "trip": ("where am I going {at}{v}?", "where am I flying {at}{v}?", "where are we off to {at}{v}?",
              "where am I travelling to {at}{v}?", "where do we go {at}{v}?"),
+    "habit": ("who {vs} {v}?", "which friend {vs} {v}?", "who do I know who {vs} {v}?"),
     "hobby": ("[instrument] who plays {at}{v}?", "[instrument] which friend plays {at}{v}?", "[sport] who plays {v}?",
               "[sport] who is into {v}?", "[language] who speaks {v}?", "[language] which friend speaks {v}?"),
 }
@@ -767,7 +784,7 @@ class Key:
 PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person (me only for SELF_KINDS)
 SELF_KINDS = ("home", "job", "work")  # "I work as a nurse at St. Mary's." -> "Where do I work?"
 SELF = 0.25   # share of SELF_KINDS facts about me, while mine is untold
-OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price")  # about me or another person
+OWNER_KINDS = ("attr", "count", "pet", "hobby", "due", "price", "habit", "habit_time")  # about me or another person
 FIXED_ATTRIBUTES = ("blood type", "birthday")  # never "changed" by a later statement
 UPDATABLE = ("loc", "park", "holder", "attr", "home", "job", "work", "appt", "hours", "count", "school", "due",
              "study", "trip", "meet", "debt")
@@ -902,6 +919,19 @@ class World:
             plural = item in lx.PLURAL_PURCHASES
             return item and Key(kind, {"_id": (id(p), item), "item": item, "was": "were" if plural else "was",
                                        "tags": set()}, p)
+        if kind in ("habit", "habit_time"):      # one habit of a person per kind: "what does Kenji teach?"
+            if (kind, (id(p), kind)) in self.keys:
+                return None
+            habit = self.pick(pool("HABITS", self.split))     # each habit told once in a conversation
+            if habit is None:
+                return None
+            self.used.add(habit)
+            base, third, obj = habit.split(",")
+            when = "".join(self.rng.choice(lx.HABIT_TIMES))
+            ving = base[:-1] + "ing" if base.endswith("e") and base not in ("see",) else \
+                base + base[-1] + "ing" if base in ("swim", "knit", "run") else base + "ing"
+            return Key(kind, {"_id": (id(p), kind), "vb": base, "third": third, "ving": ving, "obj": obj,
+                              "when": when, "tags": set()}, p)
         if kind == "count":
             noun = self.pick([n for n in lx.COUNTABLES if ("count", (id(p), n)) not in self.keys])
             return noun and Key(kind, {"_id": (id(p), noun), "noun": noun, "tags": set()}, p)
@@ -933,6 +963,8 @@ class World:
         elif key.person is not None:
             ps = self.person_slots(key.person, ref)
             s.update(ps, tags=set(s["tags"]) | ps["tags"])
+        if "third" in s:        # a habit's verb agrees with its person: "I teach", "Kenji teaches"
+            s.update(vs=s["vb"] if key.person is ME else s["third"], pp="my" if key.person is ME else "their")
         if value is not None:
             s.update(at=value.at, to=value.to, a=value.at, tags=s["tags"] | value.tags)
         return s
@@ -979,6 +1011,8 @@ class World:
         return "name" if self.rng.random() < 0.6 else self.rng.choice(refs)
 
     def value_for(self, key: Key) -> Value:
+        if key.kind == "habit":
+            return Value(key.slots["obj"])
         if key.kind == "attr":
             return ATTRIBUTES[key.slots["attr"]][1](self.rng, self.split)
         return VALUE_MAKERS[key.kind](self.rng, self.split)
@@ -1186,7 +1220,7 @@ class World:
         out = []
         for key in self.keys.values():
             one_hop = "update" if key.updated else ("who" if key.kind in ("rel", "holder", "lender") else
-                                                    "when" if key.kind in ("appt", "due", *PLACED) else "single")
+                                                    "when" if key.kind in ("appt", "due", "habit_time", *PLACED) else "single")
             out.append((one_hop, key, key.ref))
             p = key.person
             if p is not None and p is not ME:
@@ -1275,7 +1309,7 @@ class World:
         else:
             kind = self.rng.choice(("loc", "park", "holder", "lender", "attr", "rel", "home", "job", "work", "appt",
                                     "count", "pet", "hours", "hobby", "school", "due", "study", "price", "trip", "meet",
-                                    "debt"))
+                                    "debt", "habit", "habit_time"))
         key = self.subject(kind)
         if key is None:
             return False
@@ -1350,7 +1384,8 @@ class World:
 LOOKALIKE_KINDS = ("home", "job", "work", "hobby", "school", "study")
 
 FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "lender", "attr", "attr", "rel", "rel", "home", "job", "work",
-              "appt", "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip", "meet", "debt")
+              "appt", "hours", "count", "pet", "hobby", "school", "due", "study", "price", "trip", "meet", "debt",
+              "habit", "habit_time")
 
 
 def _conversation(seed: int, split: str) -> Conversation:

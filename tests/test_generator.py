@@ -442,3 +442,26 @@ def test_my_own_home_job_age_and_dislikes_are_told_and_asked_in_the_first_person
     assert lent and all(c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer for c, t in lent)
     bad = r"\bI (works|lives|is|has|does|earns|spends|commutes|hates)\b|\b(does|is) I\b|\bdo (?!I\b|you\b|we\b)[A-Z]\w+ (work|live|do|have)\b"
     assert not [x for x in texts if re.search(bad, x)]
+
+
+def test_what_a_person_does_regularly_is_asked_what_when_and_who():
+    """"Kenji teaches judo on Saturday mornings." -> "What does Kenji teach?" -> "judo", "When does Kenji teach
+    judo?" -> "Saturday mornings", "Who teaches judo?" -> "Kenji"; "I teach", never "I teaches"."""
+    convs = g.generate(300, seed=13, split="train")
+    habits = [h.split(",") for h in g.lx.HABITS]
+    asked = {"what": [], "when": [], "who": []}
+    for c, _, t in questions(convs):
+        if not t.answer or t.answer_start is None:
+            continue
+        told = c.turns[t.answer_support].text
+        assert told[t.answer_start:t.answer_end] == t.answer
+        for base, third, obj in habits:
+            if re.match(rf"(?:\w+, )?what (do|does) .* {base}\?$", t.text, re.I) and t.answer == obj:
+                asked["what"].append(t)
+            if re.match(rf"(?:\w+, )?when (do|does) .* {base} {re.escape(obj)}\?$", t.text, re.I):
+                asked["when"].append(t)
+            if t.text.lower().startswith(f"who {third} {obj.lower()}"):
+                asked["who"].append(t)
+    assert all(len(v) >= 3 for v in asked.values()), {k: len(v) for k, v in asked.items()}
+    texts = [t.text for c in convs for t in c.turns]
+    assert not [x for x in texts for _, third, _ in habits if re.search(rf"\bI {third}\b", x) and third.endswith("s")]
