@@ -305,7 +305,8 @@ ATTRIBUTES = {
                       ("what pressure do the tyres on {ps} car need?",)),
     "age": ("person", lambda r, s: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])) if n < len(NUMBER_WORDS)
                                          else str(n))(r.choice((r.randint(2, 12), r.randint(13, 90))))),
-            ("{p} {be} {v} years old.", "{p} {be} {v}.", "{p} turned {v} this year.", "{p} {be} {v} years old now."),
+            ("{p} {be} {v} years old.", "{p} {be} {v}.", "{p} turned {v} this year.", "{p} {be} {v} years old now.",
+             "{p} {be} {v} and full of energy.", "{p} {be} {v} but acts much older."),
             ("how old {be} {p}?", "what age {be} {p}?", "how old {be} {p} now?")),
     "least favourite food": ("person", _from_pool("DISLIKES"),
                              ("{p} {do}n't like {v}.", "{p} can't stand {v}.", "{p} hate{s} {v}.",
@@ -530,7 +531,7 @@ SPECS = {
                    "how much do I still owe {p}?", "how much do I need to pay {p} back?"),
         clauses=("how much I owe {p}",)),
     # Something a person does regularly ({vb} the verb, {vs} as the person takes it, {obj} what): "habit"
-    # answers what, "habit_time" when ("Kenji teaches judo on Saturday mornings.").
+    # answers what, "habit_time" when ("Nadia teaches karate on Saturday afternoons.").
     "habit": Spec(
         facts=("{p} {vs} {v}.", "{p} {vs} {v} {when}.", "{when}, {p} {vs} {v}.", "{p} {vs} {v} in {pp} spare time.",
                "{p} {have} been {ving} {v} for years.", "{p} {vs} {v} {when} and love{s} it."),
@@ -919,7 +920,7 @@ class World:
             plural = item in lx.PLURAL_PURCHASES
             return item and Key(kind, {"_id": (id(p), item), "item": item, "was": "were" if plural else "was",
                                        "tags": set()}, p)
-        if kind in ("habit", "habit_time"):      # one habit of a person per kind: "what does Kenji teach?"
+        if kind in ("habit", "habit_time"):      # one habit of a person per kind: "what does Nadia teach?"
             if (kind, (id(p), kind)) in self.keys:
                 return None
             habit = self.pick(pool("HABITS", self.split))     # each habit told once in a conversation
@@ -963,7 +964,7 @@ class World:
         elif key.person is not None:
             ps = self.person_slots(key.person, ref)
             s.update(ps, tags=set(s["tags"]) | ps["tags"])
-        if "third" in s:        # a habit's verb agrees with its person: "I teach", "Kenji teaches"
+        if "third" in s:        # a habit's verb agrees with its person: "I teach", "Nadia teaches"
             s.update(vs=s["vb"] if key.person is ME else s["third"], pp="my" if key.person is ME else "their")
         if value is not None:
             s.update(at=value.at, to=value.to, a=value.at, tags=s["tags"] | value.tags)

@@ -246,16 +246,16 @@ delta fable goblin hornet iris jester kayak lemon mango nutmeg opal puffin quokk
 tulip uplink viper wombat yeti zebra asteroid biscuit canyon drizzle
 """)
 
-# Things people do regularly, "base|third person|what": "Kenji teaches judo on Saturday mornings."
+# Things people do regularly, "base,third person,what": "Nadia teaches karate on Saturday afternoons."
 HABITS = _phrases("""
-teach,teaches,judo | teach,teaches,piano | teach,teaches,yoga | teach,teaches,Spanish | teach,teaches,pottery |
-run,runs,a taco stand | run,runs,a bakery | run,runs,a book club | run,runs,a food bank | run,runs,a bike repair shop |
-grow,grows,tomatoes | grow,grows,chillies | grow,grows,strawberries | grow,grows,bonsai trees | grow,grows,pumpkins |
+teach,teaches,karate | teach,teaches,piano | teach,teaches,yoga | teach,teaches,Spanish | teach,teaches,pottery |
+run,runs,a noodle bar | run,runs,a bakery | run,runs,a book club | run,runs,a food bank | run,runs,a bike repair shop |
+grow,grows,courgettes | grow,grows,chillies | grow,grows,strawberries | grow,grows,bonsai trees | grow,grows,pumpkins |
 collect,collects,stamps | collect,collects,vinyl records | collect,collects,old maps | collect,collects,teapots |
 bake,bakes,sourdough | bake,bakes,wedding cakes | bake,bakes,bagels | brew,brews,cider | brew,brews,kombucha |
 repair,repairs,bikes | repair,repairs,old clocks | repair,repairs,laptops | fix,fixes,vintage radios |
 sell,sells,honey | sell,sells,candles | sell,sells,vintage clothes | sell,sells,plants at the market |
-drink,drinks,jasmine tea | drink,drinks,oat milk lattes | drink,drinks,green tea | drink,drinks,ginger beer |
+drink,drinks,rooibos | drink,drinks,oat milk lattes | drink,drinks,green tea | drink,drinks,ginger beer |
 read,reads,crime novels | read,reads,poetry | read,reads,comics | watch,watches,snooker | watch,watches,cooking shows |
 knit,knits,scarves | knit,knits,socks | paint,paints,watercolours | paint,paints,portraits | sew,sews,quilts |
 coach,coaches,netball | coach,coaches,the under-tens | volunteer,volunteers,at the animal shelter |
@@ -263,7 +263,7 @@ walk,walks,the neighbour's dogs | clean,cleans,the church | tutor,tutors,maths |
 make,makes,furniture | make,makes,jam | carve,carves,spoons | build,builds,model trains | keep,keeps,bees |
 play,plays,bridge | play,plays,darts | swim,swims,lengths | feed,feeds,the ducks | visit,visits,Grandma
 """)
-HABIT_TIMES = (("on ", "Saturday mornings"), ("on ", "Tuesday evenings"), ("on ", "weekday mornings"),
+HABIT_TIMES = (("on ", "Saturday afternoons"), ("on ", "Tuesday evenings"), ("on ", "weekday mornings"),
                ("", "every Sunday"), ("", "twice a week"), ("", "every other Friday"), ("on ", "Thursday nights"),
                ("", "at the weekend"), ("", "every morning"), ("", "once a month"), ("on ", "Monday afternoons"),
                ("", "every Wednesday"), ("", "in the summer"), ("", "after work"), ("on ", "Sundays"))

@@ -445,8 +445,8 @@ def test_my_own_home_job_age_and_dislikes_are_told_and_asked_in_the_first_person
 
 
 def test_what_a_person_does_regularly_is_asked_what_when_and_who():
-    """"Kenji teaches judo on Saturday mornings." -> "What does Kenji teach?" -> "judo", "When does Kenji teach
-    judo?" -> "Saturday mornings", "Who teaches judo?" -> "Kenji"; "I teach", never "I teaches"."""
+    """"Nadia teaches karate on Saturday afternoons." -> "What does Nadia teach?" -> "karate", "When does Nadia
+    teach karate?" -> "Saturday afternoons", "Who teaches karate?" -> "Nadia"; "I teach", never "I teaches"."""
     convs = g.generate(300, seed=13, split="train")
     habits = [h.split(",") for h in g.lx.HABITS]
     asked = {"what": [], "when": [], "who": []}
