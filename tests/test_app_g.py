@@ -22,6 +22,14 @@ def messages(app):
     return "\n".join(str(w.render()) for w in app.query(".msg"))
 
 
+async def tell(app, pilot, lines) -> str:
+    """Type each line as a person would, waiting for its reply; everything said so far."""
+    for t in lines:
+        app.submit_text(t)
+        await wait_ready(app, pilot)
+    return messages(app)
+
+
 async def test_superseded_rows_are_dimmed_and_a_link_can_be_undone(tmp_path, loaded_model):
     mem = SQLiteMemory(tmp_path)
     mem.write(encode([make_utterance(t) for t in ("The gate code is 2290.", "The gate code is now 4417.")],
@@ -47,10 +55,7 @@ async def test_a_statement_that_updates_an_older_memory_says_so_where_it_is_stor
     app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_ready(app, pilot)
-        for t in ("The gate code is 2290.", "I like tea.", "The gate code is now 4417."):
-            app.submit_text(t)
-            await wait_ready(app, pilot)
-        text = messages(app)
+        text = await tell(app, pilot, ("The gate code is 2290.", "I like tea.", "The gate code is now 4417."))
         assert "Stored as memory #1." in text and "Stored as memory #2." in text
         assert "Stored as memory #3. It updates #1, which stays stored (/unlink 1 if it does not)." in text
         assert cell(app, 1).plain == "→ #3 The gate code is 2290."
@@ -60,10 +65,7 @@ async def test_the_budget_moves_a_memory_out_and_says_which(tmp_path, loaded_mod
     app = make_app(data_dir=tmp_path, bot_factory=factory(loaded_model), max_memories=2)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_ready(app, pilot)
-        for t in ("Mary went to the kitchen.", "John went to the garden.", "Sandra took the apple."):
-            app.submit_text(t)
-        await wait_ready(app, pilot)
-        text = messages(app)
+        text = await tell(app, pilot, ("Mary went to the kitchen.", "John went to the garden.", "Sandra took the apple."))
         assert "Memory budget reached (2): moved to the archive: #" in text
         assert len(app.memory) == 2 and len(app.memory.archived()) == 1
         gone = app.memory.archived()[0]["id"]
