@@ -30,7 +30,9 @@ def test_generated_data_is_seeded_labelled_and_split():
     assert a == b
     assert {act for _, act in a} == set(ACTS)
     valid = {t for t, act in generated(4, 1, "valid") if act == "fact"}
-    assert valid and len(valid & {t for t, act in a if act == "fact"}) <= 0.05 * len(valid)   # other names, places
+    # other names, places and things; a fact with none of them may recur ("I have exactly three cats.",
+    # "My council meeting is at 8:15am.": events, counts and times are not split)
+    assert valid and len(valid & {t for t, act in a if act == "fact"}) <= 0.1 * len(valid)
 
 
 def test_without_a_trained_part_every_statement_is_a_fact():
