@@ -752,7 +752,8 @@ class ChatmemApp(App):
                 self.say("Nothing was forgotten.", "system")
             self.status_ready() if self.ready else self.set_status("loading the model…")
 
-        self.push_screen(ConfirmScreen(f"Forget all {count(len(self.memory), 'memory', 'memories')}? This cannot be undone."), done)
+        what = count(len(self.memory), "memory", "memories")
+        self.push_screen(ConfirmScreen(f"Forget all {what}? This cannot be undone."), done)
 
     def cmd_export(self, args) -> None:
         if len(args) != 1:
@@ -826,7 +827,8 @@ class ChatmemApp(App):
         if fresh:
             parts.append("the temporary memory is gone; yours is as it was")
         elif run.stored:
-            parts.append(f"stored {count(len(run.stored), 'memory', 'memories')} (#{run.stored[0]} to #{run.stored[-1]}; /undo forgets them)")
+            what = count(len(run.stored), "memory", "memories")
+            parts.append(f"stored {what} (#{run.stored[0]} to #{run.stored[-1]}; /undo forgets them)")
             self.undo = list(run.stored)
         else:
             parts.append("nothing was stored")

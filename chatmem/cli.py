@@ -10,6 +10,7 @@ from pathlib import Path
 
 from chatmem import ChatmemError, __version__
 
+
 def _count(n: int, one: str, many: str) -> str:
     from chatmem.util import count     # util imports numpy: not at start-up
 

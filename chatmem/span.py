@@ -35,8 +35,9 @@ UNK = 1
 _WORD = re.compile(r"[^\W_](?:[\w'’\-./:@+#]*[^\W_])?")
 
 
-# Markup a person may paste (HTML tags; Rich or BBCode tags such as "[red]", "[bold red]", "[/red]" and "[/]"): its words are no words
-# of the memory, and no span runs across it ("My locker is [red]42[/red]." is answered "42", not "42[/red").
+# Markup a person may paste (HTML tags; Rich or BBCode tags such as "[red]", "[bold red]", "[/red]" and "[/]"): its
+# words are no words of the memory, and no span runs across it ("My locker is [red]42[/red]." is answered "42",
+# not "42[/red").
 _STYLE = (r"(?:not |on )?(?:bold|dim|italic|underline|blink2?|reverse|strike|conceal|overline|[bius]"
           r"|(?:bright_)?(?:black|red|green|yellow|blue|magenta|cyan|white)|gr[ae]y\d*|#[0-9a-fA-F]{6})")
 # Several words in brackets are markup only when each is a Rich style ("[bold red on white]"); LoCoMo's
