@@ -200,6 +200,13 @@ def _work_value(r: random.Random, split: str) -> Value:
     return Value(r.choice(pool("WORKPLACES", split)), "at ", "to ", frozenset({"place"}))
 
 
+def _ing(verb: str) -> str:
+    """"teach" -> "teaching", "bake" -> "baking", "swim" -> "swimming" (the habit lexicon's verbs)."""
+    if verb.endswith("e") and verb != "see":
+        return verb[:-1] + "ing"
+    return verb + verb[-1] + "ing" if verb in ("swim", "knit", "run") else verb + "ing"
+
+
 def _from_pool(name: str):
     return lambda r, split: Value(r.choice(pool(name, split)))
 
@@ -256,7 +263,6 @@ VALUE_MAKERS = {
     "debt": _price_value,
     "trip": _date_value,
     "meet": _date_value,
-    "habit": lambda r, split: Value(r.choice(pool("HABITS", split)).split(",")[2]),
     "habit_time": lambda r, split: (lambda t: Value(t[1], t[0]))(r.choice(lx.HABIT_TIMES)),
 }
 
@@ -887,9 +893,9 @@ class World:
             return self.relation()
         if kind in PERSON_KINDS:
             people = [p for p in self.people if (kind, id(p)) not in self.keys]
-            mine = kind in SELF_KINDS and (kind, id(ME)) not in self.keys and rng.random() < SELF
-            p = ME if mine or (kind in SELF_KINDS and not people and (kind, id(ME)) not in self.keys) else \
-                rng.choice(people) if people else None
+            untold = kind in SELF_KINDS and (kind, id(ME)) not in self.keys      # mine, not yet said
+            mine = untold and rng.random() < SELF
+            p = ME if mine or (untold and not people) else rng.choice(people) if people else None
             return p and Key(kind, {"_id": id(p), "tags": set()}, p)
         if kind == "appt":
             ev = self.pick(lx.EVENTS)
@@ -929,9 +935,7 @@ class World:
             self.used.add(habit)
             base, third, obj = habit.split(",")
             when = "".join(self.rng.choice(lx.HABIT_TIMES))
-            ving = base[:-1] + "ing" if base.endswith("e") and base not in ("see",) else \
-                base + base[-1] + "ing" if base in ("swim", "knit", "run") else base + "ing"
-            return Key(kind, {"_id": (id(p), kind), "vb": base, "third": third, "ving": ving, "obj": obj,
+            return Key(kind, {"_id": (id(p), kind), "vb": base, "third": third, "ving": _ing(base), "obj": obj,
                               "when": when, "tags": set()}, p)
         if kind == "count":
             noun = self.pick([n for n in lx.COUNTABLES if ("count", (id(p), n)) not in self.keys])
@@ -1012,7 +1016,7 @@ class World:
         return "name" if self.rng.random() < 0.6 else self.rng.choice(refs)
 
     def value_for(self, key: Key) -> Value:
-        if key.kind == "habit":
+        if key.kind == "habit":          # what the habit is about, chosen with its verb (subject)
             return Value(key.slots["obj"])
         if key.kind == "attr":
             return ATTRIBUTES[key.slots["attr"]][1](self.rng, self.split)
