@@ -51,14 +51,45 @@ def tags(text: str) -> list[tuple[int, int]]:
 
 
 def words(text: str) -> list[tuple[int, int]]:
-    """Character offsets of the words of a memory, markup left out."""
+    """Character offsets of the words of a memory, markup left out. A possessive "'s" is no part of its word, so
+    a span may end before it ("Who lent me the bunting?" "Oisin Shah", from "I have Oisin Shah's bunting.")."""
     marks = tags(text)
-    return [m.span() for m in _WORD.finditer(text) if not any(a <= m.start() < b for a, b in marks)][:MAX_WORDS]
+    out = []
+    for m in _WORD.finditer(text):
+        a, b = m.span()
+        if any(s <= a < e for s, e in marks):
+            continue
+        out.append((a, b - 2) if b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE else (a, b))
+    return out[:MAX_WORDS]
 
 
-def _across_markup(marks: list[tuple[int, int]], offs: list[tuple[int, int]], w: int, ln: int) -> bool:
-    """Whether words w .. w + ln (offsets `offs`) have a tag of `marks` (tags() of their text) between them."""
-    return any(offs[w][0] < a < offs[w + ln][1] for a, _ in marks)
+_POSSESSIVE = ("'s", "’s")
+# Words after which ". " ends no sentence: titles and other short abbreviations ("Dr. Okafor", "St. Mary's").
+_ABBREVIATIONS = frozenset("dr mr mrs ms mx st prof rev fr sr jr mt ft no vs etc approx ave rd apt dept".split())
+_SENTENCE_END = re.compile(r"[.!?]+[\"'’”)\]]*\s")
+
+
+def sentence_ends(text: str, offs: list[tuple[int, int]]) -> list[bool]:
+    """Per word (offsets `offs` in `text`): whether a sentence ends after it. Not after an abbreviation, an
+    initial or a word with dots inside ("U.S.")."""
+    out = []
+    for (a, b), (c, _) in zip(offs, offs[1:]):
+        w = text[a:b]
+        out.append(bool(_SENTENCE_END.match(text, b, c + 1)) and w.lower() not in _ABBREVIATIONS
+                   and not (len(w) == 1 and w.isupper()) and "." not in w)
+    return out + [True] if offs else []
+
+
+def blocked(text: str, offs: list[tuple[int, int]]) -> np.ndarray:
+    """(len(offs), MAX_SPAN) bool: the spans (first word, length - 1) that run across a sentence end
+    (sentence_ends()) or markup (tags()): no answer does ("above the fire station. Talk", "42[/red")."""
+    marks = tags(text)
+    cut = np.array(sentence_ends(text, offs), bool)
+    for j, ((a, _), (_, d)) in enumerate(zip(offs, offs[1:])):
+        cut[j] |= any(a < m < d for m, _ in marks)
+    cs = np.concatenate([[0], np.cumsum(cut[:-1])]) if len(cut) else np.zeros(1, int)
+    w = np.arange(len(offs))[:, None]
+    return cs[np.minimum(w + np.arange(MAX_SPAN)[None, :], len(offs) - 1)] - cs[w] > 0
 
 
 @dataclass
@@ -230,20 +261,16 @@ def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
         return []
     with torch.no_grad():
         scores, null = model(*batch_tensors(inputs))
+    for b, x in enumerate(inputs):
+        for k, (text, offs) in enumerate(zip(x.texts, x.offsets)):
+            no = torch.as_tensor(blocked(text, offs))
+            scores[b, k, : len(offs)] = scores[b, k, : len(offs)].masked_fill(no, -1e4)
     B = scores.shape[0]
     flat = torch.cat([scores.reshape(B, -1), null[:, None]], 1)
     p = torch.softmax(flat, -1)
     best = scores.reshape(B, -1).argmax(1)
     out = []
     for b, x in enumerate(inputs):
-        marks = [tags(t) for t in x.texts]
-        if any(marks):                          # the best span that runs across no markup
-            for i in torch.argsort(scores[b].reshape(-1), descending=True)[:64].tolist():
-                k, w, ln = _unflat(i)
-                if k < len(x.offsets) and w + ln < len(x.offsets[k]) and \
-                        not _across_markup(marks[k], x.offsets[k], w, ln):
-                    best[b] = i
-                    break
         k, w, ln = _unflat(int(best[b]))
         if k >= len(x.offsets) or w + ln >= len(x.offsets[k]):
             out.append(None)
@@ -313,7 +340,13 @@ def choose(words_: list[str], score: float, confident: bool, related: bool, sp: 
     unsure span gave "dr." for "Who is my dentist?" and "nephew" for "Who plays the cello?".) A span from memories
     that share no content word with the question (`related` False) is never sure: it cannot be about it
     ("What is the capital of France?" -> "kitchen")."""
-    if sp is None or not gate:
+    if sp is None:
         return Choice(list(words_), score, confident, related)
     sure = sp.prob >= threshold and sp.prob > sp.null_prob and related
-    return Choice([sp.text], sp.prob, sure, related and sp.prob > sp.null_prob, sp)
+    # Both answers say the same words: either one's doubt (the dictionary's, at a request shape it never saw:
+    # "Remind me where Mary is.") does not outweigh the other's certainty. Said as the span: its casing, its place.
+    agree = bool(words_) and " ".join(words_).lower() == sp.text.lower()
+    if not gate and not (agree and sure):
+        return Choice(list(words_), score, confident, related)
+    both = agree and confident
+    return Choice([sp.text], sp.prob, sure or both, related and (sp.prob > sp.null_prob or both), sp)
