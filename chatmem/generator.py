@@ -22,7 +22,7 @@ import json
 import random
 import re
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
@@ -1420,6 +1420,36 @@ def _conversation(seed: int, split: str) -> Conversation:
         action = steps[0][1] if len(w.turns) < 4 else rng.choices(steps, weights)[0][1]
         action()
     return Conversation(w.turns, seed, split)
+
+
+def casual_text(text: str, lower: bool, bare: bool) -> str:
+    """`text` as people type to a bot: in lower case (`lower`), without its final punctuation (`bare`). Every
+    character left keeps its place (a lower case that would change the length is not applied)."""
+    if bare:
+        text = text.rstrip(".?!") or text
+    low = text.lower() if lower else text
+    return low if len(low) == len(text) else text
+
+
+def typed_casually(conv: Conversation, rng: random.Random) -> Conversation:
+    """The conversation as one person types it: lower case, no final punctuation, or both, for every turn (a habit,
+    not a coin per line). Answer spans keep their offsets; a final mark inside an answer stays."""
+    lower, bare = rng.random() < 0.7, rng.random() < 0.6
+    lower = lower or not bare
+    ends: dict[int, int] = {}
+    for t in conv.turns:
+        if t.answer_support is not None and t.answer_end is not None:
+            ends[t.answer_support] = max(ends.get(t.answer_support, 0), t.answer_end)
+    turns = []
+    for i, t in enumerate(conv.turns):
+        text = casual_text(t.text, lower, bare)
+        if len(text) < ends.get(i, 0):
+            text = casual_text(t.text, lower, False)
+        said = t.answer
+        if said is not None and t.answer_support is not None:      # a span of the (lowered) supporting turn
+            said = casual_text(conv.turns[t.answer_support].text, lower, False)[t.answer_start:t.answer_end]
+        turns.append(replace(t, text=text, answer=said))
+    return Conversation(turns, conv.seed, conv.split)
 
 
 def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[Conversation]:

@@ -465,3 +465,21 @@ def test_what_a_person_does_regularly_is_asked_what_when_and_who():
     assert all(len(v) >= 3 for v in asked.values()), {k: len(v) for k, v in asked.items()}
     texts = [t.text for c in convs for t in c.turns]
     assert not [x for x in texts for _, third, _ in habits if re.search(rf"\bI {third}\b", x) and third.endswith("s")]
+
+
+def test_a_conversation_typed_casually_keeps_its_answers_and_labels():
+    """Lower case and no final marks, as people type; every answer still the span its offsets point at."""
+    import random
+
+    from chatmem.generator import generate, typed_casually
+
+    r = random.Random(0)
+    for conv in generate(40, seed=11):
+        c = typed_casually(conv, r)
+        assert [t.support for t in c.turns] == [t.support for t in conv.turns]
+        assert any(a.text != b.text for a, b in zip(c.turns, conv.turns))
+        for t, old in zip(c.turns, conv.turns):
+            assert t.text.lower().rstrip(".?!") == old.text.lower().rstrip(".?!")
+            if t.answer_support is not None:
+                assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+                assert t.answer.lower() == old.answer.lower()
