@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 import zlib
 from dataclasses import asdict, dataclass
@@ -201,6 +202,27 @@ def _case(r: random.Random, s: str) -> str:
     return s
 
 
+_SHORTHAND = (("what's", "whats"), ("where's", "wheres"), ("who's", "whos"), ("when's", "whens"), ("what is", "whats"),
+              ("where is", "wheres"), ("you", "u"), ("are", "r"), ("I'm", "im"), ("don't", "dont"), ("can't", "cant"),
+              ("it's", "its"), ("that's", "thats"), ("please", "pls"))
+
+
+def casual(r: random.Random, text: str) -> str:
+    """As people type to a bot: no final punctuation, all lower case, shorthand ("whats", "u", "dont"). Every
+    act gets it alike, so a missing "?" says nothing by itself (before, "whats bartholomew's hamster called"
+    was stored as a fact: no generated question lacked its "?")."""
+    from chatmem.generator import casual_text
+
+    text = casual_text(text, r.random() < 0.7, r.random() < 0.6)
+    if r.random() < 0.4:
+        for a, b in r.sample(_SHORTHAND, 3):
+            text = re.sub(rf"\b{re.escape(a)}\b", b, text, flags=re.IGNORECASE)
+    return text
+
+
+CASUAL = 0.25     # share of the act classifier's training utterances written casually
+
+
 def _fill(r: random.Random, template: str) -> str:
     return template.format(**{k: r.choice(v) for k, v in _SLOTS.items() if "{" + k + "}" in template})
 
@@ -265,6 +287,8 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
         lead = r.choice(("ok so", "oh and", "also,", "btw", "by the way,", "right,", "hey,", "thanks! also", "so"))
         f = r.choice(facts)
         out.append((f"{_case(r, lead)} {f[:1].lower() + f[1:]}", "fact"))
+    out = [(casual(r, t) if r.random() < CASUAL else t, a) for t, a in out]
+    out = [(t, a) for t, a in out if t.strip(" .?!,")]
     r.shuffle(out)
     return out
 
