@@ -117,7 +117,9 @@ def _parts_card(cfg: dict) -> str:
                    "unanswerable_declined": fit["unanswerable_declined"]}
         out.append(f"- **R's span answers and the gate** (`chatmem/span.py`, `chatmem/when.py`): {span['examples']} "
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
-                   f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory) "
+                   f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory"
+                   + (f"; {span['config']['casual']:.0%} of each set typed casually, lower case and no final marks"
+                      if span["config"].get("casual") else "") + ") "
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements (generated conversations kept apart, and bAbI validation stories as told and with "

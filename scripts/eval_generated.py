@@ -1,7 +1,7 @@
 """The generator's held-out conversations (validation split: names, places and values never trained on),
 played through the Bot: statements stored, each question answered in place.
 
-    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--json docs/eval_generated.json]
+    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--json docs/eval_generated.json]
 
 By default each turn is stored whole, one memory, as LoCoMo's turns are (a fact may sit inside chit-chat).
 With --as-app, statements go through the app's routing instead: split into sentences, only those the act
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -70,8 +71,14 @@ def main() -> int:
                          "cited right when each labelled turn has a memory among the first 3 cited")
     ap.add_argument("--retrieve-from", type=int, metavar="N",
                     help="use the retriever and O's relevance term from N memories on (default: chatmem's)")
+    ap.add_argument("--casual", action="store_true",
+                    help="every conversation typed casually, as people type to a bot: lower case, no final marks, or "
+                         "both (chatmem.generator.typed_casually)")
     args = ap.parse_args()
     convs = generator.generate(args.n, seed=args.seed, split=args.split)
+    if args.casual:
+        rng = random.Random(args.seed)
+        convs = [generator.typed_casually(c, rng) for c in convs]
     encoder = MiniLMEncoder()
     rows = []
     t0 = time.perf_counter()
@@ -104,7 +111,7 @@ def main() -> int:
     kinds = ["single", "who", "when", "update", "two_hop", "unanswerable"]
     out = {}
     print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions"
-          f"{', stored as the app does' if args.as_app else ''}, {time.perf_counter() - t0:.0f} s")
+          f"{', stored as the app does' if args.as_app else ''}{', typed casually' if args.casual else ''}, {time.perf_counter() - t0:.0f} s")
     print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
           f"{'BM25 top-k':>10} {'MiniLM top-k':>12} {'newest':>7}")
     pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of
