@@ -75,8 +75,10 @@ def _carried(directory: Path, names) -> tuple[dict, dict]:
 
 def save(directory: Path, model, vocab, extra: dict, relevance=None, span=None, span_vocab=None,
          act=None, update=None, budget=None, hop2=None, drop: tuple[str, ...] = ()) -> None:
-    """Write the weights (one safetensors file), the vocabularies and config.json with their checksums. Parts not
-    given are carried over from `directory`, except those in `drop`."""
+    """Write the weights (one safetensors file), the vocabularies and config.json with their checksums. Parts of
+    CARRIED not given are carried over from `directory`, except those in `drop`; the relevance term and the span
+    model (with its vocabulary) are written only when given: they read O's vocabulary and outputs, so a save
+    without them (a retrained O) leaves none."""
     from safetensors.torch import save as st_save
 
     directory = Path(directory)

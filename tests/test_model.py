@@ -255,3 +255,20 @@ def test_renamed_plurals_stay_plurals_of_the_invented_word():
     plural = lambda w: w + ("es" if w.endswith("s") else "s")   # noqa: E731
     assert r.story[1] == f"{plural(sheep).capitalize()} are afraid of {plural(wolf)}."
     assert r.story[3] == f"Jo is a {wolf}." and r.story[0].startswith(f"{plural(wolf).capitalize()} are afraid of ")
+
+
+def test_a_save_without_the_relevance_term_or_span_model_leaves_none_and_keeps_the_carried_parts(tmp_path):
+    """checkpoint.save's contract: act, update, budget and hop2 carry over when not given; the relevance term and
+    the span model do not (they read O's vocabulary), so a merge that forgets them is visible, not half-right."""
+    import shutil
+
+    from chatmem import checkpoint
+    from chatmem.paths import assets_dir
+
+    for f in ("config.json", "model.safetensors", "vocab.json"):
+        shutil.copy(assets_dir() / f, tmp_path / f)
+    a = checkpoint.load(tmp_path)
+    checkpoint.save(tmp_path, a.model, a.vocab, dict(a.config))
+    b = checkpoint.load(tmp_path)
+    assert b.relevance is None and b.span is None
+    assert all(getattr(b, n) is not None for n in checkpoint.CARRIED)
