@@ -59,8 +59,13 @@ def words(text: str) -> list[tuple[int, int]]:
         a, b = m.span()
         if any(s <= a < e for s, e in marks):
             continue
-        out.append((a, b - 2) if b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE else (a, b))
+        # only before another word: "Trader Joe's." and "The red one is Tom's." keep theirs
+        owner = b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE and _NEXT_WORD.match(text, b)
+        out.append((a, b - 2) if owner else (a, b))
     return out[:MAX_WORDS]
+
+
+_NEXT_WORD = re.compile(r"[ \t]+[^\W_]")
 
 
 _POSSESSIVE = ("'s", "’s")
@@ -80,13 +85,14 @@ def sentence_ends(text: str, offs: list[tuple[int, int]]) -> list[bool]:
     return out + [True] if offs else []
 
 
-def blocked(text: str, offs: list[tuple[int, int]]) -> np.ndarray:
+def blocked(text: str, offs: list[tuple[int, int]], body: int = 0) -> np.ndarray:
     """(len(offs), MAX_SPAN) bool: the spans (first word, length - 1) that run across a sentence end
-    (sentence_ends()) or markup (tags()): no answer does ("above the fire station. Talk", "42[/red")."""
+    (sentence_ends()), markup (tags()) or from the time note into the memory (`body`: where the memory's own text
+    starts): no answer does ("above the fire station. Talk", "42[/red", "2023 | My")."""
     marks = tags(text)
     cut = np.array(sentence_ends(text, offs), bool)
-    for j, ((a, _), (_, d)) in enumerate(zip(offs, offs[1:])):
-        cut[j] |= any(a < m < d for m, _ in marks)
+    for j, ((a, b), (c, d)) in enumerate(zip(offs, offs[1:])):
+        cut[j] |= any(a < m < d for m, _ in marks) or b <= body <= c
     cs = np.concatenate([[0], np.cumsum(cut[:-1])]) if len(cut) else np.zeros(1, int)
     w = np.arange(len(offs))[:, None]
     return cs[np.minimum(w + np.arange(MAX_SPAN)[None, :], len(offs) - 1)] - cs[w] > 0
@@ -262,8 +268,8 @@ def predict(model: SpanR, inputs: Sequence[SpanInput]) -> list[Span | None]:
     with torch.no_grad():
         scores, null = model(*batch_tensors(inputs))
     for b, x in enumerate(inputs):
-        for k, (text, offs) in enumerate(zip(x.texts, x.offsets)):
-            no = torch.as_tensor(blocked(text, offs))
+        for k, (text, offs, body) in enumerate(zip(x.texts, x.offsets, x.body)):
+            no = torch.as_tensor(blocked(text, offs, body))
             scores[b, k, : len(offs)] = scores[b, k, : len(offs)].masked_fill(no, -1e4)
     B = scores.shape[0]
     flat = torch.cat([scores.reshape(B, -1), null[:, None]], 1)
@@ -348,5 +354,5 @@ def choose(words_: list[str], score: float, confident: bool, related: bool, sp: 
     agree = bool(words_) and " ".join(words_).lower() == sp.text.lower()
     if not gate and not (agree and sure):
         return Choice(list(words_), score, confident, related)
-    both = agree and confident
-    return Choice([sp.text], sp.prob, sure or both, related and (sp.prob > sp.null_prob or both), sp)
+    both = agree and confident and sp.prob > sp.null_prob     # never over the span's "no answer"
+    return Choice([sp.text], sp.prob, sure or both, related and sp.prob > sp.null_prob, sp)

@@ -125,6 +125,8 @@ def test_two_answers_that_agree_are_said_when_either_is_sure():
     assert c.confident
     assert not choose(["hall"], 6.4, False, True, sure, False, 0.5).confident    # they differ: the gate decides
     assert not choose(["kitchen"], 6.4, False, False, sure, False, 0.5).confident   # memories not about it
+    nothing = Span(0, 0, 3, "Rex", 0.2, 0.7)                   # "What is my cat called?": the span says no answer
+    assert not choose(["rex"], 6.0, True, True, nothing, True, 0.5).confident
 
 
 def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_name():
@@ -134,14 +136,20 @@ def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_na
     offs = words(t)
     got = [t[a:b] for a, b in offs]
     assert got[:8] == ["Folake", "lives", "above", "the", "fire", "station", "Talk", "soon"]
-    assert "Mary" in got and "Mary's" not in got
+    assert "Mary's" in got                                          # no word after it: the place's own name
     ends = sentence_ends(t, offs)
-    assert [got[j] for j, e in enumerate(ends) if e] == ["station", "Mary"]      # not after "Dr" or "St"
+    assert [got[j] for j, e in enumerate(ends) if e] == ["station", "Mary's"]    # not after "Dr" or "St"
     no = blocked(t, offs)
     assert no[2, 3] == 0 and no[2, 4] == 1      # "above the fire station" / "above ... station. Talk"
     assert no[8, 2] == 0                          # "Dr. Okafor said": an abbreviation ends no sentence
     u = "I have Oisin Shah's bunting."
     assert [u[a:b] for a, b in words(u)] == ["I", "have", "Oisin", "Shah", "bunting"]
+    v = "The red one is Tom's. Mine is at Trader Joe's."       # no word follows: the "'s" stays
+    got = [v[a:b] for a, b in words(v)]
+    assert got == ["The", "red", "one", "is", "Tom's", "Mine", "is", "at", "Trader", "Joe's"]
+    assert sentence_ends(v, words(v))[4]
+    n = "8 May 2023 | My code is 42."                          # a time note, then the memory from 13
+    assert blocked(n, words(n), 13)[2, 1] and not blocked(n, words(n), 13)[3, 1]
 
 def test_match_features_read_the_whole_memory():
     long = tuple(f"w{i}" for i in range(40)) + ("ukulele",)     # the shared word is the 41st: past 12 positions
