@@ -51,8 +51,9 @@ def tags(text: str) -> list[tuple[int, int]]:
 
 
 def words(text: str) -> list[tuple[int, int]]:
-    """Character offsets of the words of a memory, markup left out. A possessive "'s" is no part of its word, so
-    a span may end before it ("Who lent me the bunting?" "Oisin Shah", from "I have Oisin Shah's bunting.")."""
+    """Character offsets of the words of a memory, markup left out. A possessive "'s" before another word is no
+    part of its word, so a span may end before it ("Who lent me the bunting?" "Oisin Shah", from "I have Oisin
+    Shah's bunting.")."""
     marks = tags(text)
     out = []
     for m in _WORD.finditer(text):
