@@ -288,7 +288,6 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
         f = r.choice(facts)
         out.append((f"{_case(r, lead)} {f[:1].lower() + f[1:]}", "fact"))
     out = [(casual(r, t) if r.random() < CASUAL else t, a) for t, a in out]
-    out = [(t, a) for t, a in out if t.strip(" .?!,")]
     r.shuffle(out)
     return out
 

@@ -38,6 +38,7 @@ def main() -> int:
 
     from chatmem import checkpoint
     from chatmem.dialogue_act import ACTS, classify, fact_scores, generated, to_utterances
+    from chatmem.generator import casual_text
     from chatmem.input import MiniLMEncoder
     from chatmem.paths import assets_dir
 
@@ -56,7 +57,7 @@ def main() -> int:
     enc = MiniLMEncoder()
     hand = read_labelled(HAND)
     # the same lines as people type to a bot: lower case, no final punctuation ("whats the wifi password")
-    typed = [(t.lower().rstrip(" .?!"), a) for t, a in hand if t.strip(" .?!")]
+    typed = [(casual_text(t, lower=True, bare=True), a) for t, a in hand if t.strip(" .?!")]
     sets = {"hand-written": hand, "hand-written, typed casually": typed,
             "generated held-out": generated(args.generated, args.seed, "valid")}
     out = {"model": str(args.model or assets_dir()), "sets": {}}
