@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 
 from chatmem import lexicon as lx
+from chatmem.features import STOP_WORDS
 from chatmem.when import date_text
 
 SPLITS = ("train", "valid")
@@ -624,6 +625,12 @@ THING_QUESTIONS = {
 
 HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend who has {thing}",
                "the person holding on to {thing}")
+# ... and, for the one I lent it to myself, how I lent it ("Where does the person who borrowed my drill live?")
+LENT_REFS = ("the person who borrowed {thing}", "the person I lent {thing} to", "whoever borrowed {thing}",
+             "the friend I lent {thing} to")
+# The person I borrowed something from: "What does the person I borrowed the camping stove from do?"
+LENDER_REFS = ("the person I borrowed {thing} from", "whoever lent me {thing}", "the friend who lent me {thing}",
+               "the person who lent me {thing}", "the one I borrowed {thing} from")
 
 # Things I did, told with a relative time: "I went to the dentist yesterday." -> "When did I go to the dentist?"
 DID_TIMES = ("yesterday", "yesterday", "two days ago", "three days ago", "last week", "last weekend", "") + \
@@ -1148,7 +1155,7 @@ class World:
         value = Value(self.name_of(person))
         templates, extra = self.with_relation(person, SPECS["holder"].facts)
         i = self.state(key, value, templates, extra=extra)
-        self.give(key, person, i)
+        self.give(key, person, i, lent=True)
         return True
 
     def borrow(self) -> bool:
@@ -1160,7 +1167,8 @@ class World:
         self.keys[("lender", key.slots["_id"])] = key
         value = Value(self.name_of(person))
         templates, extra = self.with_relation(person, SPECS["lender"].facts)
-        self.state(key, value, templates, extra=extra)
+        i = self.state(key, value, templates, extra=extra)
+        person.refs[("lender", key.slots["_id"])] = (self.rng.choice(LENDER_REFS).format(**key.slots), i)
         return True
 
     def with_relation(self, person: Person, templates: tuple[str, ...]) -> tuple[tuple[str, ...], dict | None]:
@@ -1172,13 +1180,13 @@ class World:
         R = person.refs[self.rng.choice(rels)][0]
         return tuple(t.replace("{v}", "{R} {v}") for t in templates), {"R": R}
 
-    def give(self, key: Key, person: Person | None, turn: int) -> None:
-        """Move the "whoever has my drill" reference to the new holder (or to nobody)."""
+    def give(self, key: Key, person: Person | None, turn: int, lent: bool = False) -> None:
+        """Move the "whoever has my drill" reference to the new holder (or to nobody); `lent`: I lent it to them."""
         ref = ("holder", key.slots["_id"])
         for p in self.people:
             p.refs.pop(ref, None)
         if person is not None:
-            text = self.rng.choice(HOLDER_REFS).format(**key.slots)
+            text = self.rng.choice(HOLDER_REFS + LENT_REFS if lent else HOLDER_REFS).format(**key.slots)
             person.refs[ref] = (text, turn)
         key.holder = person
 
@@ -1450,6 +1458,127 @@ def typed_casually(conv: Conversation, rng: random.Random) -> Conversation:
             said = casual_text(conv.turns[t.answer_support].text, lower, False)[t.answer_start:t.answer_end]
         turns.append(replace(t, text=text, answer=said))
     return Conversation(turns, conv.seed, conv.split)
+
+
+# Two statements told in one turn, as people write them: "Our dog is called Pippin and he is seven.",
+# "Thandiwe's fiancé is called Rokas, he's a sound engineer." Mid-sentence joiners go on from the first statement
+# without its final mark; the others start a sentence of their own.
+JOINERS = (", and ", " and ", ", also ", "; ", ", plus ", " - ", ", ")
+SENTENCE_JOINERS = ("Oh and ", "Also, ", "", "", "And ")
+PRONOUNS = (("he", "his"), ("she", "her"))
+_OPENING_NAME = re.compile(r"([A-Z][\w-]+(?: [A-Z][\w-]+)?)('s)? ")
+_SAME_SESSION = 3600.0       # seconds: statements further apart were not one message
+# Words a statement may open with that are no name (lower-cased when it goes on mid-sentence)
+_OPENERS = frozenset(w.lower().strip(",.!?") for w in
+                     [p.split()[0] for p in FACT_PREFIXES + FILLER_OPENERS + FILLER_SUBJECTS + QUESTION_PREFIXES]
+                     + "we're it's there's got guess note actually yesterday today every last two three".split())
+
+
+def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bool) -> tuple[str, int, int, int]:
+    """Statements `a` and `b` as one: (text, where b's text starts in it, how many of b's first characters were
+    replaced, by how many characters more). When b opens with a person `a` named, the person becomes a pronoun."""
+    whole = joiner in SENTENCE_JOINERS
+    if whole:
+        a, joiner = (a if a.endswith((".", "!", "?")) else a + "."), " " + joiner
+    else:
+        a = a.rstrip(".!")
+    starts = whole and not joiner.strip()       # b opens a sentence of its own: its casing stays
+    cut, new = 0, ""
+    m = _OPENING_NAME.match(b)
+    first = re.split(r"[\s',]", b, maxsplit=1)[0]
+    if m and not keep_b_start and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
+            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a):
+        cut, new = len(m.group(0)) - 1, pron[1] if m.group(2) else pron[0]
+        new = new.capitalize() if starts else new
+    elif not starts and not keep_b_start and first.lower() in (STOP_WORDS | _OPENERS) - {"i"} and not first.isupper():
+        cut, new = 1, b[0].lower()
+    return a + joiner + new + b[cut:], len(a) + len(joiner), cut, len(new) - cut
+
+
+def compounded(conv: Conversation, rng: random.Random, share: float) -> Conversation:
+    """The conversation with some pairs of statements told back to back merged into one turn (`share` of the pairs
+    that can be: neither an update, superseded, or dated by its write time, both said within the hour). Every label
+    follows: supports, answer spans and their offsets, look-alikes."""
+    turns = conv.turns
+    answered: dict[int, list[int]] = {}       # statement -> the questions whose answer span is in it
+    by_note: set[int] = set()                 # statements whose write time is an answer ("When did I tell you...?")
+    superseded = {t.supersedes for t in turns if t.supersedes is not None}
+    for j, t in enumerate(turns):
+        if t.answer_support is not None:
+            answered.setdefault(t.answer_support, []).append(j)
+        elif t.answer is not None:
+            by_note.update(t.support)
+
+    def mergeable(i: int) -> bool:
+        t = turns[i]
+        return (t.is_fact and not t.question and t.supersedes is None and i not in superseded and i not in by_note
+                and len(t.text) < 200)
+
+    def partner(i: int) -> int | None:
+        """The statement to tell with statement i: a later one about a person i names, if one comes before the
+        next question (so no question moves past its answer), else the next statement."""
+        if not mergeable(i):
+            return None
+        near = None
+        for j in range(i + 1, min(i + 6, len(turns))):
+            if turns[j].question or turns[j].created - turns[i].created >= _SAME_SESSION:
+                break
+            if j in taken or not mergeable(j):
+                continue
+            m = _OPENING_NAME.match(turns[j].text)
+            if m and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
+                    re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", turns[i].text):
+                return j
+            near = j if near is None and j == i + 1 else near
+        return near
+
+    new_index: dict[int, int] = {}
+    shift: dict[int, tuple[int, int, int]] = {}        # b's old index -> (start in the merged text, cut, delta)
+    taken: set[int] = set()
+    out: list[Turn] = []
+    for i, t in enumerate(turns):
+        if i in taken:
+            continue
+        k = partner(i) if rng.random() < share else None
+        if k is not None:
+            b = turns[k]
+            a_end = max((turns[j].answer_end for j in answered.get(i, [])), default=0)
+            b_start = min((turns[j].answer_start for j in answered.get(k, [])), default=len(b.text))
+            joiner = rng.choice(JOINERS + SENTENCE_JOINERS)
+            if a_end > len(t.text.rstrip(".!")) or t.text.endswith("?"):      # the first statement ends as it was
+                joiner = rng.choice(SENTENCE_JOINERS)
+            text, at, cut, delta = _joined(t.text, b.text, joiner, rng.choice(PRONOUNS), keep_b_start=b_start < 2)
+            if b_start < cut:            # never cut into an answer
+                text, at, cut, delta = _joined(t.text, b.text, joiner, ("", ""), keep_b_start=True)
+            new_index[i] = new_index[k] = len(out)
+            shift[k] = (at, cut, delta)
+            taken.add(k)
+            out.append(replace(t, text=text))     # said at the first one's time: write times stay in order
+            continue
+        new_index[i] = len(out)
+        out.append(replace(t))
+    if len(out) == len(turns):
+        return conv
+
+    def moved(k: int, pos: int) -> int:
+        at, cut, delta = shift[k]
+        return at + pos + (delta if pos >= cut else 0)
+
+    for j, t in enumerate(turns):
+        u = out[new_index[j]]
+        if t.supersedes is not None:
+            u.supersedes = new_index[t.supersedes]
+        if not t.question:
+            continue
+        u.support = list(dict.fromkeys(new_index[k] for k in t.support))
+        u.lookalike = list(dict.fromkeys(new_index[k] for k in t.lookalike))
+        if t.answer_support is not None:
+            k = t.answer_support
+            u.answer_support = new_index[k]
+            if k in shift:
+                u.answer_start, u.answer_end = moved(k, t.answer_start), moved(k, t.answer_end)
+            u.answer = out[u.answer_support].text[u.answer_start:u.answer_end]
+    return Conversation(out, conv.seed, conv.split)
 
 
 def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[Conversation]:

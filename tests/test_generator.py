@@ -103,6 +103,23 @@ def test_two_hop_questions_have_two_supports(train):
         assert len(t.support) == 2 and t.support[-1] == t.answer_support
 
 
+def test_two_hops_go_through_what_i_lent_or_borrowed(train):
+    """"Where does the person I borrowed the stove from live?": hop 1 is the statement of the loan, which names
+    the person; "the person who borrowed my drill" is only who I lent it to myself."""
+    lent = borrowed = 0
+    for c, _, t in questions(train):
+        if t.qkind != "two_hop":
+            continue
+        loan = c.turns[t.support[0]].text
+        if re.search(r"\b(?:person|friend|one) I borrowed .+ from\b|\blent me\b", t.text):
+            borrowed += 1
+            assert re.search(r"borrow|lent me|lend me|on loan|'s ", loan), (t.text, loan)
+        if re.search(r"\bwho borrowed my\b|\bI lent my .+ to\b", t.text):
+            lent += 1
+            assert not re.search(r"passed|went from|gave .+ to|has .+ now|actually", loan), (t.text, loan)
+    assert lent and borrowed
+
+
 def test_write_time_questions_answer_with_a_date(train):
     told = [(c, t) for c, _, t in questions(train) if t.qkind == "when" and t.answer_support is None]
     assert told
@@ -362,7 +379,7 @@ def test_things_i_borrowed_are_asked_by_who_lent_them():
     """"I borrowed a ladder from Sven." -> "Who lent me the ladder?" -> "Sven"."""
     convs = g.generate(200, seed=16, split="train")
     asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\b(borrow|lent me|belong to|give .* back to)\b", t.text)
-             and t.answer and t.answer_start is not None]
+             and t.answer and t.answer_start is not None and t.qkind != "two_hop"]   # not "the person who lent me X"'s
     assert len(asked) >= 5
     for c, t in asked:
         told = c.turns[t.answer_support].text
@@ -483,3 +500,35 @@ def test_a_conversation_typed_casually_keeps_its_answers_and_labels():
             if t.answer_support is not None:
                 assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
                 assert t.answer.lower() == old.answer.lower()
+
+
+def test_statements_told_in_one_turn_keep_their_answers_and_name_a_person_once():
+    """Two statements merged into one turn: every question keeps its answer (at the offsets that point at it) and
+    its supports; write times stay in order; a second statement about a person the first named says "he" or "she"."""
+    import random
+    import re
+
+    from chatmem.generator import compounded, generate
+
+    r = random.Random(0)
+    merged = pronouns = 0
+    for conv in generate(80, seed=11):
+        c = compounded(conv, r, 0.5)
+        merged += len(conv.turns) - len(c.turns)
+        assert all(a.created <= b.created for a, b in zip(c.turns, c.turns[1:]))
+        asked = [t for t in conv.turns if t.question]
+        now = [t for t in c.turns if t.question]
+        assert [(t.text, t.qkind, (t.answer or "").lower()) for t in asked] == \
+            [(t.text, t.qkind, (t.answer or "").lower()) for t in now]
+        for t, old in zip(now, asked):
+            if t.answer_support is not None:
+                assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+            # each supporting statement is still told, inside the turn that now holds it
+            for k in old.support:
+                assert any(conv.turns[k].text.rstrip(".!")[-9:] in c.turns[j].text for j in t.support)
+        assert [t.text for t in c.turns if t.supersedes is not None] == \
+            [t.text for t in conv.turns if t.supersedes is not None]       # updates are told alone, linked as before
+        assert all(c.turns[t.supersedes].is_fact for t in c.turns if t.supersedes is not None)
+        told = {t.text for t in conv.turns}
+        pronouns += sum(bool(re.search(r"\b(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er) ", t.text)) for t in c.turns if t.text not in told)
+    assert merged > 50 and pronouns > 0
