@@ -74,6 +74,10 @@ class SpanTrainConfig:
     # capitals and marks; never trained without them, it said "no answer" to "whats the work wifi password" with
     # "gannet-77" its best span.
     casual: float = 0.25
+    # Share of the pairs of statements that can be told in one turn that are (chatmem.generator.compounded: "Our
+    # dog is called Pippin and he is seven."). Trained on one fact per turn only, R said "no answer" to "What does
+    # Rokas do?" from "Thandiwe's fiancé is called Rokas, he's a sound engineer." (p 0.14 against 0.86).
+    compound: float = 0.25
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -423,8 +427,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
         for k, (n, sd) in todo.items():
             rng = random.Random(sd)
-            convs = [generator.typed_casually(c, rng) if rng.random() < cfg.casual else c
-                     for c in generator.generate(n, seed=sd, split="train")]
+            convs = [generator.compounded(c, rng, cfg.compound) for c in generator.generate(n, seed=sd, split="train")]
+            convs = [generator.typed_casually(c, rng) if rng.random() < cfg.casual else c for c in convs]
             if k == "crowd":       # one big memory of them all: each conversation counts once on the bar
                 convs = [crowd_conversation(convs, np.random.default_rng(sd))] if convs else []
                 bar.update(max(0, n - 1))

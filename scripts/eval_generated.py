@@ -1,7 +1,7 @@
 """The generator's held-out conversations (validation split: names, places and values never trained on),
 played through the Bot: statements stored, each question answered in place.
 
-    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--json docs/eval_generated.json]
+    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--compound 0.5] [--json docs/eval_generated.json]
 
 By default each turn is stored whole, one memory, as LoCoMo's turns are (a fact may sit inside chit-chat).
 With --as-app, statements go through the app's routing instead: split into sentences, only those the act
@@ -74,8 +74,14 @@ def main() -> int:
     ap.add_argument("--casual", action="store_true",
                     help="every conversation typed casually, as people type to a bot: lower case, no final marks, or "
                          "both (chatmem.generator.typed_casually)")
+    ap.add_argument("--compound", type=float, default=0.0, metavar="SHARE",
+                    help="tell this share of the pairs of statements that can be in one turn "
+                         "(chatmem.generator.compounded: \"Our dog is called Pippin and he is seven.\")")
     args = ap.parse_args()
     convs = generator.generate(args.n, seed=args.seed, split=args.split)
+    if args.compound:
+        rng = random.Random(args.seed + 1)
+        convs = [generator.compounded(c, rng, args.compound) for c in convs]
     if args.casual:
         rng = random.Random(args.seed)
         convs = [generator.typed_casually(c, rng) for c in convs]
@@ -111,7 +117,8 @@ def main() -> int:
     kinds = ["single", "who", "when", "update", "two_hop", "unanswerable"]
     out = {}
     print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions"
-          f"{', stored as the app does' if args.as_app else ''}{', typed casually' if args.casual else ''}, {time.perf_counter() - t0:.0f} s")
+          f"{', stored as the app does' if args.as_app else ''}{', typed casually' if args.casual else ''}"
+          f"{f', {args.compound:.0%} of statement pairs told in one turn' if args.compound else ''}, {time.perf_counter() - t0:.0f} s")
     print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
           f"{'BM25 top-k':>10} {'MiniLM top-k':>12} {'newest':>7}")
     pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of
@@ -130,7 +137,8 @@ def main() -> int:
     for r in rows[: args.examples]:
         print(f"[{r['kind']}] {r['question']}  ->  {r['answer']}   (expected: {r['expected']})")
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": out, "rows": rows}, indent=1))
+        settings = {k: v for k, v in vars(args).items() if k not in ("json", "examples")}
+        Path(args.json).write_text(json.dumps({"settings": settings, "summary": out, "rows": rows}, indent=1))
     return 0
 
 
