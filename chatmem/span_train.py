@@ -214,21 +214,33 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
     return model
 
 
-def save_examples(path, sets: dict[str, list[SpanExample]]) -> None:
+def data_settings(cfg: SpanTrainConfig) -> dict:
+    """What decides which conversations R's examples come from: a cache made with other settings is stale."""
+    return {k: getattr(cfg, k) for k in ("seed", "conversations", "gate_conversations", "tune_conversations",
+                                         "crowd_conversations", "casual", "compound")}
+
+
+def save_examples(path, sets: dict[str, list[SpanExample]], made_with: dict | None = None) -> None:
     """The questions as R met them after O, as JSON (no pickle), so R can be refitted without replaying O."""
     from chatmem.util import atomic_write_text
 
-    atomic_write_text(path, json.dumps({k: [asdict(e) for e in v] for k, v in sets.items()}))
+    sets_ = {k: [asdict(e) for e in v] for k, v in sets.items()}
+    atomic_write_text(path, json.dumps({"made_with": made_with, "sets": sets_}))
 
 
-def load_examples(path) -> dict[str, list[SpanExample]]:
+def load_examples(path, made_with: dict | None = None) -> dict[str, list[SpanExample]]:
+    """The sets `save_examples` wrote, or none where they were made with other settings (or by an older version,
+    which did not record them): a cache never stands in for data made another way."""
     def one(d: dict) -> SpanExample:
         d["q_tokens"] = tuple(d["q_tokens"])
         d["support_tokens"] = [tuple(t) for t in d["support_tokens"]]
         d["target"] = None if d["target"] is None else tuple(d["target"])
         return SpanExample(**d)
 
-    return {k: [one(d) for d in v] for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items()}
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "sets" not in data or data.get("made_with") != made_with:
+        return {}
+    return {k: [one(d) for d in v] for k, v in data["sets"].items()}
 
 
 def babi_examples(samples, per_task: int, seed: int) -> list[SpanExample]:
@@ -421,7 +433,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
             "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2),
             "crowd": (cfg.crowd_conversations if fit_model or loaded.span is None else 0, cfg.seed + 3)}
-    seen = load_examples(cache) if cache is not None and Path(cache).is_file() else {}
+    seen = load_examples(cache, data_settings(cfg)) if cache is not None and Path(cache).is_file() else {}
     todo = {k: v for k, v in sets.items() if k not in seen}
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
@@ -435,7 +447,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen[k] = dialog_examples(loaded, convs, encoder, bar.update)
         bar.close()
         if cache is not None:
-            save_examples(cache, seen)
+            save_examples(cache, seen, data_settings(cfg))
     unsupported = {k: [e for e in v if not e.supports] for k, v in seen.items()}
     seen = {k: [e for e in v if e.supports] for k, v in seen.items()}
     minis = {k: minilm_cached([e.question for e in v], encoder) if v else np.zeros((0, 384), np.float32)

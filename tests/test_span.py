@@ -330,3 +330,20 @@ def test_a_warm_start_keeps_the_old_word_ids_and_learns_the_new_words():
     E, E0 = model.E.weight.detach(), init.E.weight.detach()
     assert torch.equal(E[: len(old.words)], E0)                    # nothing moved at lr 0: the old words kept
     assert all(torch.equal(E[new.index[w]], E0[1]) for w in ("old", "years"))   # new words start as <unk>
+
+
+def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
+    """The span stage's cache of what O cited: read back as written, but never when the conversations were made
+    another way (a share typed casually or told two statements to a turn), nor when it does not say how."""
+    import json
+
+    from chatmem import span_train as st
+
+    e = st.SpanExample("Where is the van?", ("where", "is", "the", "van"), ["I parked the van in bay 12."], [1.0],
+                       (0, 20, 26), "bay 12", "single", [("i", "parked", "the", "van", "in", "bay", "12")])
+    made = st.data_settings(st.SpanTrainConfig())
+    st.save_examples(tmp_path / "c.json", {"tune": [e]}, made)
+    assert st.load_examples(tmp_path / "c.json", made) == {"tune": [e]}
+    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(compound=0.0))) == {}
+    (tmp_path / "old.json").write_text(json.dumps({"tune": [vars(e)]}))
+    assert st.load_examples(tmp_path / "old.json", made) == {}
