@@ -119,7 +119,9 @@ def _parts_card(cfg: dict) -> str:
                    f"questions as O cited them in {span['config']['conversations']} generated training conversations "
                    f"(and {span['config'].get('crowd_conversations', 0)} more planted together in one memory"
                    + (f"; {span['config']['casual']:.0%} of each set typed casually, lower case and no final marks"
-                      if span["config"].get("casual") else "") + ") "
+                      if span["config"].get("casual") else "")
+                   + (f"; {span['config']['compound']:.0%} of the statement pairs that can be told in one turn so told"
+                      if span["config"].get("compound") else "") + ") "
                    f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements (generated conversations kept apart, and bAbI validation stories as told and with "
