@@ -221,6 +221,7 @@ def casual(r: random.Random, text: str) -> str:
 
 
 CASUAL = 0.25     # share of the act classifier's training utterances written casually
+COMPOUND = 0.25   # share of the statement pairs that can be told in one turn that are (chatmem.generator.compounded)
 
 
 def _fill(r: random.Random, template: str) -> str:
@@ -259,7 +260,8 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
     out: list[tuple[str, str]] = []
     clauses = []
     for conv in g.generate(n_conversations, seed=seed, split=split):
-        for t in conv.turns:
+        # some statements told two to a turn, as people do ("my boss is called Dervla and she lives in Sligo")
+        for t in g.compounded(conv, r, COMPOUND).turns:
             if t.kind in ("fact", "update"):
                 out.append((t.text, "fact"))
             elif t.kind == "question":
