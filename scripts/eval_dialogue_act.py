@@ -1,7 +1,7 @@
 """Which utterances chatmem stores as facts: precision and recall of "stored as fact" on the hand-written
 labelled set (tests/fixtures/dialogue_acts.tsv, never trained on; and the same lines in lower case without final
 punctuation, as people type to a bot) and on a generated held-out split (the
-generator's validation lexicon, a seed training never used), for the shipped act classifier and, in the same
+generator's validation lexicon, a seed training never used; and typed casually too), for the shipped act classifier and, in the same
 run, the rule it replaced (every sentence that is not a question is stored).
 
     .venv/bin/python scripts/eval_dialogue_act.py [--model assets] [--json docs/eval_dialogue_act.json] [--errors]
@@ -58,8 +58,12 @@ def main() -> int:
     hand = read_labelled(HAND)
     # the same lines as people type to a bot: lower case, no final punctuation ("whats the wifi password")
     typed = [(casual_text(t, lower=True, bare=True), a) for t, a in hand if t.strip(" .?!")]
-    sets = {"hand-written": hand, "hand-written, typed casually": typed,
-            "generated held-out": generated(args.generated, args.seed, "valid")}
+    sets = {"hand-written": hand, "hand-written, typed casually": typed}
+    if args.generated:
+        gen = generated(args.generated, args.seed, "valid")
+        sets["generated held-out"] = gen
+        sets["generated held-out, typed casually"] = [(casual_text(t, lower=True, bare=True), a) for t, a in gen
+                                                      if t.strip(" .?!")]
     out = {"model": str(args.model or assets_dir()), "sets": {}}
     rows = []
     for name, pairs in sets.items():
@@ -79,10 +83,10 @@ def main() -> int:
         for g, p in zip(gold, pred["act classifier"]):
             confusion[g][p] += 1
         out["sets"][name]["confusion"] = confusion
-    print(f"{'set':<28} {'method':<30} {'n':>5} {'facts':>6} {'stored':>7} {'precision':>10} {'recall':>7} "
+    print(f"{'set':<35} {'method':<30} {'n':>5} {'facts':>6} {'stored':>7} {'precision':>10} {'recall':>7} "
           f"{'acts':>6} {'chit-chat stored':>17} {'requests stored':>16}")
     for name, method, s in rows:
-        print(f"{name:<28} {method:<30} {s['n']:>5} {s['facts']:>6} {s['stored']:>7} {s['precision']:>10.3f} "
+        print(f"{name:<35} {method:<30} {s['n']:>5} {s['facts']:>6} {s['stored']:>7} {s['precision']:>10.3f} "
               f"{s['recall']:>7.3f} {s['act_accuracy']:>6.3f} {s['chitchat_stored']:>17} {s['requests_stored']:>16}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
