@@ -25,6 +25,18 @@ def test_cheap_features_read_punctuation_length_and_opening_words():
     assert not np.array_equal(a[8:], b[8:])
 
 
+def test_the_cheap_features_are_as_many_as_the_checkpoint_was_trained_with():
+    """How many hash buckets the opening words have is the classifier's own (ActConfig.cheap): a checkpoint
+    trained with another number still reads its features."""
+    from chatmem.dialogue_act import BUCKETS, features
+    from chatmem.input import Utterance
+
+    u = Utterance("Mary went home.", ("mary", "went", "home"), False, np.zeros(384, np.float32))
+    assert features([u]).shape == (1, 384 + 8 + 2 * BUCKETS)
+    wide = features([u], cheap=8 + 2 * 256)
+    assert wide.shape == (1, 384 + 8 + 512) and wide[0, 384 + 8:].sum() == 2
+
+
 def test_generated_data_is_seeded_labelled_and_split():
     a, b = generated(8, 1, "train"), generated(8, 1, "train")   # enough conversations for every act
     assert a == b
