@@ -1572,6 +1572,8 @@ def compounded(conv: Conversation, rng: random.Random, share: float) -> Conversa
             continue
         u.support = list(dict.fromkeys(new_index[k] for k in t.support))
         u.lookalike = list(dict.fromkeys(new_index[k] for k in t.lookalike))
+        if t.qkind == "two_hop" and len(u.support) == 1:     # both hops now in one statement: one hop, as plans()
+            u.qkind = "update" if turns[t.support[-1]].kind == "update" else "single"
         if t.answer_support is not None:
             k = t.answer_support
             u.answer_support = new_index[k]

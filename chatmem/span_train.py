@@ -214,10 +214,11 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
     return model
 
 
-def data_settings(cfg: SpanTrainConfig) -> dict:
-    """What decides which conversations R's examples come from: a cache made with other settings is stale."""
-    return {k: getattr(cfg, k) for k in ("seed", "conversations", "gate_conversations", "tune_conversations",
-                                         "crowd_conversations", "casual", "compound")}
+def data_settings(cfg: SpanTrainConfig, sets: dict[str, tuple[int, int]]) -> dict:
+    """What decides which conversations R's examples come from: each set's (conversations, seed) as the stage made
+    it (none for the training sets where only the gate and threshold refit), and how they were typed. A cache
+    made with other settings is stale. (It does not say which O cited them: a cache is for refitting R on one O.)"""
+    return {"sets": {k: list(v) for k, v in sorted(sets.items())}, "casual": cfg.casual, "compound": cfg.compound}
 
 
 def save_examples(path, sets: dict[str, list[SpanExample]], made_with: dict | None = None) -> None:
@@ -433,7 +434,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
             "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2),
             "crowd": (cfg.crowd_conversations if fit_model or loaded.span is None else 0, cfg.seed + 3)}
-    seen = load_examples(cache, data_settings(cfg)) if cache is not None and Path(cache).is_file() else {}
+    seen = load_examples(cache, data_settings(cfg, sets)) if cache is not None and Path(cache).is_file() else {}
     todo = {k: v for k, v in sets.items() if k not in seen}
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
@@ -447,7 +448,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen[k] = dialog_examples(loaded, convs, encoder, bar.update)
         bar.close()
         if cache is not None:
-            save_examples(cache, seen, data_settings(cfg))
+            save_examples(cache, seen, data_settings(cfg, sets))
     unsupported = {k: [e for e in v if not e.supports] for k, v in seen.items()}
     seen = {k: [e for e in v if e.supports] for k, v in seen.items()}
     minis = {k: minilm_cached([e.question for e in v], encoder) if v else np.zeros((0, 384), np.float32)

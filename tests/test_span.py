@@ -341,9 +341,12 @@ def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
 
     e = st.SpanExample("Where is the van?", ("where", "is", "the", "van"), ["I parked the van in bay 12."], [1.0],
                        (0, 20, 26), "bay 12", "single", [("i", "parked", "the", "van", "in", "bay", "12")])
-    made = st.data_settings(st.SpanTrainConfig())
+    sets = {"train": (600, 1234), "tune": (100, 1236)}
+    made = st.data_settings(st.SpanTrainConfig(), sets)
     st.save_examples(tmp_path / "c.json", {"tune": [e]}, made)
     assert st.load_examples(tmp_path / "c.json", made) == {"tune": [e]}
-    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(compound=0.0))) == {}
+    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(compound=0.0), sets)) == {}
+    # nor for another stage's sets (none for training where only the gate and threshold refit)
+    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(), {**sets, "train": (0, 1234)})) == {}
     (tmp_path / "old.json").write_text(json.dumps({"tune": [vars(e)]}))
     assert st.load_examples(tmp_path / "old.json", made) == {}
