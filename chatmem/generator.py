@@ -1474,6 +1474,20 @@ _OPENERS = frozenset(w.lower().strip(",.!?") for w in
                      + "we're it's there's got guess note actually yesterday today every last two three".split())
 
 
+def _names_besides(text: str, name: str) -> bool:
+    """Whether `text` names anyone (or anywhere) but `name`: a capitalised word that is not a sentence's usual
+    opening word. Then "he" or "she" after it could mean either ("Oskar's godson is Janek, also her electrician is
+    Joaquin")."""
+    rest = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", text)
+    for m in re.finditer(r"\b[A-Z][\w'-]*", rest):
+        w = m.group(0)
+        opens = not rest[: m.start()].strip() or rest[: m.start()].rstrip()[-1:] in ".!?:"
+        if w in ("I", "I'm", "I've", "I'd", "I'll") or opens and re.sub(r"'s$", "", w).lower() in STOP_WORDS | _OPENERS:
+            continue
+        return True
+    return False
+
+
 def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bool) -> tuple[str, int, int, int]:
     """Statements `a` and `b` as one: (text, where b's text starts in it, how many of b's first characters were
     replaced, by how many characters more). When b opens with a person `a` named, the person becomes a pronoun."""
@@ -1487,7 +1501,7 @@ def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bo
     m = _OPENING_NAME.match(b)
     first = re.split(r"[\s',]", b, maxsplit=1)[0]
     if m and not keep_b_start and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
-            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a):
+            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a) and not _names_besides(a, m.group(1)):
         cut, new = len(m.group(0)) - 1, pron[1] if m.group(2) else pron[0]
         new = new.capitalize() if starts else new
     elif not starts and not keep_b_start and first.lower() in (STOP_WORDS | _OPENERS) - {"i"} and not first.isupper():
