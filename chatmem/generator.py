@@ -1488,6 +1488,15 @@ def _names_besides(text: str, name: str) -> bool:
     return False
 
 
+def _opening_person_named_in(b: str, a: str) -> re.Match | None:
+    """The person `b` opens with, where `a` names them too ("Tuan is studying law." after "... goes by Tuan.")."""
+    m = _OPENING_NAME.match(b)
+    if m and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
+            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a):
+        return m
+    return None
+
+
 def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bool) -> tuple[str, int, int, int]:
     """Statements `a` and `b` as one: (text, where b's text starts in it, how many of b's first characters were
     replaced, by how many characters more). When b opens with a person `a` named, the person becomes a pronoun."""
@@ -1498,10 +1507,9 @@ def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bo
         a = a.rstrip(".!")
     starts = whole and not joiner.strip()       # b opens a sentence of its own: its casing stays
     cut, new = 0, ""
-    m = _OPENING_NAME.match(b)
+    m = _opening_person_named_in(b, a)
     first = re.split(r"[\s',]", b, maxsplit=1)[0]
-    if m and not keep_b_start and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
-            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a) and not _names_besides(a, m.group(1)):
+    if m and not keep_b_start and not _names_besides(a, m.group(1)):
         cut, new = len(m.group(0)) - 1, pron[1] if m.group(2) else pron[0]
         new = new.capitalize() if starts else new
     elif not starts and not keep_b_start and first.lower() in (STOP_WORDS | _OPENERS) - {"i"} and not first.isupper():
@@ -1539,9 +1547,7 @@ def compounded(conv: Conversation, rng: random.Random, share: float) -> Conversa
                 break
             if j in taken or not mergeable(j):
                 continue
-            m = _OPENING_NAME.match(turns[j].text)
-            if m and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
-                    re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", turns[i].text):
+            if _opening_person_named_in(turns[j].text, turns[i].text):
                 return j
             near = j if near is None and j == i + 1 else near
         return near
