@@ -760,9 +760,14 @@ def _joint_id(kind: str, p: "Person"):
     return (id(p), "hobby") if kind == "hobby" else id(p)
 
 
+def _as_word(s: str) -> str:
+    """A pattern of `s` as a whole word ("Ann" not inside "Anna" or "Ann-Marie")."""
+    return rf"(?<![\w-]){re.escape(s)}(?![\w-])"
+
+
 def _name_at(text: str, name: str) -> tuple[int, str] | None:
     """Where a person's name stands in a statement (as a whole word)."""
-    m = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)
+    m = re.search(_as_word(name), text)
     return (m.start(), name) if m else None
 
 
@@ -1295,7 +1300,7 @@ class World:
         elif thing:
             text, _ = render(self.rng.choice(THING_QUESTIONS[key.kind]), s, key.value.core)
             answer, answer_support = s["bare"], newest
-            m = re.search(rf"(?<![\w-]){re.escape(answer)}(?![\w-])", self.turns[newest].text)
+            m = re.search(_as_word(answer), self.turns[newest].text)
             start = m.start() if m else None
         else:
             if request:
@@ -1468,21 +1473,23 @@ SENTENCE_JOINERS = ("Oh and ", "Also, ", "", "", "And ")
 PRONOUNS = (("he", "his"), ("she", "her"))
 _OPENING_NAME = re.compile(r"([A-Z][\w-]+(?: [A-Z][\w-]+)?)('s)? ")
 _SAME_SESSION = 3600.0       # seconds: statements further apart were not one message
-# Words a statement may open with that are no name (lower-cased when it goes on mid-sentence)
-_OPENERS = frozenset(w.lower().strip(",.!?") for w in
-                     [p.split()[0] for p in FACT_PREFIXES + FILLER_OPENERS + FILLER_SUBJECTS + QUESTION_PREFIXES]
-                     + "we're it's there's got guess note actually yesterday today every last two three".split())
+# Words that are no name: function words, and the words a statement may open with (lower-cased when it goes on
+# mid-sentence)
+_NO_NAME = STOP_WORDS | frozenset(
+    w.lower().strip(",.!?")
+    for w in [p.split()[0] for p in FACT_PREFIXES + FILLER_OPENERS + FILLER_SUBJECTS + QUESTION_PREFIXES]
+    + "we're it's there's got guess note actually yesterday today every last two three".split())
 
 
 def _names_besides(text: str, name: str) -> bool:
     """Whether `text` names anyone (or anywhere) but `name`: a capitalised word that is not a sentence's usual
     opening word. Then "he" or "she" after it could mean either ("Oskar's godson is Janek, also her electrician is
     Joaquin")."""
-    rest = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", text)
+    rest = re.sub(_as_word(name), " ", text)
     for m in re.finditer(r"\b[A-Z][\w'-]*", rest):
         w = m.group(0)
         opens = not rest[: m.start()].strip() or rest[: m.start()].rstrip()[-1:] in ".!?:"
-        if w in ("I", "I'm", "I've", "I'd", "I'll") or opens and re.sub(r"'s$", "", w).lower() in STOP_WORDS | _OPENERS:
+        if w in ("I", "I'm", "I've", "I'd", "I'll") or opens and re.sub(r"'s$", "", w).lower() in _NO_NAME:
             continue
         return True
     return False
@@ -1491,8 +1498,7 @@ def _names_besides(text: str, name: str) -> bool:
 def _opening_person_named_in(b: str, a: str) -> re.Match | None:
     """The person `b` opens with, where `a` names them too ("Tuan is studying law." after "... goes by Tuan.")."""
     m = _OPENING_NAME.match(b)
-    if m and m.group(1).lower() not in STOP_WORDS | _OPENERS and \
-            re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", a):
+    if m and m.group(1).lower() not in _NO_NAME and _name_at(a, m.group(1)):
         return m
     return None
 
@@ -1512,7 +1518,7 @@ def _joined(a: str, b: str, joiner: str, pron: tuple[str, str], keep_b_start: bo
     if m and not keep_b_start and not _names_besides(a, m.group(1)):
         cut, new = len(m.group(0)) - 1, pron[1] if m.group(2) else pron[0]
         new = new.capitalize() if starts else new
-    elif not starts and not keep_b_start and first.lower() in (STOP_WORDS | _OPENERS) - {"i"} and not first.isupper():
+    elif not starts and not keep_b_start and first.lower() in _NO_NAME - {"i"} and not first.isupper():
         cut, new = 1, b[0].lower()
     return a + joiner + new + b[cut:], len(a) + len(joiner), cut, len(new) - cut
 

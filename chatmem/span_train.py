@@ -434,7 +434,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
             "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2),
             "crowd": (cfg.crowd_conversations if fit_model or loaded.span is None else 0, cfg.seed + 3)}
-    seen = load_examples(cache, data_settings(cfg, sets)) if cache is not None and Path(cache).is_file() else {}
+    made = data_settings(cfg, sets)
+    seen = load_examples(cache, made) if cache is not None and Path(cache).is_file() else {}
     todo = {k: v for k, v in sets.items() if k not in seen}
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
@@ -448,7 +449,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             seen[k] = dialog_examples(loaded, convs, encoder, bar.update)
         bar.close()
         if cache is not None:
-            save_examples(cache, seen, data_settings(cfg, sets))
+            save_examples(cache, seen, made)
     unsupported = {k: [e for e in v if not e.supports] for k, v in seen.items()}
     seen = {k: [e for e in v if e.supports] for k, v in seen.items()}
     minis = {k: minilm_cached([e.question for e in v], encoder) if v else np.zeros((0, 384), np.float32)

@@ -55,15 +55,15 @@ def main() -> int:
     if loaded.act is None:
         raise SystemExit("this checkpoint has no act classifier: run `chatmem train --stage act`")
     enc = MiniLMEncoder()
+    def typed(pairs):
+        """The same lines as people type to a bot: lower case, no final punctuation ("whats the wifi password")."""
+        return [(casual_text(t, lower=True, bare=True), a) for t, a in pairs if t.strip(" .?!")]
+
     hand = read_labelled(HAND)
-    # the same lines as people type to a bot: lower case, no final punctuation ("whats the wifi password")
-    typed = [(casual_text(t, lower=True, bare=True), a) for t, a in hand if t.strip(" .?!")]
-    sets = {"hand-written": hand, "hand-written, typed casually": typed}
+    sets = {"hand-written": hand, "hand-written, typed casually": typed(hand)}
     if args.generated:
         gen = generated(args.generated, args.seed, "valid")
-        sets["generated held-out"] = gen
-        sets["generated held-out, typed casually"] = [(casual_text(t, lower=True, bare=True), a) for t, a in gen
-                                                      if t.strip(" .?!")]
+        sets.update({"generated held-out": gen, "generated held-out, typed casually": typed(gen)})
     out = {"model": str(args.model or assets_dir()), "sets": {}}
     rows = []
     for name, pairs in sets.items():
