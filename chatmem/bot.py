@@ -40,6 +40,11 @@ def question_fit(q_tokens: Sequence[str], cited: Sequence[Sequence[str]], words:
     return related, strange
 
 
+def nearness(question: np.ndarray, cited: np.ndarray) -> float:
+    """The MiniLM cosine of the question with the nearest cited memory (vectors are normalised)."""
+    return float(np.max(np.asarray(cited, dtype=np.float32) @ np.asarray(question, dtype=np.float32), initial=-1.0))
+
+
 @dataclass(frozen=True)
 class Support:
     memory: Memory
@@ -78,7 +83,7 @@ class Answer:
     confident: bool
     supports: list[Support]
     trace: list[list[tuple[Memory | None, float]]] = field(default_factory=list)  # per hop: top candidates (None = STOP)
-    related: bool = True               # a cited memory shares a content word with the question
+    related: bool = True               # a cited memory is about the question (chatmem.bot.Bot.related_cos)
     ranking: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # O's hop 1: (memory ids, scores), best first
     span: tuple[int, int, int] | None = None   # a span answer: (memory id, start, end) of the words it copied
 
@@ -362,6 +367,13 @@ class Bot:
     def span_threshold(self) -> float:
         return float(self.load()._loaded.config.get("span_threshold", 0.5))
 
+    @property
+    def related_cos(self) -> float:
+        """How near (MiniLM cosine) a cited memory must be to the question to count as about it when they share
+        no content word ("What is my job?", "I am a researcher.": 0.37). Fitted with the span threshold on
+        training-split conversations (chatmem.span_train.choose_threshold); a model without it: never."""
+        return float(self.load()._loaded.config.get("span_related_cos", 2.0))
+
     def _spans(self, utts, queries, where) -> dict:
         """R's best span in the supporting memories of each answered question (chatmem.span), by query."""
         from chatmem.span import SUPPORTS, predict, span_input
@@ -503,6 +515,8 @@ class Bot:
                 # told in any memory too left LoCoMo's unanswerable questions undoubted: 77.6% -> 50.6% declined.)
                 related, strange = question_fit(utt.tokens, [s.memory.tokens for s in supports], resp.words,
                                                 vocab.index)
+                related = related or nearness(utt.embedding, mem.embeddings[np.asarray(pos)[q.chosen[:SUPPORTS]]]) \
+                    >= self.related_cos
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 sp = spans.get(id(q))
                 gate = sp is not None and use_span(self._loaded.span, gate_features(

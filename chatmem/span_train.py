@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -45,7 +45,8 @@ class SpanExample:
     dict_words: list[str] = field(default_factory=list)
     dict_score: float = 0.0
     dict_confident: bool = False
-    related: bool = True
+    related: bool = True            # a cited memory shares a content word with the question (chatmem.bot.question_fit)
+    near: float = -1.0              # MiniLM cosine of the question with the nearest cited memory (chatmem.bot.nearness)
 
 
 @dataclass
@@ -117,7 +118,7 @@ def _target(conv, t, cited) -> tuple | None:
 def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
     """Every question of `convs` as R meets it after O, with R's dictionary answer (for the gate). A question
     O cites nothing for has no supports: the Bot declines it, and only the threshold's count reads it."""
-    from chatmem.bot import Bot
+    from chatmem.bot import Bot, nearness, question_fit
     from chatmem.memory import EphemeralMemory
     from chatmem.util import minilm_cached
 
@@ -127,11 +128,16 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
         for c in convs:
             bot = Bot(EphemeralMemory(), encoder=encoder)
             bot._loaded = loaded
-            for i, t, toks, a in _dialog_answers(bot, c, minilm_cached([t.text for t in c.turns], encoder)):
+            vecs = minilm_cached([t.text for t in c.turns], encoder)
+            vec = dict(zip((t.text for t in c.turns), vecs))         # a memory's vector is its turn's
+            for i, t, toks, a in _dialog_answers(bot, c, vecs):
                 cited = [s.memory for s in a.supports[:SUPPORTS]]   # none: the Bot declines (kept for the threshold)
+                # as the Bot's question_fit has it before nearness counts (the model's own related_cos)
+                related = question_fit(toks, [s.memory.tokens for s in a.supports], a.words, loaded.vocab.index)[0]
+                near = nearness(vecs[i], np.stack([vec[m.text] for m in cited])) if cited else -1.0
                 out.append(SpanExample(t.text, toks, [m.text for m in cited], [m.created for m in cited],
                                        _target(c, t, cited), t.answer, t.qkind, [m.tokens for m in cited],
-                                       list(a.words), a.score, a.confident, a.related))
+                                       list(a.words), a.score, a.confident, related, near))
             if progress:
                 progress(1)
     finally:
@@ -218,7 +224,8 @@ def data_settings(cfg: SpanTrainConfig, sets: dict[str, tuple[int, int]]) -> dic
     """What decides which conversations R's examples come from: each set's (conversations, seed) as the stage made
     it (none for the training sets where only the gate and threshold refit), and how they were typed. A cache
     made with other settings is stale. (It does not say which O cited them: a cache is for refitting R on one O.)"""
-    return {"sets": {k: list(v) for k, v in sorted(sets.items())}, "casual": cfg.casual, "compound": cfg.compound}
+    return {"sets": {k: list(v) for k, v in sorted(sets.items())}, "casual": cfg.casual, "compound": cfg.compound,
+            "fields": [f.name for f in fields(SpanExample)]}     # an example written before `near` lacks it
 
 
 def save_examples(path, sets: dict[str, list[SpanExample]], made_with: dict | None = None) -> None:
@@ -336,14 +343,20 @@ DECLINE = 0.85   # the share of unanswerable questions the threshold must declin
 FLAT = 0.0025   # answerable-right within this of the best counts as the best (3 in 1,100 tune questions)
 
 
+# MiniLM cosines tried for "a cited memory is about the question" where they share no content word (2.0: never)
+NEAR = (2.0, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)
+
+
 def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
-                     unsupported: Sequence[SpanExample] = ()) -> tuple[float, dict]:
-    """The span answers' confidence threshold: the highest one that answers within FLAT of the most answerable
-    questions right while declining at least DECLINE of the unanswerable ones (else the one that declines most),
-    on conversations kept apart from training, deciding exactly as the Bot does (chatmem.span.choose). The
-    curve is flat over a wide range (on this version's tune conversations 80.3% right from 0.05 to 0.35, 80.2% at
-    0.40 and 0.45): the highest answers as well there and declines more of the questions about someone else,
-    where taking the exact best had picked 0.30 by noise.
+                     unsupported: Sequence[SpanExample] = ()) -> tuple[float, float, dict]:
+    """The span answers' confidence threshold and how near a cited memory must be to the question to count as
+    about it (chatmem.bot.Bot.related_cos): the pair that answers within FLAT of the most answerable questions
+    right while declining at least DECLINE of the unanswerable ones (else the one that declines most), on
+    conversations kept apart from training, deciding exactly as the Bot does (chatmem.span.choose); among those,
+    the highest threshold, then the nearest. The curve is flat over a wide range of thresholds (80.3% right from
+    0.05 to 0.35, 80.2% at 0.40 and 0.45 on one version's tune conversations): the highest answers as well there
+    and declines more of the questions about someone else, where taking the exact best had picked 0.30 by noise.
+    Sharing a content word alone declined "What is my job?" with "researcher" sure in "I am a researcher.".
     `unsupported`: the same conversations' questions O cited nothing for, which the Bot declines whatever the
     threshold. They count: left out, the unanswerable questions were only the hard ones O found a memory for,
     and the threshold came out at 0.80, which through the Bot said "I'm not sure" to most right answers."""
@@ -353,18 +366,22 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
             e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens, loaded.vocab.index, e.dict_words))
         rows.append((e, sp, gate))
     curve = []
-    for tau in np.linspace(0.05, 0.95, 19):
-        said = [(e.answer is None, False, True) for e in unsupported]
-        for e, sp, gate in rows:
-            c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related, sp, gate, float(tau))
-            said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
-        ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
-        una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
-        curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), ans, una))
+    for near in NEAR:
+        for tau in np.linspace(0.05, 0.95, 19):
+            said = [(e.answer is None, False, True) for e in unsupported]
+            for e, sp, gate in rows:
+                c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related or e.near >= near, sp, gate,
+                           float(tau))
+                said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
+            ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
+            una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
+            curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), near, ans, una))
     best = max(curve)
-    ok, _, tau, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT), key=lambda c: c[2])
-    return tau, {"questions": len(rows) + len(unsupported), "answerable_right": ans, "unanswerable_declined": una,
-                 "decline_target": DECLINE, "flat": FLAT, "met": ok}
+    ok, _, tau, near, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT),
+                                     key=lambda c: (c[2], c[3]))
+    return tau, near, {"questions": len(rows) + len(unsupported), "answerable_right": ans,
+                       "unanswerable_declined": una, "decline_target": DECLINE, "flat": FLAT, "met": ok,
+                       "related_cos": near}
 
 
 def _babi_split(babi_dir, seed: int):
@@ -382,7 +399,7 @@ def _babi_split(babi_dir, seed: int):
 def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.ndarray]:
     """bAbI validation questions as the gate meets them: O's supports and R's dictionary answer, so the gate
     keeps the answers bAbI needs (yes/no, counts, lists, paths) with the word-level R."""
-    from chatmem.bot import question_fit
+    from chatmem.bot import nearness, question_fit
     from chatmem.data import build_table
     from chatmem.evaluate import predict as babi_predict
     from chatmem.input import tokenize
@@ -403,9 +420,10 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
         # as the Bot doubts: a question word R never saw that no cited memory mentions (chatmem.bot.question_fit)
         cited = [table.tokens[table.row[p.sample.story[j]]] for j in p.support]
         related, strange = question_fit(table.tokens[q], cited, p.answer, loaded.vocab.index)
+        near = nearness(table.mini[q], table.mini[[table.row[t] for t in sup]])
         exs.append(SpanExample(p.sample.question, table.tokens[q], sup, [BASE_TIME + 60 * j for j in js], None,
                                " ".join(p.sample.answer), f"babi{p.sample.task}", [table.tokens[table.row[t]] for t in sup],
-                               list(p.answer), p.score, p.score >= thr and not strange, related))
+                               list(p.answer), p.score, p.score >= thr and not strange, related, near))
         minis.append(table.mini[q])
     return exs, np.asarray(minis, dtype=np.float32).reshape(-1, 384)
 
@@ -482,13 +500,13 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     X, y = gate_data(loaded, seen["gate"], minis["gate"])
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"])
-    log(f"span threshold {tau:.2f} ({cal})")
+    tau, near, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"])
+    log(f"span threshold {tau:.2f}, related from MiniLM cosine {near:.2f} ({cal})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
     extra = {**{k: v for k, v in loaded.config.items() if k != "span_threshold_fit"}, "span_train": info,
-             "span_threshold": tau}
+             "span_threshold": tau, "span_related_cos": near}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
                     span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")

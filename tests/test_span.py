@@ -227,12 +227,12 @@ def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
     monkeypatch.setattr(st, "use_span", lambda *a: True)
     monkeypatch.setattr(st, "gate_features", lambda *a: None)
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
-    tau, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32))
+    tau, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32))
     assert tau > 0.5 and cal["answerable_right"] == 0.0           # only the hard one: declined by doubting all
     nothing = [ex(None) for _ in range(9)]                          # O cited nothing: the Bot declines these
     for e in nothing:
         e.supports = []
-    tau, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
+    tau, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
     assert tau <= 0.5 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
     assert cal["questions"] == 11
 
@@ -257,11 +257,45 @@ def test_where_the_curve_is_flat_the_threshold_is_the_highest_that_answers_as_we
     monkeypatch.setattr(st, "DECLINE", 0.85)
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
     monkeypatch.setattr(st, "FLAT", 0.0)
-    tau, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    tau, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
     assert tau <= 0.3 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
     monkeypatch.setattr(st, "FLAT", 0.05)
-    tau, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    tau, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
     assert 0.6 < tau <= 0.9 and cal["answerable_right"] == 39 / 40 and cal["unanswerable_declined"] == 1.0
+
+
+def test_a_memory_near_the_question_counts_as_about_it_where_no_word_is_shared(monkeypatch):
+    """"What is my job?" shares no content word with "I am a researcher.", but they are near (MiniLM cosine
+    0.37); "What is the capital of France?" and "Mary went to the kitchen." are not (0.08). The span is sure of
+    both; the fitted nearness answers the first kind and still declines the second."""
+    from types import SimpleNamespace
+
+    import chatmem.span_train as st
+    from chatmem.span import Span
+
+    def ex(answer, near):
+        return st.SpanExample("q", ("q",), ["m"], [0.0], None, answer, "single", related=False, near=near)
+
+    exs = [ex("researcher", 0.37) for _ in range(10)] + [ex(None, 0.08) for _ in range(10)]
+    monkeypatch.setattr(st, "_spans", lambda *a: [Span(0, 0, 10, "researcher", 0.9, 0.05) for _ in exs])
+    monkeypatch.setattr(st, "use_span", lambda *a: True)
+    monkeypatch.setattr(st, "gate_features", lambda *a: None)
+    loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
+    tau, near, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
+    assert 0.08 < near <= 0.37 and cal["related_cos"] == near
+    assert cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 1.0
+    for e in exs[:10]:                 # were the answerable ones far too, nearness could not tell them apart
+        e.near = 0.08
+    tau, near, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
+    assert near > 0.08 and cal["answerable_right"] == 0.0 and cal["unanswerable_declined"] == 1.0
+
+
+def test_nearness_is_the_cosine_of_the_nearest_cited_memory():
+    from chatmem.bot import nearness
+
+    q = np.array([1.0, 0.0], np.float32)
+    assert nearness(q, np.array([[0.0, 1.0], [0.6, 0.8]], np.float32)) == pytest.approx(0.6)
+    assert nearness(q, np.zeros((0, 2), np.float32)) == -1.0
 
 
 def test_the_gate_learns_from_questions_nothing_answers(monkeypatch):
@@ -350,3 +384,7 @@ def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
     assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(), {**sets, "train": (0, 1234)})) == {}
     (tmp_path / "old.json").write_text(json.dumps({"tune": [vars(e)]}))
     assert st.load_examples(tmp_path / "old.json", made) == {}
+    # nor one whose examples lack a field this version reads (written before `near`)
+    before = {**made, "fields": [f for f in made["fields"] if f != "near"]}
+    st.save_examples(tmp_path / "b.json", {"tune": [e]}, before)
+    assert st.load_examples(tmp_path / "b.json", made) == {}
