@@ -19,7 +19,7 @@ import random
 import re
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -39,12 +39,14 @@ REPLIES = {
     "command": "I can't do that: I remember what you tell me and answer questions about it. "
                "To keep a plan, tell it to me as a fact (\"I need to call Mum tomorrow.\").",
 }
-# Hash buckets of the opening word and the opening two words. With 32, "siobhan" shares "which"'s bucket and "my"
-# "whats"'s; but 256 and 1024 buckets stored fewer of the generated held-out statements typed casually (recall
-# 0.977 and 0.972 against 0.991): MiniLM carries what a name is. (A checkpoint says how many its classifier was
-# trained with: ActConfig.cheap.)
+# Hash buckets of the opening word and the opening two words, as older checkpoints read them (ActConfig.openers
+# empty). A word never trained on lands in some trained word's bucket: "borrowed" (a statement without its "I")
+# in a question word's, and "borrowed a tent from my cousin Maeve last week" was answered, not stored.
 BUCKETS = 32
 N_CHEAP = 8 + 2 * BUCKETS
+# An opening word or pair of words gets a feature of its own when it opens this many training utterances; the rest
+# (names, words never trained on) share one, and what they mean is left to MiniLM.
+MIN_OPENER = 25
 
 
 @dataclass
@@ -53,9 +55,18 @@ class ActConfig:
     cheap: int = N_CHEAP
     hidden: int = 64
     acts: int = len(ACTS)
+    openers: list[str] = field(default_factory=list)   # the opening words and pairs with a feature of their own
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def openers_of(texts_tokens: Sequence[Sequence[str]], min_count: int = MIN_OPENER) -> list[str]:
+    """The opening words and opening pairs of words that open at least `min_count` of the utterances, sorted."""
+    from collections import Counter
+
+    counts = Counter(o for toks in texts_tokens if toks for o in {toks[0], " ".join(toks[:2])})
+    return sorted(o for o, n in counts.items() if n >= min_count)
 
 
 class ActClassifier(nn.Module):
@@ -73,26 +84,36 @@ def _bucket(s: str, buckets: int = BUCKETS) -> int:
     return zlib.crc32(s.encode("utf-8")) % buckets
 
 
-def cheap_features(text: str, tokens: Sequence[str], is_question: bool, buckets: int = BUCKETS) -> np.ndarray:
-    """Final punctuation, the question rule of chatmem.input, length, and the opening words hashed (a learned
-    weight per bucket: nothing here says which words mean what)."""
-    f = np.zeros(8 + 2 * buckets, dtype=np.float32)
+def cheap_features(text: str, tokens: Sequence[str], is_question: bool, buckets: int = BUCKETS,
+                   openers: dict[str, int] | None = None) -> np.ndarray:
+    """Final punctuation, the question rule of chatmem.input, length, and the opening words: with `openers`
+    (word or pair -> index) one feature each for those trained on and one for any other, else hashed into
+    `buckets` (older checkpoints). A learned weight per feature: nothing here says which words mean what."""
+    f = np.zeros(8 + (len(openers) + 1 if openers is not None else 2 * buckets), dtype=np.float32)
     end = text.rstrip()[-1:] if text.strip() else ""
     f[0], f[1], f[2] = end == "?", end == "!", end == "."
     f[3] = end not in ("?", "!", ".")
     f[4] = is_question
     n = len(tokens)
     f[5], f[6], f[7] = math.log1p(n) / 3, n <= 2, n <= 4
-    if tokens:
+    if tokens and openers is not None:
+        known = [openers[o] for o in (tokens[0], " ".join(tokens[:2])) if o in openers]
+        for i in known or [len(openers)]:
+            f[8 + i] = 1
+    elif tokens:
         f[8 + _bucket(tokens[0], buckets)] = 1
         f[8 + buckets + _bucket(" ".join(tokens[:2]), buckets)] = 1
     return f
 
 
-def features(utts: Sequence[Utterance], cheap: int = N_CHEAP) -> np.ndarray:
-    """MiniLM and the cheap features of each utterance; `cheap`: how many the classifier reads (ActConfig.cheap)."""
+def features(utts: Sequence[Utterance], cfg: ActConfig | None = None) -> np.ndarray:
+    """MiniLM and the cheap features of each utterance, as the classifier configured by `cfg` reads them (its
+    openers, or as many hash buckets as ActConfig.cheap has room for)."""
+    cfg = cfg or ActConfig()
+    openers = {o: i for i, o in enumerate(cfg.openers)} if cfg.openers else None
+    buckets = (cfg.cheap - 8) // 2
     return np.stack([np.concatenate([np.asarray(u.embedding, dtype=np.float32),
-                                     cheap_features(u.text, u.tokens, u.is_question, (cheap - 8) // 2)]) for u in utts])
+                                     cheap_features(u.text, u.tokens, u.is_question, buckets, openers)]) for u in utts])
 
 
 def classify(model: ActClassifier | None, utts: Sequence[Utterance]) -> list[str]:
@@ -103,7 +124,7 @@ def classify(model: ActClassifier | None, utts: Sequence[Utterance]) -> list[str
     if model is None:
         return ["question" if u.is_question else "fact" for u in utts]
     with torch.no_grad():
-        logits = model(torch.as_tensor(features(utts, model.cfg.cheap)))
+        logits = model(torch.as_tensor(features(utts, model.cfg)))
     return [ACTS[i] for i in logits.argmax(1).tolist()]
 
 
@@ -232,6 +253,18 @@ CASUAL = 0.4
 COMPOUND = 0.25   # share of the statement pairs that can be told in one turn that are (chatmem.generator.compounded)
 
 
+# Share of the first-person statements told without their "I", as in a diary: "borrowed a tent from Maeve last
+# week", "moved the van to bay 12". No generated statement dropped it, and the opening word then hashed into a
+# question word's bucket: "borrowed a tent from my cousin Maeve last week" was answered as a question, not stored.
+DROPPED = 0.15
+
+
+def without_i(text: str) -> str:
+    """A statement that opens with "I " told without it ("I lent my drill to Bruno." -> "Lent my drill to
+    Bruno."); any other text as it is."""
+    return text[2:3].upper() + text[3:] if text.startswith("I ") and len(text) > 3 else text
+
+
 def _fill(r: random.Random, template: str) -> str:
     return template.format(**{k: r.choice(v) for k, v in _SLOTS.items() if "{" + k + "}" in template})
 
@@ -297,6 +330,7 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
         lead = r.choice(("ok so", "oh and", "also,", "btw", "by the way,", "right,", "hey,", "thanks! also", "so"))
         f = r.choice(facts)
         out.append((f"{_case(r, lead)} {f[:1].lower() + f[1:]}", "fact"))
+    out = [(without_i(t) if a == "fact" and r.random() < DROPPED else t, a) for t, a in out]
     out = [(casual(r, t) if r.random() < CASUAL else t, a) for t, a in out]
     r.shuffle(out)
     return out
@@ -343,9 +377,10 @@ class ActTrainConfig:
         return asdict(self)
 
 
-def fit(X: np.ndarray, y: np.ndarray, cfg: ActTrainConfig, log=print) -> ActClassifier:
+def fit(X: np.ndarray, y: np.ndarray, cfg: ActTrainConfig, log=print, act_cfg: ActConfig | None = None) -> ActClassifier:
     torch.manual_seed(cfg.seed)
-    model = ActClassifier(ActConfig())
+    act_cfg = act_cfg or ActConfig(cheap=X.shape[1] - 384)
+    model = ActClassifier(act_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     counts = np.bincount(y, minlength=len(ACTS)).astype(np.float32)
     weight = torch.as_tensor(counts.sum() / np.maximum(counts, 1) / len(ACTS))   # each act counts the same
@@ -389,7 +424,10 @@ def train_act(model_dir, cfg: ActTrainConfig, babi_dir=None, log=print) -> dict:
         pairs += babi_statements(babi_dir, cfg.babi, cfg.seed)
     log(f"act data: {len(pairs)} utterances " + str({a: sum(p[1] == a for p in pairs) for a in ACTS}))
     utts, y = to_utterances(pairs, encoder)
-    model = fit(features(utts), y, cfg, log)
+    openers = openers_of([u.tokens for u in utts])
+    act_cfg = ActConfig(cheap=8 + len(openers) + 1, openers=openers)
+    log(f"act opening words and pairs with a feature of their own: {len(openers)}")
+    model = fit(features(utts, act_cfg), y, cfg, log, act_cfg)
     vpairs = generated(cfg.valid_conversations, cfg.seed + 1, "valid")
     vutts, _ = to_utterances(vpairs, encoder)
     valid = fact_scores(classify(model, vutts), [a for _, a in vpairs])

@@ -33,8 +33,27 @@ def test_the_cheap_features_are_as_many_as_the_checkpoint_was_trained_with():
 
     u = Utterance("Mary went home.", ("mary", "went", "home"), False, np.zeros(384, np.float32))
     assert features([u]).shape == (1, 384 + 8 + 2 * BUCKETS)
-    wide = features([u], cheap=8 + 2 * 256)
+    wide = features([u], ActConfig(cheap=8 + 2 * 256))
     assert wide.shape == (1, 384 + 8 + 512) and wide[0, 384 + 8:].sum() == 2
+
+
+def test_opening_words_trained_on_have_a_feature_each_and_the_rest_share_one():
+    """A word never trained on must not read as some trained word: hashed, "borrowed" shared a question word's
+    bucket, and "borrowed a tent from my cousin Maeve last week" was answered as a question."""
+    from chatmem.dialogue_act import features, openers_of
+
+    toks = [("where", "is", "x")] * 30 + [("my", "dog", "is")] * 30 + [("where", "did", "i")] * 5 + [("borrowed", "a")]
+    openers = openers_of(toks, min_count=25)
+    assert openers == ["my", "my dog", "where", "where is"]
+    cfg = ActConfig(cheap=8 + len(openers) + 1, openers=openers)
+
+    def opening(tokens):
+        u = Utterance(" ".join(tokens), tokens, False, np.zeros(384, np.float32))
+        return features([u], cfg)[0, 384 + 8:]
+
+    assert opening(("where", "is", "mary")).tolist() == [0, 0, 1, 1, 0]
+    assert opening(("where", "did", "i")).tolist() == [0, 0, 1, 0, 0]        # a pair never trained on: the word alone
+    assert opening(("borrowed", "a", "tent")).tolist() == opening(("siobhan", "lives")).tolist() == [0, 0, 0, 0, 1]
 
 
 def test_generated_data_is_seeded_labelled_and_split():
@@ -158,3 +177,17 @@ def test_casual_writing_drops_punctuation_and_case_and_keeps_the_words():
     outs = {casual(r, "Where's my passport, please?") for _ in range(200)}
     assert "where's my passport, please" in outs and "Where's my passport, please?" in outs
     assert any("pls" in o or "wheres" in o for o in outs)
+
+
+def test_some_first_person_statements_are_told_without_their_i(monkeypatch):
+    """As in a diary ("borrowed a tent from Maeve last week"): only statements lose the "I", and only it."""
+    import chatmem.dialogue_act as da
+
+    assert da.without_i("I lent my drill to Bruno.") == "Lent my drill to Bruno."
+    assert da.without_i("I'm flying to Oslo.") == "I'm flying to Oslo." and da.without_i("Ida lives in Cork.") == "Ida lives in Cork."
+    told = generated(20, 1, "train")
+    monkeypatch.setattr(da, "DROPPED", 1.0)
+    bare = generated(20, 1, "train")
+    assert any(t.lower().startswith("i ") for t, act in told if act == "fact")
+    assert not any(t.lower().startswith("i ") for t, act in bare if act == "fact")
+    assert sorted(t for t, act in bare if act != "fact") == sorted(t for t, act in told if act != "fact")
