@@ -130,18 +130,25 @@ def _parts_card(cfg: dict) -> str:
                    f"{100 * cal.get('flat', 0):.2g} points of the most answerable questions right "
                    f"while declining at least {100 * cal.get('decline_target', 0.9):.0f}% of unanswerable ones; there "
                    f"{100 * cal.get('answerable_right', 0):.1f}% right, {100 * cal.get('unanswerable_declined', 0):.1f}% "
-                   f"declined); {span['seconds'] / 60:.1f} min."
+                   f"declined)"
+                   + (f"; with it, how near (MiniLM cosine) a cited memory that shares no content word with the question "
+                      f"must be to count as about it: {cfg['span_related_cos']:.2f}" if cfg.get("span_related_cos", 2.0) <= 1
+                      else "") + f"; {span['seconds'] / 60:.1f} min."
                    + (f" Fine-tuned ({span['config'].get('warm_epochs')} epochs at learning rate "
                       f"{span['config'].get('warm_lr')}) from the previous span model, which was trained on "
                       f"{span['warm_from'].get('examples')} questions of an earlier version of the generator."
                       if span.get("warm_from") else ""))
     act = cfg.get("act_train")
     if act:
-        v = act["valid"]
+        from chatmem.dialogue_act import MIN_OPENER
+
+        v, act_cfg = act["valid"], cfg.get("act", {})
         out.append(f"- **Facts, questions, requests, commands and chit-chat** (`chatmem/dialogue_act.py`): "
                    f"{act['examples']:,} labelled utterances (generated conversations, templates, bAbI); on held-out "
                    f"generated utterances \"stored as fact\" precision {v['precision']:.3f}, recall {v['recall']:.3f}; "
-                   f"{act['seconds'] / 60:.1f} min.")
+                   + (f"opening words read as the {len(act_cfg['openers'])} words and pairs that open at least "
+                      f"{MIN_OPENER} training utterances, any other as one; " if act_cfg.get("openers") else "")
+                   + f"{act['seconds'] / 60:.1f} min.")
     upd, bud = cfg.get("update_train"), cfg.get("budget_train")
     if upd:
         v = upd["validation"]
