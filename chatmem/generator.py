@@ -1616,6 +1616,15 @@ def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[
     return [_conversation(seed * 1_000_003 + i, split) for i in range(n_conversations)]
 
 
+def as_told(n_conversations: int, seed: int, compound: float, casual: float,
+            split: str = "train") -> list[Conversation]:
+    """Conversations as people tell them: `compound` of the statement pairs that can be told in one turn so
+    told (`compounded`), and `casual` of the conversations typed casually (`typed_casually`); seeded by `seed`."""
+    rng = random.Random(seed)
+    convs = [compounded(c, rng, compound) for c in generate(n_conversations, seed=seed, split=split)]
+    return [typed_casually(c, rng) if rng.random() < casual else c for c in convs]
+
+
 # ---------------------------------------------------------------------------- writers
 
 _QUESTION_OPENERS = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "is", "are", "do",

@@ -12,7 +12,6 @@ threshold are fitted the same way on other training-split conversations; the gen
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -458,9 +457,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
         for k, (n, sd) in todo.items():
-            rng = random.Random(sd)
-            convs = [generator.compounded(c, rng, cfg.compound) for c in generator.generate(n, seed=sd, split="train")]
-            convs = [generator.typed_casually(c, rng) if rng.random() < cfg.casual else c for c in convs]
+            convs = generator.as_told(n, sd, cfg.compound, cfg.casual)
             if k == "crowd":       # one big memory of them all: each conversation counts once on the bar
                 convs = [crowd_conversation(convs, np.random.default_rng(sd))] if convs else []
                 bar.update(max(0, n - 1))

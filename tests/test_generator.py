@@ -533,3 +533,17 @@ def test_statements_told_in_one_turn_keep_their_answers_and_name_a_person_once()
         told = {t.text for t in conv.turns}
         pronouns += sum(bool(re.search(r"\b(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er) ", t.text)) for t in c.turns if t.text not in told)
     assert merged > 50 and pronouns > 0
+
+
+def test_conversations_as_told_are_seeded_and_share_turns_or_are_typed_casually():
+    """chatmem.generator.as_told, as R's training (and the second hop's, where its config asks) tells conversations:
+    with no share it is `generate`; statements told two to a turn leave fewer statement turns."""
+    from chatmem import generator
+
+    plain = generator.generate(6, seed=5, split="train")
+    assert generator.as_told(6, 5, 0.0, 0.0) == plain
+    told = generator.as_told(6, 5, 1.0, 0.0)
+    assert told == generator.as_told(6, 5, 1.0, 0.0)
+    assert sum(not t.question for c in told for t in c.turns) < sum(not t.question for c in plain for t in c.turns)
+    casual = generator.as_told(6, 5, 0.0, 1.0)
+    assert all(t.text.rstrip(".!?") == t.text or t.text.lower() == t.text for c in casual for t in c.turns)
