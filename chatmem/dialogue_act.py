@@ -45,7 +45,8 @@ REPLIES = {
 BUCKETS = 32
 N_CHEAP = 8 + 2 * BUCKETS
 # An opening word or pair of words gets a feature of its own when it opens this many training utterances; the rest
-# (names, words never trained on) share one, and what they mean is left to MiniLM.
+# (the generator's names, drawn from large lexicons, and words never trained on) share one, and what they mean is
+# left to MiniLM. (bAbI's few names open enough of its stories to get their own.)
 MIN_OPENER = 25
 
 
@@ -56,6 +57,16 @@ class ActConfig:
     hidden: int = 64
     acts: int = len(ACTS)
     openers: list[str] = field(default_factory=list)   # the opening words and pairs with a feature of their own
+
+    def __post_init__(self):    # a damaged config is refused when the checkpoint loads, not at the first message
+        if self.by_openers and self.cheap != 9 + len(self.openers):
+            raise ValueError(f"act: {self.cheap} cheap features do not fit {len(self.openers)} opening words")
+
+    @property
+    def by_openers(self) -> bool:
+        """Opening words read by `openers` (their count plus one for the rest: odd where none reached the
+        count), not hashed into 2 x buckets as older checkpoints read them."""
+        return bool(self.openers) or self.cheap == 9
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -110,7 +121,7 @@ def features(utts: Sequence[Utterance], cfg: ActConfig | None = None) -> np.ndar
     """MiniLM and the cheap features of each utterance, as the classifier configured by `cfg` reads them (its
     openers, or as many hash buckets as ActConfig.cheap has room for)."""
     cfg = cfg or ActConfig()
-    openers = {o: i for i, o in enumerate(cfg.openers)} if cfg.openers else None
+    openers = {o: i for i, o in enumerate(cfg.openers)} if cfg.by_openers else None
     buckets = (cfg.cheap - 8) // 2
     return np.stack([np.concatenate([np.asarray(u.embedding, dtype=np.float32),
                                      cheap_features(u.text, u.tokens, u.is_question, buckets, openers)]) for u in utts])
@@ -432,7 +443,7 @@ def train_act(model_dir, cfg: ActTrainConfig, babi_dir=None, log=print) -> dict:
     vutts, _ = to_utterances(vpairs, encoder)
     valid = fact_scores(classify(model, vutts), [a for _, a in vpairs])
     log(f"act held-out generated (valid split): {valid}")
-    info = {"config": cfg.to_json(), "examples": len(pairs), "valid": valid,
+    info = {"config": cfg.to_json(), "examples": len(pairs), "valid": valid, "min_opener": MIN_OPENER,
             "seconds": round(time.perf_counter() - t0, 1)}
     loaded = checkpoint.load(model_dir)      # read just before writing: another stage may have written it
     checkpoint.save(model_dir, loaded.model, loaded.vocab, {**loaded.config, "act_train": info},

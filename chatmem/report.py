@@ -147,7 +147,7 @@ def _parts_card(cfg: dict) -> str:
                    f"{act['examples']:,} labelled utterances (generated conversations, templates, bAbI); on held-out "
                    f"generated utterances \"stored as fact\" precision {v['precision']:.3f}, recall {v['recall']:.3f}; "
                    + (f"opening words read as the {len(act_cfg['openers'])} words and pairs that open at least "
-                      f"{MIN_OPENER} training utterances, any other as one; " if act_cfg.get("openers") else "")
+                      f"{act.get('min_opener', MIN_OPENER)} training utterances, any other as one; " if act_cfg.get("openers") else "")
                    + f"{act['seconds'] / 60:.1f} min.")
     upd, bud = cfg.get("update_train"), cfg.get("budget_train")
     if upd:

@@ -191,3 +191,15 @@ def test_some_first_person_statements_are_told_without_their_i(monkeypatch):
     assert any(t.lower().startswith("i ") for t, act in told if act == "fact")
     assert not any(t.lower().startswith("i ") for t, act in bare if act == "fact")
     assert sorted(t for t, act in bare if act != "fact") == sorted(t for t, act in told if act != "fact")
+
+
+def test_a_classifier_whose_opening_words_none_reached_the_count_still_reads_its_features():
+    """A small training run where no opening word is frequent enough: one shared feature, not hashing into zero
+    buckets; and a config whose feature count does not fit its opening words is refused when it loads."""
+    from chatmem.dialogue_act import features
+
+    u = Utterance("Mary went home.", ("mary", "went", "home"), False, np.zeros(384, np.float32))
+    assert features([u], ActConfig(cheap=9, openers=[]))[0, 384 + 8:].tolist() == [1.0]
+    assert ActConfig().by_openers is False and ActConfig(cheap=11, openers=["a", "b"]).by_openers
+    with pytest.raises(ValueError):
+        ActConfig(cheap=12, openers=["a", "b"])
