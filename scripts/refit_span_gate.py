@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Refit R's gate and span threshold on a model whose O changed, keeping its span model.
+"""Refit R's gate, span threshold and nearness on a model whose O changed, keeping its span model.
 
     .venv/bin/python scripts/refit_span_gate.py [--model-dir assets] [--babi-dir ../shared/babi/tasks_1-20_v1-2/en]
 
 `chatmem train --stage span` fits R's span model (about 40 min: O's supports of 900 generated conversations),
 then the gate and the threshold. After a change to O alone (its second hop, say) the span model still reads
-spans; what moves is which memories O cites, so the gate and the threshold are fitted again on the same
+spans; what moves is which memories O cites, so the gate, the threshold and the nearness (how near a cited memory
+must be to the question to count as about it, chatmem.bot.Bot.related_cos) are fitted again on the same
 training-split conversations (seeds 1235 and 1236) with the new O, as the span stage would: about 10 minutes.
 The held-out split is never read.
 """
