@@ -45,6 +45,15 @@ def nearness(question: np.ndarray, cited: np.ndarray) -> float:
     return float(np.max(np.asarray(cited, dtype=np.float32) @ np.asarray(question, dtype=np.float32), initial=-1.0))
 
 
+NOT_NEAR = 2.0   # a nearness cutoff no cosine reaches: only a shared content word makes memories about the question
+
+
+def about(shares_word: bool, near: float, cutoff: float) -> bool:
+    """Whether the cited memories are about the question: one shares a content word with it (question_fit), or
+    the nearest is at least `cutoff` near it (nearness; Bot.related_cos, fitted by chatmem.span_train)."""
+    return shares_word or near >= cutoff
+
+
 @dataclass(frozen=True)
 class Support:
     memory: Memory
@@ -372,7 +381,7 @@ class Bot:
         """How near (MiniLM cosine) a cited memory must be to the question to count as about it when they share
         no content word ("What is my job?", "I am a researcher.": 0.37). Fitted with the span threshold on
         training-split conversations (chatmem.span_train.choose_threshold); a model without it: never."""
-        return float(self.load()._loaded.config.get("span_related_cos", 2.0))
+        return float(self.load()._loaded.config.get("span_related_cos", NOT_NEAR))
 
     def _spans(self, utts, queries, where) -> dict:
         """R's best span in the supporting memories of each answered question (chatmem.span), by query."""
@@ -515,8 +524,8 @@ class Bot:
                 # told in any memory too left LoCoMo's unanswerable questions undoubted: 77.6% -> 50.6% declined.)
                 related, strange = question_fit(utt.tokens, [s.memory.tokens for s in supports], resp.words,
                                                 vocab.index)
-                related = related or nearness(utt.embedding, mem.embeddings[np.asarray(pos)[q.chosen[:SUPPORTS]]]) \
-                    >= self.related_cos
+                related = about(related, nearness(utt.embedding, mem.embeddings[np.asarray(pos)[q.chosen[:SUPPORTS]]]),
+                                self.related_cos)
                 confident = bool(resp.words) and resp.score >= self.threshold and not strange
                 sp = spans.get(id(q))
                 gate = sp is not None and use_span(self._loaded.span, gate_features(

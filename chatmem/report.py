@@ -110,6 +110,8 @@ def _parts_card(cfg: dict) -> str:
                    f"{c['conversations']} generated training conversations{crowd}; on {c['val_conversations']} "
                    f"more kept apart: {right(hop2['validation'])}{kept}; {hop2['seconds'] / 60:.1f} min.")
     if span:
+        from chatmem.bot import NOT_NEAR
+
         cal = span.get("calibration", {})
         fit = cfg.get("span_threshold_fit")
         if fit:     # chosen through the Bot after the span stage (the script since folded into the stage's choice)
@@ -132,7 +134,7 @@ def _parts_card(cfg: dict) -> str:
                    f"{100 * cal.get('answerable_right', 0):.1f}% right, {100 * cal.get('unanswerable_declined', 0):.1f}% "
                    f"declined)"
                    + (f"; with it, how near (MiniLM cosine) a cited memory that shares no content word with the question "
-                      f"must be to count as about it: {cfg['span_related_cos']:.2f}" if cfg.get("span_related_cos", 2.0) <= 1
+                      f"must be to count as about it: {cfg['span_related_cos']:.2f}" if cfg.get("span_related_cos", NOT_NEAR) < NOT_NEAR
                       else "") + f"; {span['seconds'] / 60:.1f} min."
                    + (f" Fine-tuned ({span['config'].get('warm_epochs')} epochs at learning rate "
                       f"{span['config'].get('warm_lr')}) from the previous span model, which was trained on "

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as Fn
 
+from chatmem.bot import NOT_NEAR, about
 from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, UNK, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
     N_GATE, choose, gate_features, note_target, predict, span_input, target_index, use_span
 from chatmem.when import time_note
@@ -342,8 +343,8 @@ DECLINE = 0.85   # the share of unanswerable questions the threshold must declin
 FLAT = 0.0025   # answerable-right within this of the best counts as the best (3 in 1,100 tune questions)
 
 
-# MiniLM cosines tried for "a cited memory is about the question" where they share no content word (2.0: never)
-NEAR = (2.0, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)
+# MiniLM cosines tried for "a cited memory is about the question" where they share no content word (and never)
+NEAR = (NOT_NEAR, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)
 
 
 def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
@@ -369,7 +370,7 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
         for tau in np.linspace(0.05, 0.95, 19):
             said = [(e.answer is None, False, True) for e in unsupported]
             for e, sp, gate in rows:
-                c = choose(e.dict_words, e.dict_score, e.dict_confident, e.related or e.near >= near, sp, gate,
+                c = choose(e.dict_words, e.dict_score, e.dict_confident, about(e.related, e.near, near), sp, gate,
                            float(tau))
                 said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
             ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
