@@ -60,13 +60,15 @@ def words(text: str) -> list[tuple[int, int]]:
         a, b = m.span()
         if any(s <= a < e for s, e in marks):
             continue
-        # only before another word: "Trader Joe's." and "The red one is Tom's." keep theirs
-        owner = b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE and _NEXT_WORD.match(text, b)
+        # only before a word it owns: "Trader Joe's.", "The red one is Tom's." and "St. Brendan's on Hill Street"
+        # keep theirs
+        nxt = _NEXT_WORD.match(text, b) if b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE else None
+        owner = nxt is not None and nxt.group(1).lower() not in STOP_WORDS
         out.append((a, b - 2) if owner else (a, b))
     return out[:MAX_WORDS]
 
 
-_NEXT_WORD = re.compile(r"[ \t]+[^\W_]")
+_NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w'’-]*)")
 
 
 _POSSESSIVE = ("'s", "’s")
@@ -354,6 +356,8 @@ def choose(words_: list[str], score: float, confident: bool, related: bool, sp: 
     # "Remind me where Mary is.") does not outweigh the other's certainty. Said as the span: its casing, its place.
     agree = bool(words_) and " ".join(words_).lower() == sp.text.lower()
     if not gate and not (agree and sure):
-        return Choice(list(words_), score, confident, related)
+        # an unsure word answer where R's "no answer" wins: nothing cited answers it ("What is my cat's name?"
+        # said "I'm not sure" from "The kids' school is St. Brendan's."), as when the gate takes the span
+        return Choice(list(words_), score, confident, related and (confident or sp.prob >= sp.null_prob))
     both = agree and confident and sp.prob > sp.null_prob     # never over the span's "no answer"
     return Choice([sp.text], sp.prob, sure or both, related and sp.prob > sp.null_prob, sp)

@@ -110,7 +110,10 @@ def test_choose_follows_the_gate_and_the_span_threshold():
     assert choose(["kitchen"], 3.0, True, True, sure, False, 0.5).words == ["kitchen"]    # the gate said no
     c = choose(["on"], 0.1, False, True, Span(0, 0, 5, "Bruno", 0.2, 0.6), True, 0.5)
     assert not c.confident and not c.related                            # "no answer" won: guess nothing
-
+    c = choose(["kids"], 6.7, False, True, Span(0, 0, 5, "Hill Street", 0.0, 1.0), False, 0.5)
+    assert not c.confident and not c.related      # the gate kept the unsure word, but "no answer" won: "I don't know"
+    c = choose(["7"], 6.0, False, True, Span(0, 0, 1, "4", 0.6, 0.3), False, 0.5)
+    assert not c.confident and c.related          # real doubt: "I'm not sure"
 
 
 def test_two_answers_that_agree_are_said_when_either_is_sure():
@@ -148,6 +151,9 @@ def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_na
     got = [v[a:b] for a, b in words(v)]
     assert got == ["The", "red", "one", "is", "Tom's", "Mine", "is", "at", "Trader", "Joe's"]
     assert sentence_ends(v, words(v))[4]
+    w = "The kids' school is St. Brendan's on Hill Street, next to Oisin Shah's bakery."
+    got = [w[a:b] for a, b in words(w)]
+    assert "Brendan's" in got and "Shah" in got      # before "on" it owns nothing; before "bakery" it does
     n = "8 May 2023 | My code is 42."                          # a time note, then the memory from 13
     assert blocked(n, words(n), 13)[2, 1] and not blocked(n, words(n), 13)[3, 1]
 
