@@ -25,6 +25,7 @@ import zlib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from typing import Sequence
 
 from chatmem import lexicon as lx
 from chatmem.features import STOP_WORDS
@@ -144,7 +145,8 @@ def _date_value(r: random.Random, split: str) -> Value:
     forms = (("on", wd, {"day"}), ("on", f"{wd} at {tm}", {"day", "time"}), ("on", f"{mo} {day}", {"day"}),
              ("on", f"{mo} {day} at {tm}", {"day", "time"}), ("on", f"{day} {mo}", {"day"}), ("in", mo, set()),
              ("", f"next {wd}", {"day"}), ("", f"next {wd} at {tm}", {"day", "time"}),
-             ("", f"tomorrow at {tm}", {"time"}), ("on", f"the {ordinal}", {"day"}), ("at", tm, {"time"}))
+             ("", f"tomorrow at {tm}", {"time"}), ("on", f"the {ordinal}", {"day"}), ("at", tm, {"time"}),
+             ("at", f"{tm} on {wd}", {"day", "time"}), ("at", f"{tm} on {mo} {day}", {"day", "time"}))
     prep, core, tags = r.choice(forms)
     return Value(core, f"{prep} " if prep else "", "", frozenset(tags))
 
@@ -183,7 +185,19 @@ def _park_value(r: random.Random, split: str) -> Value:
     return r.choice((Value(f"{level} of the {name} {garage}", "on "), Value(f"the {name} {garage}", "in ")))
 
 
+OWNED = 0.25   # share of places told by whose they are ("at Colm's house", "at St. Brigid's Hospital")
+
+
+def owned_place(r: random.Random, split: str, kinds: Sequence[str], saint: bool = False) -> str:
+    """A place named after a person: "Colm's house", "St. Brigid's Hospital", "St. Vincent's"."""
+    name = r.choice(pool("FIRST_NAMES", split))
+    kind = r.choice(kinds)
+    return f"St. {name}'s{' ' + kind if kind else ''}" if saint else f"{name}'s {kind}"
+
+
 def _spot_value(r: random.Random, split: str) -> Value:
+    if r.random() < OWNED:
+        return Value(f"{r.choice(('at', 'at', 'over at', 'round at'))} {owned_place(r, split, lx.OWNED_PLACES)}")
     preps, spots = r.choice(lx.SPOT_GROUPS)
     return Value(f"{r.choice(preps)} {r.choice([s for s in spots if split_of(s) == split])}")
 
@@ -198,7 +212,22 @@ def _work_value(r: random.Random, split: str) -> Value:
     translator in Geneva" answers "Where does she work?")."""
     if r.random() < 0.25:
         return Value(r.choice(pool("CITIES", split)), "in ", "to ", frozenset({"city"}))
+    if r.random() < OWNED:
+        saint = r.random() < 0.6
+        return Value(owned_place(r, split, lx.SAINT_PLACES if saint else lx.OWNED_WORKPLACES, saint), "at ", "to ",
+                     frozenset({"place"}))
     return Value(r.choice(pool("WORKPLACES", split)), "at ", "to ", frozenset({"place"}))
+
+
+def _job_value(r: random.Random, split: str) -> Value:
+    """A job, now and then with a word that makes it another ("a senior nurse"): the answer is the whole."""
+    job = r.choice(pool("JOBS", split))
+    if r.random() < JOB_MODIFIED:
+        job = f"{r.choice(lx.JOB_MODIFIERS)} {job}"
+    return Value(job, a_an(job))
+
+
+JOB_MODIFIED = 0.15
 
 
 def _ing(verb: str) -> str:
@@ -250,14 +279,15 @@ VALUE_MAKERS = {
     "loc": _spot_value,
     "park": _park_value,
     "home": _home_value,
-    "job": lambda r, split: (lambda j: Value(j, a_an(j)))(r.choice(pool("JOBS", split))),
+    "job": _job_value,
     "work": _work_value,
     "appt": _date_value,
     "hours": lambda r, split: Value(r.choice(CLOSING_TIMES), f"{r.choice(('until', 'till', 'until'))} "),
     "count": lambda r, split: Value((lambda n: r.choice((str(n), NUMBER_WORDS[n])))(r.randint(2, 9))),
     "pet": _from_pool("PET_NAMES"),
     "hobby": _hobby_value,
-    "school": lambda r, split: Value(f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.SCHOOL_KINDS)}"),
+    "school": lambda r, split: Value(owned_place(r, split, lx.SAINT_SCHOOLS, saint=True) if r.random() < OWNED else
+                                     f"{r.choice(pool('STREET_NAMES', split))} {r.choice(lx.SCHOOL_KINDS)}"),
     "study": _from_pool("SUBJECTS"),
     "due": _due_value,
     "price": _price_value,

@@ -204,8 +204,23 @@ painter | musician | cellist | drummer | actor | dancer | choreographer | sound 
 publisher | bookseller | shop assistant | cashier | warehouse manager | project manager | consultant |
 economist | statistician | researcher | lab technician | chemist | geologist | astronomer | zookeeper |
 park ranger | lifeguard | swimming instructor | personal trainer | yoga instructor | hairdresser |
-make-up artist | wedding planner | event manager | hotel receptionist | sommelier | brewer
+make-up artist | wedding planner | event manager | hotel receptionist | sommelier | brewer |
+sign language interpreter | primary school teacher | secondary school teacher | marine biologist |
+civil engineer | web developer | dental nurse | veterinary nurse | airline pilot | sous chef | head chef |
+delivery driver | crane operator | school caretaker | human resources manager | store manager | night porter |
+court stenographer | museum curator | speech and language therapist | occupational therapist
 """)
+
+# Words before a job that make it another job ("a senior nurse", "a freelance photographer").
+JOB_MODIFIERS = ("senior", "junior", "trainee", "freelance", "assistant", "part-time", "locum", "retired",
+                 "self-employed", "lead", "chief", "apprentice")
+
+# Places named after someone ("St. Brigid's Hospital", "Colm's house"): the kinds a saint's name or a person's
+# name goes with.
+SAINT_PLACES = ("Hospital", "Primary School", "College", "Church", "Infirmary", "Clinic", "Academy", "")
+SAINT_SCHOOLS = ("Primary School", "Primary", "College", "Academy", "National School", "")
+OWNED_PLACES = ("house", "flat", "place", "cottage", "studio", "office", "caravan", "allotment", "shop")
+OWNED_WORKPLACES = ("bakery", "garage", "cafe", "pharmacy", "bookshop", "butchers", "deli", "salon", "pub")
 
 WORKPLACES = _phrases("""
 the hospital | the central library | the town hall | the airport | the harbour office | the fire station |
@@ -318,7 +333,7 @@ concert tickets | flights | train tickets | festival tickets | curtains | kitche
 headphones | running shoes | hiking boots
 """))
 
-CURRENCIES = ("euros", "pounds", "dollars", "quid", "francs", "kroner")
+CURRENCIES = ("euros", "pounds", "dollars", "quid", "francs", "kroner", "euro", "bucks")
 
 # Places with opening hours: "The pool is open until 6pm."
 OPEN_PLACES = _phrases("""
