@@ -344,7 +344,7 @@ FLAT = 0.0025   # answerable-right within this of the best counts as the best (3
 
 
 # MiniLM cosines tried for "a cited memory is about the question" where they share no content word (and never)
-NEAR = (NOT_NEAR, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)
+NEAR = (NOT_NEAR, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
 
 
 def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
