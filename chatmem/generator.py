@@ -219,15 +219,15 @@ def _work_value(r: random.Random, split: str) -> Value:
     return Value(r.choice(pool("WORKPLACES", split)), "at ", "to ", frozenset({"place"}))
 
 
+JOB_MODIFIED = 0.15   # share of jobs with a modifier (lexicon.JOB_MODIFIERS)
+
+
 def _job_value(r: random.Random, split: str) -> Value:
     """A job, now and then with a word that makes it another ("a senior nurse"): the answer is the whole."""
     job = r.choice(pool("JOBS", split))
     if r.random() < JOB_MODIFIED:
         job = f"{r.choice(lx.JOB_MODIFIERS)} {job}"
     return Value(job, a_an(job))
-
-
-JOB_MODIFIED = 0.15
 
 
 def _ing(verb: str) -> str:
