@@ -60,15 +60,17 @@ def words(text: str) -> list[tuple[int, int]]:
         a, b = m.span()
         if any(s <= a < e for s, e in marks):
             continue
-        # only before a word it owns: "Trader Joe's.", "The red one is Tom's." and "St. Brendan's on Hill Street"
-        # keep theirs
+        # only before another word: "Trader Joe's." and "The red one is Tom's." keep theirs, and so does a saint's
+        # name before a function word ("St. Brendan's on Hill Street"); elsewhere "'s on", "'s at" is "is"
+        # ("Mary's in Paris." -> "Mary")
         nxt = _NEXT_WORD.match(text, b) if b - a > 2 and text[b - 2:b].lower() in _POSSESSIVE else None
-        owner = nxt is not None and nxt.group(1).lower() not in STOP_WORDS
+        owner = nxt is not None and not (nxt.group(1).lower() in STOP_WORDS and _SAINT.search(text, 0, a))
         out.append((a, b - 2) if owner else (a, b))
     return out[:MAX_WORDS]
 
 
 _NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w'’-]*)")
+_SAINT = re.compile(r"\bSt\.[ \t]+$")
 
 
 _POSSESSIVE = ("'s", "’s")

@@ -153,7 +153,9 @@ def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_na
     assert sentence_ends(v, words(v))[4]
     w = "The kids' school is St. Brendan's on Hill Street, next to Oisin Shah's bakery."
     got = [w[a:b] for a, b in words(w)]
-    assert "Brendan's" in got and "Shah" in got      # before "on" it owns nothing; before "bakery" it does
+    assert "Brendan's" in got and "Shah" in got      # a saint's place before "on"; before "bakery" an owner
+    x = "Mary's in Paris and Colm's the one with my ladder."
+    assert [x[a:b] for a, b in words(x)][:2] == ["Mary", "in"] and "Colm" in [x[a:b] for a, b in words(x)]
     n = "8 May 2023 | My code is 42."                          # a time note, then the memory from 13
     assert blocked(n, words(n), 13)[2, 1] and not blocked(n, words(n), 13)[3, 1]
 
