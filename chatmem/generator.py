@@ -56,6 +56,7 @@ class Turn:
     qkind: str | None = None
     supersedes: int | None = None  # for updates: the fact this one replaces (the G issue's link)
     lookalike: list[int] = field(default_factory=list)  # unanswerable: the same kind of fact told of others
+    unsaid: bool = False  # unanswerable: asks what a told fact leaves out ("Why did Priya move to Singapore?")
 
 
 @dataclass
@@ -602,6 +603,51 @@ SPECS = {
                    "when am I off to {dest}?"),
         clauses=("when I'm going to {dest}", "when my flight to {dest} is")),
 }
+
+# Questions about a told fact that no statement of its kind answers: why, how it felt, who else was there, a detail
+# never given ("Why did Priya move to Singapore?" after "Priya moved to Singapore in June."). The memory is found,
+# but nothing in it is the answer: R must say so rather than copy the place or the date (LoCoMo's unanswerable
+# questions are mostly of this shape: "What inspired Melanie's painting?" answered "tranquility"). Nothing here
+# asks what another kind of fact could tell (an age, a colour liked, a job).
+UNSAID = {
+    "loc": ("why did I put {thing} {v}?", "who told me to keep {thing} {v}?", "what brand {is} {thing}?",
+            "how long {has} {thing} been {v}?", "why do I keep {thing} there?"),
+    "park": ("why did I park {veh} there?", "how long can I leave {veh} there?", "how much did it cost to park {veh} there?",
+             "who parked {veh} last?"),
+    "holder": ("why did {v} need {thing}?", "when will {v} give {thing} back?", "what is {v} using {thing} for?",
+               "how long has {v} had {thing}?"),
+    "lender": ("why did I borrow {thing} from {v}?", "when do I have to give {thing} back to {v}?",
+               "what did I need {thing} for?"),
+    "attr": ("who chose {ps} {attr}?", "who else knows {ps} {attr}?", "why is {ps} {attr} {v}?"),
+    "rel": ("how did I meet {R}?", "how long have I known {R}?", "what does {R} think of me?",
+            "why did {R} call me?"),
+    "home": ("why did {p} move {to}{v}?", "what {do} {p} love most about living {at}{v}?", "who {do} {p} live with?",
+             "how {do} {p} like {v}?", "what made {p_obj} choose {v}?"),
+    "job": ("why did {p} become {a} {v}?", "what {do} {p} enjoy most about being {a} {v}?",
+            "how {do} {p} feel about {pp} job?", "what inspired {p} to become {a} {v}?", "how much {do} {p} earn as {a} {v}?"),
+    "work": ("what {do} {p} like about working {at}{v}?", "how {do} {p} get to work?",
+             "why did {p} take the job {at}{v}?", "who {do} {p} work with {at}{v}?"),
+    "appt": ("who is {ev} with?", "why do I have {ev_a}?", "how long will {ev} take?", "what should I bring to {ev}?"),
+    "hours": ("how much does it cost to get into {place}?", "who runs {place}?", "how busy is {place} at weekends?"),
+    "count": ("what are {ps} {noun} like?", "why {do} {p} have so many {noun}?"),
+    "pet": ("what breed is {ps} {animal}?", "who looks after {ps} {animal} when {p} {be} away?",
+            "why did {p} call {ps} {animal} {v}?", "what does {ps} {animal} like to eat?"),
+    "hobby": ("[instrument] who taught {p_obj} to play?", "[sport] which team {do} {p} play for?",
+              "[language] why {be} {p} learning {v}?", "what got {p_obj} into {at}{v}?", "why {do} {p} love {at}{v}?"),
+    "school": ("who is {ps} teacher at {v}?", "how does {p} get to {v}?", "what does {p} like best about {v}?"),
+    "study": ("why did {p} choose {v}?", "what {do} {p} want to do after {pp} degree?",
+              "how {be} {p} finding {v}?"),
+    "due": ("how much does it cost to renew {ps} {dthing}?", "who reminded me about {ps} {dthing}?"),
+    "price": ("[me] why did I buy {ps} {item}?", "what colour {was} {ps} {item}?", "who recommended {ps} {item}?"),
+    "debt": ("why do I owe {p} money?", "when do I have to pay {p} back?", "what did {p} lend me the money for?"),
+    "habit": ("why {do} {p} {vb} {v}?", "who {do} {p} {vb} {v} with?", "where {do} {p} {vb} {v}?"),
+    "habit_time": ("where {do} {p} {vb} {obj}?", "who {do} {p} {vb} {obj} with?", "why {do} {p} {vb} {obj}?"),
+    "meet": ("why am I meeting {n}?", "who else is coming when I meet {n}?", "what is {n} bringing?"),
+    "trip": ("where am I staying in {dest}?", "why am I going to {dest}?", "who am I going to {dest} with?",
+             "how long am I staying in {dest}?"),
+}
+# The same of something I did: "I renewed my passport yesterday." -> "Why did I renew my passport?"
+DID_UNSAID = ("why {asked}?", "how did it go when {said}?", "who was with me when {said}?", "how much did it cost when {said}?")
 
 # "Who ...?" from a fact's value back to the person it names: "Who plays the cello?" -> "Luca".
 INVERSE = {
@@ -1374,6 +1420,27 @@ class World:
         self.asked["unanswerable"] += 1
         return True
 
+    def ask_unsaid(self) -> bool:
+        """An unanswerable question about a told fact or a thing I did: what its memory leaves out (UNSAID)."""
+        told = [k for k in self.keys.values() if k.value is not None and k.kind in UNSAID]
+        if self.done and (not told or self.rng.random() < 0.2):
+            _, asked, said, _, _ = self.rng.choice(self.done)
+            text, _ = render(self.rng.choice(DID_UNSAID), {"asked": asked, "said": said})
+        elif told:
+            key = self.rng.choice(told)
+            s = self.slots(key, key.ref, key.value)
+            s.setdefault("pp", "my" if key.person is ME else "their")
+            s["has"] = "have" if "plural" in s["tags"] else "has"
+            templates = _usable(UNSAID[key.kind], s["tags"])
+            if not templates:
+                return False
+            text, _ = render(self.rng.choice(templates), s, key.value.core)
+        else:
+            return False
+        self.add(Turn(text, "question", self.tick(), False, True, qkind="unanswerable", unsaid=True))
+        self.asked["unanswerable"] += 1
+        return True
+
     def chat(self) -> bool:
         self.add(Turn(self.rng.choice(CHITCHAT), "chitchat", self.tick(), False, False))
         return True
@@ -1452,6 +1519,7 @@ def _conversation(seed: int, split: str) -> Conversation:
         (0.25, w.ask),
         (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
+        (0.03, w.ask_unsaid),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),
         (0.04, w.command),
