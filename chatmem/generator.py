@@ -57,6 +57,7 @@ class Turn:
     supersedes: int | None = None  # for updates: the fact this one replaces (the G issue's link)
     lookalike: list[int] = field(default_factory=list)  # unanswerable: the same kind of fact told of others
     unsaid: bool = False  # unanswerable: asks what a told fact leaves out ("Why did Priya move to Singapore?")
+    why: bool = False  # answered by a told reason ("Why did Priya move to Singapore?" -> "to be closer to family")
 
 
 @dataclass
@@ -760,6 +761,22 @@ TIME_ADVERBS = ("in {month}", "in {month}", "last {month}", "back in {month}", "
 TIMED_KINDS = ("home", "job", "work", "school", "study", "hobby")
 TIMED = 0.6    # share of their statements of an event that say when
 _EVENT = re.compile(r"\b(?:moved|started|got|took up|switched|retrained|decided)\b")
+# Why, told after a statement of an event ("Priya moved to Singapore to be closer to family."): "Why did Priya move
+# to Singapore?" is answered by it; asked where no reason was told, it is unanswerable (UNSAID). Trained on one
+# without the other, R learns that "why" never has an answer, or always one.
+REASONS = {"home": "REASONS_HOME", "job": "REASONS_WORK", "work": "REASONS_WORK", "study": "REASONS_STUDY",
+           "hobby": "REASONS_HOBBY"}
+REASONED = 0.3   # share of their statements (ending with the answer) that say why
+WHY = {
+    "home": ("why did {p} move {to}{v}?", "what made {p_obj} move {to}{v}?", "why {do} {p} live {at}{v}?",
+             "do you know why {p} moved {to}{v}?"),
+    "job": ("why did {p} become {a} {v}?", "what made {p_obj} become {a} {v}?", "why {be} {p} {a} {v}?"),
+    "work": ("why did {p} take the job {at}{v}?", "why {do} {p} work {at}{v}?", "what made {p_obj} work {at}{v}?"),
+    "study": ("why did {p} choose {v}?", "why {be} {p} studying {v}?", "what made {p_obj} study {v}?"),
+    "hobby": ("why did {p} take up {at}{v}?", "what got {p_obj} into {at}{v}?", "[instrument] why {do} {p} play {at}{v}?",
+              "[sport] why {do} {p} play {v}?", "[language] why {be} {p} learning {v}?"),
+}
+_ASKS_WHY = re.compile(r"^(?:why|what made|what got|what inspired)\b")
 
 
 def filler(r: random.Random) -> str:
@@ -874,6 +891,7 @@ class Key:
     holder: Person | None = None  # who has a lent thing now
     span: tuple[int, str] | None = None  # where the newest statement holds the value
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
+    reason: tuple[int, str] | None = None  # where the newest statement tells why, when it does
 
 
 PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person (me only for SELF_KINDS)
@@ -895,6 +913,7 @@ class World:
         # padding draws from its own generator: the same seed gives the same facts and questions with or without it
         self.pad_rng = random.Random(pad_seed ^ 0x5EED)
         self.time_rng = random.Random(pad_seed ^ 0x71AE)   # the same for the times said after facts
+        self.reason_rng = random.Random(pad_seed ^ 0x3A50)   # and for the reasons
         self.turns: list[Turn] = []
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
@@ -1068,8 +1087,14 @@ class World:
         s = {**self.slots(key, ref, value), **(extra or {})}
         prefix = self.rng.choice(FACT_PREFIXES) if self.rng.random() < 0.2 else ""
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
-        text, start = self.padded(self.timed(key.kind, text, start, value.core), start)
-        return self.record(key, value, ref, text, start, kind, s)
+        said = self.timed(key.kind, text, start, value.core)
+        ends = start is not None and (said != text or text[start:] == value.core + ".")
+        text, reason = self.reasoned(key.kind, said, ends)
+        starts = {k: v for k, v in (("v", start), ("r", reason and reason[0])) if v is not None}
+        text, starts = pad(self.pad_rng, text, starts)
+        i = self.record(key, value, ref, text, starts.get("v"), kind, s)
+        key.reason = reason and (starts["r"], reason[1])
+        return i
 
     def timed(self, kind: str, text: str, start: int | None, core: str) -> str:
         """A statement of an event that ends with its answer may say when, after it: "Priya moved to Singapore
@@ -1078,6 +1103,15 @@ class World:
                 and not re.search(r"\b(?:has|just)\b", text) and self.time_rng.random() < TIMED:
             return f"{text[:-1]} {time_adverb(self.time_rng)}."
         return text
+
+    def reasoned(self, kind: str, text: str, ends: bool) -> tuple[str, tuple[int, str] | None]:
+        """A statement that ends with its answer (`ends`; a time after it allowed) may say why, at its end: "Priya
+        moved to Singapore in June to be closer to family." Returns the text and (where the reason starts, the
+        reason)."""
+        if kind in REASONS and ends and "address" not in text.lower() and self.reason_rng.random() < REASONED:
+            why = self.reason_rng.choice(pool(REASONS[kind], self.split))
+            return f"{text[:-1]} {why}.", (len(text), why)
+        return text, None
 
     def padded(self, text: str, start: int | None) -> tuple[str, int | None]:
         """`text` with `start` (where its answer begins, or None), perhaps told inside a longer turn."""
@@ -1092,7 +1126,7 @@ class World:
         key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
         if key.kind in PLACED:          # "Where am I going on Friday?" is answered by the destination
             key.who = _name_at(text, s[PLACED[key.kind]])
-        key.value, key.ref, key.updated = value, ref, kind == "update"
+        key.value, key.ref, key.updated, key.reason = value, ref, kind == "update", None
         key.history.append(i)
         return i
 
@@ -1330,6 +1364,8 @@ class World:
                 out.append(("when", key, "told"))
             if key.kind in THING_QUESTIONS and len(key.history) == 1 and self.sole_thing(key):
                 out.append(("single", key, "thing"))
+            if key.reason is not None:
+                out.append(("single", key, "why"))
         return out
 
     def sole_thing(self, key: Key) -> bool:
@@ -1344,10 +1380,11 @@ class World:
         core, newest = key.value.core.lower(), key.history[-1]
         return not any(t.is_fact and core in t.text.lower() for i, t in enumerate(self.turns) if i != newest)
 
-    def ask(self, request: bool = False) -> bool:
-        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked]
+    def ask(self, request: bool = False, why: bool = False) -> bool:
+        """A question about what was told (`why`: why something was done, where a reason was told)."""
+        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= why]
         if request:
-            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse")]
+            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse", "why")]
         if not plans:
             return False
         # in a fixed order before the random tie-break: set order changes from one process to the next
@@ -1355,8 +1392,8 @@ class World:
         qkind = kinds[0]
         _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
         newest = key.history[-1]
-        told, inverse, thing = ref == "told", ref == "inverse", ref == "thing"
-        s = self.slots(key, key.ref if told or inverse or thing else ref, key.value)
+        told, inverse, thing, why = ref == "told", ref == "inverse", ref == "thing", ref == "why"
+        s = self.slots(key, key.ref if told or inverse or thing or why else ref, key.value)
         if key.kind == "park" and sum(k.kind == "park" for k in self.keys.values()) == 1:
             s["tags"] = s["tags"] | {"solo"}   # the only vehicle told of: "Where did I park?"
         support = [newest]
@@ -1373,6 +1410,9 @@ class World:
         elif inverse:
             text, _ = render(self.rng.choice(_usable(INVERSE[key.kind], s["tags"])), s, key.value.core)
             (start, answer), answer_support = key.who, newest
+        elif why:
+            text, _ = render(self.rng.choice(_usable(WHY[key.kind], s["tags"])), s, key.value.core)
+            (start, answer), answer_support = key.reason, newest
         elif thing:
             text, _ = render(self.rng.choice(THING_QUESTIONS[key.kind]), s, key.value.core)
             answer, answer_support = s["bare"], newest
@@ -1387,7 +1427,7 @@ class World:
                 text, _ = render(self.rng.choice(_usable(self.templates(key, "questions"), s["tags"])), s, None, prefix)
             answer_support = newest
         self.add(Turn(text, "request" if request else "question", self.tick(), False, True, answer, answer_support,
-                      start, None if start is None else start + len(answer), support, qkind))
+                      start, None if start is None else start + len(answer), support, qkind, why=why))
         self.asked[qkind] += 1
         self.last_asked = key
         return True
@@ -1431,7 +1471,7 @@ class World:
             s = self.slots(key, key.ref, key.value)
             s.setdefault("pp", "my" if key.person is ME else "their")
             s["has"] = "have" if "plural" in s["tags"] else "has"
-            templates = _usable(UNSAID[key.kind], s["tags"])
+            templates = [t for t in _usable(UNSAID[key.kind], s["tags"]) if not (key.reason and _ASKS_WHY.match(t))]
             if not templates:
                 return False
             text, _ = render(self.rng.choice(templates), s, key.value.core)
@@ -1520,6 +1560,7 @@ def _conversation(seed: int, split: str) -> Conversation:
         (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
         (0.03, w.ask_unsaid),
+        (0.03, lambda: w.ask(why=True)),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),
         (0.04, w.command),

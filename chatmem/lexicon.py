@@ -441,3 +441,31 @@ DOCTORS = frozenset(("dentist", "doctor", "GP", "surgeon", "vet", "physiotherapi
                      "therapist", "speech therapist"))
 TITLED = frozenset(("landlord", "landlady", "lawyer", "accountant", "bank manager", "music teacher", "piano tutor",
                     "maths tutor", "French tutor", "boss", "manager", "financial adviser", "tax adviser"))
+
+# Why someone did something, told after the fact: "Priya moved to Singapore to be closer to her sister." Each
+# list by the kind of event (a home, a job or workplace, a course, a hobby); a fifth is held out like every entry.
+REASONS_HOME = _phrases("""
+to be closer to family | for a fresh start | because the rent was cheaper | to be near the sea |
+for the schools | to be nearer work | for a quieter life | because of a new job | to save money |
+to be near the grandchildren | because the old place was too small | to get away from the traffic |
+after the divorce | for the mountains | to look after an elderly parent | because the commute was killing them |
+to live somewhere with a garden | for the nightlife | to share a place with friends | because the landlord sold up |
+to be close to the hospital | for a bigger kitchen | to be in the city centre | because it was time for a change
+""")
+REASONS_WORK = _phrases("""
+because the pay is better | to help people | for a better work-life balance | because it was a dream job |
+to learn new skills | after being made redundant | for the flexible hours | to work closer to home |
+because the old boss was impossible | to be part of a small team | for the pension | to travel more |
+because a friend recommended it | to do something creative | for the challenge | to get out of the office |
+because the hours suit the kids | to give something back | for a change of scene | to earn enough to buy a house
+""")
+REASONS_STUDY = _phrases("""
+because it leads to good jobs | out of pure curiosity | to become a teacher | to help with the family business |
+because a great teacher inspired it | to work abroad one day | for the research | because it was the best course on offer |
+to get into medicine | because it was always a favourite subject | to change careers | for the job prospects
+""")
+REASONS_HOBBY = _phrases("""
+to relax after work | to make new friends | to stay fit | because a friend got hooked first | to meet new people |
+to clear the head | for the fresh air | because the doctor suggested it | to get off screens | for fun with the kids |
+to beat stress | because it looked fun on TV | to keep the mind sharp | to have something just for themselves
+""")

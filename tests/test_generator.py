@@ -579,6 +579,22 @@ def test_some_unanswerable_questions_ask_what_a_told_fact_leaves_out():
     assert {t.text.split()[0] for _, _, t in unsaid} >= {"Why", "Who", "How", "What"}
     for c, i, t in unsaid:
         assert t.answer is None and not t.support and t.question
-        told = {w for k in range(i) if c.turns[k].is_fact for w in re.findall(r"[\w'-]+", c.turns[k].text.lower())}
-        named = {w for w in re.findall(r"[\w'-]+", t.text.lower()) if w not in STOP_WORDS and len(w) > 2}
+        told = {w for k in range(i) if c.turns[k].is_fact for w in re.findall(r"[\w-]+", c.turns[k].text.lower())}
+        named = {w for w in re.findall(r"[\w-]+", t.text.lower()) if w not in STOP_WORDS and len(w) > 2}
         assert named & told, t.text
+
+
+def test_why_is_answered_by_a_told_reason_and_unanswerable_without_one():
+    """"Priya moved to Singapore to be closer to family." answers "Why did Priya move to Singapore?" with the
+    reason's span; where no reason was told, a "why" question is unanswerable: R must learn both."""
+    convs = g.generate(200, seed=6, split="train")
+    why = [(c, t) for c in convs for t in c.turns if t.why]
+    unsaid_why = [t for c in convs for t in c.turns if t.unsaid and g._ASKS_WHY.match(t.text.lower())]
+    assert len(why) >= 30 and len(unsaid_why) >= 30
+    reasons = {r for k in set(g.REASONS.values()) for r in getattr(g.lx, k)}
+    for c, t in why:
+        told = c.turns[t.answer_support].text
+        assert t.qkind == "single" and t.answer in reasons and told[t.answer_start:t.answer_end] == t.answer
+        assert g._ASKS_WHY.match(t.text.lower()) or t.text.lower().startswith("do you know why")
+    held_out = {r for k in set(g.REASONS.values()) for r in g.pool(k, "valid")}
+    assert held_out and not held_out & {t.answer for _, t in why}
