@@ -626,7 +626,7 @@ UNSAID = {
              "how {do} {p} like {v}?", "what made {p_obj} choose {v}?"),
     "job": ("why did {p} become {a} {v}?", "what {do} {p} enjoy most about being {a} {v}?",
             "how {do} {p} feel about {pp} job?", "what inspired {p} to become {a} {v}?", "how much {do} {p} earn as {a} {v}?"),
-    "work": ("what {do} {p} like about working {at}{v}?", "how {do} {p} get to work?",
+    "work": ("what {do} {p} like about working {at}{v}?", "how {do} {p} get to work {at}{v}?",
              "why did {p} take the job {at}{v}?", "who {do} {p} work with {at}{v}?"),
     "appt": ("who is {ev} with?", "why do I have {ev_a}?", "how long will {ev} take?", "what should I bring to {ev}?"),
     "hours": ("how much does it cost to get into {place}?", "who runs {place}?", "how busy is {place} at weekends?"),
@@ -764,10 +764,11 @@ _EVENT = re.compile(r"\b(?:moved|started|got|took up|switched|retrained|decided)
 # Why, told after a statement of an event ("Priya moved to Singapore to be closer to family."): "Why did Priya move
 # to Singapore?" is answered by it; asked where no reason was told, it is unanswerable (UNSAID). Trained on one
 # without the other, R learns that "why" never has an answer, or always one.
-REASONS = {"home": "REASONS_HOME", "job": "REASONS_WORK", "work": "REASONS_WORK", "study": "REASONS_STUDY",
+REASONS = {"loc": "REASONS_LOC", "home": "REASONS_HOME", "job": "REASONS_WORK", "work": "REASONS_WORK", "study": "REASONS_STUDY",
            "hobby": "REASONS_HOBBY"}
 REASONED = 0.3   # share of their statements (ending with the answer) that say why
 WHY = {
+    "loc": ("why did I put {thing} {v}?", "why do I keep {thing} {v}?", "why {is} {thing} {v}?"),
     "home": ("why did {p} move {to}{v}?", "what made {p_obj} move {to}{v}?", "why {do} {p} live {at}{v}?",
              "do you know why {p} moved {to}{v}?"),
     "job": ("why did {p} become {a} {v}?", "what made {p_obj} become {a} {v}?", "why {be} {p} {a} {v}?"),
@@ -1089,7 +1090,7 @@ class World:
         text, start = render(self.rng.choice(_usable(templates, s["tags"])), s, value.core, prefix)
         said = self.timed(key.kind, text, start, value.core)
         ends = start is not None and (said != text or text[start:] == value.core + ".")
-        text, reason = self.reasoned(key.kind, said, ends)
+        text, reason = self.reasoned(key.kind, said, ends, s)
         starts = {k: v for k, v in (("v", start), ("r", reason and reason[0])) if v is not None}
         text, starts = pad(self.pad_rng, text, starts)
         i = self.record(key, value, ref, text, starts.get("v"), kind, s)
@@ -1104,12 +1105,12 @@ class World:
             return f"{text[:-1]} {time_adverb(self.time_rng)}."
         return text
 
-    def reasoned(self, kind: str, text: str, ends: bool) -> tuple[str, tuple[int, str] | None]:
+    def reasoned(self, kind: str, text: str, ends: bool, s: dict) -> tuple[str, tuple[int, str] | None]:
         """A statement that ends with its answer (`ends`; a time after it allowed) may say why, at its end: "Priya
         moved to Singapore in June to be closer to family." Returns the text and (where the reason starts, the
         reason)."""
         if kind in REASONS and ends and "address" not in text.lower() and self.reason_rng.random() < REASONED:
-            why = self.reason_rng.choice(pool(REASONS[kind], self.split))
+            why = self.reason_rng.choice(pool(REASONS[kind], self.split)).format(obj=s.get("obj", "it"))
             return f"{text[:-1]} {why}.", (len(text), why)
         return text, None
 

@@ -467,5 +467,15 @@ to get into medicine | because it was always a favourite subject | to change car
 REASONS_HOBBY = _phrases("""
 to relax after work | to make new friends | to stay fit | because a friend got hooked first | to meet new people |
 to clear the head | for the fresh air | because the doctor suggested it | to get off screens | for fun with the kids |
-to beat stress | because it looked fun on TV | to keep the mind sharp | to have something just for themselves
+to beat stress | because it looked fun on TV | to keep the mind sharp | for some time alone
+""")
+# Why a thing is kept where it is ({obj}: "it" or "them"): "I keep the spare key under the mat so the cleaner can
+# get in." The place is still "under the mat".
+REASONS_LOC = _phrases("""
+so the cleaner can get in | so the kids can find {obj} | so nothing gets lost | so I don't forget {obj} |
+to keep {obj} dry | out of reach of the dog | because there's no room anywhere else | to have {obj} handy |
+to keep {obj} safe | because the drawer is full | so nobody trips over {obj} | to stop the cat chewing {obj} |
+to keep {obj} cool | for when the neighbours need {obj} | because that's always been the place for {obj} |
+so I see {obj} on the way out | to free up the hall | until the move | out of sight of visitors |
+because the shed leaks | so the babysitter can use {obj} | to keep {obj} away from the toddler
 """)
