@@ -177,6 +177,22 @@ def test_unfamiliar_question_answers_with_a_memory_not_a_guess(shipped):
 
 
 @needs_assets
+def test_why_is_answered_from_a_told_reason_and_declined_without_one(shipped):
+    """R answers "why" with the reason a memory gives, and says it does not know where the memory gives none,
+    rather than copying its place or its month."""
+    bot = shipped()
+    _tell(bot, "Priya moved to Singapore in June to be nearer her sister.")
+    a = bot.ask("Why did Priya move to Singapore?")
+    assert a.confident and a.text == "to be nearer her sister"
+    assert bot.ask("Where does Priya live?").text == "Singapore"
+    bot = shipped()
+    _tell(bot, "Priya moved to Singapore in June.")
+    for q in ("Why did Priya move to Singapore?", "What does Priya love most about Singapore?"):
+        a = bot.ask(q)
+        assert not a.confident and a.text.startswith("I don't know that."), (q, a.text)
+
+
+@needs_assets
 def test_batched_answers_equal_one_at_a_time(shipped):
     """A replay stores a whole story, then asks each question at its place in it, in one batch."""
     story = ["Mary went to the kitchen.", "John went to the garden.", "Mary moved to the office.",
