@@ -605,44 +605,45 @@ SPECS = {
         clauses=("when I'm going to {dest}", "when my flight to {dest} is")),
 }
 
-# Questions about a told fact that no statement of its kind answers: how it went, who else was there, a detail never
-# given ("What breed is my goldfish?"), and why, where the kind has no reasons (below) or none was told of this
-# fact: the kinds in WHY ask why in WHY's words, the same words that are answerable where a reason was told, so the
-# wording alone never says which it is. The memory is found, but nothing in it is the answer: R must say so rather
-# than copy the place or the date (LoCoMo's unanswerable questions are mostly of this shape: "What inspired
-# Melanie's painting?" answered "tranquility"). Nothing here asks what another kind of fact could tell (an age, a
-# job, a relation, a meal, a club), nor what a told reason could ("Who does Ewa live with?" after "... to share a
-# place with friends").
+# Questions about a told fact that no statement of its kind answers: why, how it felt, who else was there, a detail
+# never given ("Why did Priya move to Singapore?" after "Priya moved to Singapore in June."). The memory is found,
+# but nothing in it is the answer: R must say so rather than copy the place or the date (LoCoMo's unanswerable
+# questions are mostly of this shape: "What inspired Melanie's painting?" answered "tranquility"). Nothing here
+# asks what another kind of fact could tell (an age, a colour liked, a job).
 UNSAID = {
-    "loc": ("who told me to keep {thing} {v}?", "what brand {is} {thing}?", "how long {has} {thing} been {v}?"),
-    "park": ("why did I park {veh} {at}{v}?", "how long can I leave {veh} {at}{v}?",
-             "how much did it cost to park {veh} {at}{v}?", "who parked {veh} last?"),
+    "loc": ("why did I put {thing} {v}?", "who told me to keep {thing} {v}?", "what brand {is} {thing}?",
+            "how long {has} {thing} been {v}?", "why do I keep {thing} there?"),
+    "park": ("why did I park {veh} there?", "how long can I leave {veh} there?", "how much did it cost to park {veh} there?",
+             "who parked {veh} last?"),
     "holder": ("why did {v} need {thing}?", "when will {v} give {thing} back?", "what is {v} using {thing} for?",
                "how long has {v} had {thing}?"),
     "lender": ("why did I borrow {thing} from {v}?", "when do I have to give {thing} back to {v}?",
                "what did I need {thing} for?"),
-    "attr": ("[home] who chose {ps} {attr}?", "who else knows {ps} {attr}?", "[home] why is {ps} {attr} {v}?"),
+    "attr": ("who chose {ps} {attr}?", "who else knows {ps} {attr}?", "why is {ps} {attr} {v}?"),
     "rel": ("how did I meet {R}?", "how long have I known {R}?", "what does {R} think of me?",
             "why did {R} call me?"),
-    "home": ("what {do} {p} love most about living {at}{v}?", "how {do} {p} like living {at}{v}?"),
-    "job": ("what {do} {p} enjoy most about being {a} {v}?", "how {do} {p} feel about {pp} job?",
-            "how much {do} {p} earn as {a} {v}?"),
+    "home": ("why did {p} move {to}{v}?", "what {do} {p} love most about living {at}{v}?", "who {do} {p} live with?",
+             "how {do} {p} like {v}?", "what made {p_obj} choose {v}?"),
+    "job": ("why did {p} become {a} {v}?", "what {do} {p} enjoy most about being {a} {v}?",
+            "how {do} {p} feel about {pp} job?", "what inspired {p} to become {a} {v}?", "how much {do} {p} earn as {a} {v}?"),
     "work": ("what {do} {p} like about working {at}{v}?", "how {do} {p} get to work {at}{v}?",
-             "who {do} {p} work with {at}{v}?"),
+             "why did {p} take the job {at}{v}?", "who {do} {p} work with {at}{v}?"),
     "appt": ("who is {ev} with?", "why do I have {ev_a}?", "how long will {ev} take?", "what should I bring to {ev}?"),
-    "hours": ("who runs {place}?", "how busy is {place} at weekends?"),
-    "count": ("what are {ps} {noun} like?",),
+    "hours": ("how much does it cost to get into {place}?", "who runs {place}?", "how busy is {place} at weekends?"),
+    "count": ("what are {ps} {noun} like?", "why {do} {p} have so many {noun}?"),
     "pet": ("what breed is {ps} {animal}?", "who looks after {ps} {animal} when {p} {be} away?",
-            "why is {ps} {animal} called {v}?", "what does {ps} {animal} like to eat?"),
-    "hobby": ("[instrument] who taught {p_obj} to play?", "[sport] who {do} {p} play {v} with?"),
+            "why did {p} call {ps} {animal} {v}?", "what does {ps} {animal} like to eat?"),
+    "hobby": ("[instrument] who taught {p_obj} to play?", "[sport] which team {do} {p} play for?",
+              "[language] why {be} {p} learning {v}?", "what got {p_obj} into {at}{v}?", "why {do} {p} love {at}{v}?"),
     "school": ("who is {ps} teacher at {v}?", "how does {p} get to {v}?", "what does {p} like best about {v}?"),
-    "study": ("what {do} {p} want to do after {pp} degree?", "how {be} {p} finding {v}?"),
+    "study": ("why did {p} choose {v}?", "what {do} {p} want to do after {pp} degree?",
+              "how {be} {p} finding {v}?"),
     "due": ("how much does it cost to renew {ps} {dthing}?", "who reminded me about {ps} {dthing}?"),
     "price": ("[me] why did I buy {ps} {item}?", "what colour {was} {ps} {item}?", "who recommended {ps} {item}?"),
-    "debt": ("when do I have to pay {p} back?",),
+    "debt": ("why do I owe {p} money?", "when do I have to pay {p} back?", "what did {p} lend me the money for?"),
     "habit": ("why {do} {p} {vb} {v}?", "who {do} {p} {vb} {v} with?", "where {do} {p} {vb} {v}?"),
     "habit_time": ("where {do} {p} {vb} {obj}?", "who {do} {p} {vb} {obj} with?", "why {do} {p} {vb} {obj}?"),
-    "meet": ("who else is coming when I meet {n}?", "what is {n} bringing?"),
+    "meet": ("why am I meeting {n}?", "who else is coming when I meet {n}?", "what is {n} bringing?"),
     "trip": ("where am I staying in {dest}?", "why am I going to {dest}?", "who am I going to {dest} with?",
              "how long am I staying in {dest}?"),
 }
@@ -770,15 +771,13 @@ WHY = {
     "loc": ("why did I put {thing} {v}?", "why do I keep {thing} {v}?", "why {is} {thing} {v}?"),
     "home": ("why did {p} move {to}{v}?", "what made {p_obj} move {to}{v}?", "why {do} {p} live {at}{v}?",
              "do you know why {p} moved {to}{v}?"),
-    "job": ("why did {p} become {a} {v}?", "what made {p_obj} become {a} {v}?", "why {be} {p} {a} {v}?",
-            "what inspired {p_obj} to become {a} {v}?"),
+    "job": ("why did {p} become {a} {v}?", "what made {p_obj} become {a} {v}?", "why {be} {p} {a} {v}?"),
     "work": ("why did {p} take the job {at}{v}?", "why {do} {p} work {at}{v}?", "what made {p_obj} work {at}{v}?"),
     "study": ("why did {p} choose {v}?", "why {be} {p} studying {v}?", "what made {p_obj} study {v}?"),
-    "hobby": ("[instrument] why did {p} take up {at}{v}?", "[sport] why did {p} take up {v}?",
-              "[instrument] what got {p_obj} into {at}{v}?", "[sport] what got {p_obj} into {v}?",
-              "[instrument] why {do} {p} play {at}{v}?", "[sport] why {do} {p} play {v}?"),
+    "hobby": ("why did {p} take up {at}{v}?", "what got {p_obj} into {at}{v}?", "[instrument] why {do} {p} play {at}{v}?",
+              "[sport] why {do} {p} play {v}?", "[language] why {be} {p} learning {v}?"),
 }
-_ASKS_WHY = re.compile(r"^(?:why|what made|what got|what inspired|do you know why)\b")
+_ASKS_WHY = re.compile(r"^(?:why|what made|what got|what inspired)\b")
 
 
 def filler(r: random.Random) -> str:
@@ -894,7 +893,6 @@ class Key:
     span: tuple[int, str] | None = None  # where the newest statement holds the value
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
     reason: tuple[int, str] | None = None  # where the newest statement tells why, when it does
-    reasoned: bool = False  # some statement of it told why: no question asks what it leaves out
 
 
 PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person (me only for SELF_KINDS)
@@ -968,7 +966,7 @@ class World:
     def thing_slots(self, thing: str, det: str) -> dict:
         plural = thing in lx.PLURAL_THINGS
         return {"thing": f"{det} {thing}", "thing_a": f"some {thing}" if plural else f"{a_an(thing)} {thing}", "bare": thing,
-                "is": "are" if plural else "is", "has": "have" if plural else "has", "it_is": "they're" if plural else "it's",
+                "is": "are" if plural else "is", "it_is": "they're" if plural else "it's",
                 "obj": "them" if plural else "it", "tags": {"plural"} if plural else set()}
 
     # -- subjects: a fresh entity for a fact or for an unanswerable question
@@ -1078,9 +1076,8 @@ class World:
         elif key.person is not None:
             ps = self.person_slots(key.person, ref)
             s.update(ps, tags=set(s["tags"]) | ps["tags"])
-        s["pp"] = "my" if key.person is ME else "their"
         if "third" in s:        # a habit's verb agrees with its person: "I teach", "Nadia teaches"
-            s["vs"] = s["vb"] if key.person is ME else s["third"]
+            s.update(vs=s["vb"] if key.person is ME else s["third"], pp="my" if key.person is ME else "their")
         if value is not None:
             s.update(at=value.at, to=value.to, a=value.at, tags=s["tags"] | value.tags)
         return s
@@ -1098,7 +1095,6 @@ class World:
         text, starts = pad(self.pad_rng, text, starts)
         i = self.record(key, value, ref, text, starts.get("v"), kind, s)
         key.reason = reason and (starts["r"], reason[1])
-        key.reasoned |= reason is not None
         return i
 
     def timed(self, kind: str, text: str, start: int | None, core: str) -> str:
@@ -1113,9 +1109,7 @@ class World:
         """A statement that ends with its answer (`ends`; a time after it allowed) may say why, at its end: "Priya
         moved to Singapore in June to be closer to family." Returns the text and (where the reason starts, the
         reason)."""
-        # not after an address, nor a language ("I grew up speaking Tamil to stay fit.")
-        if kind in REASONS and ends and "address" not in text.lower() and "language" not in s["tags"] \
-                and self.reason_rng.random() < REASONED:
+        if kind in REASONS and ends and "address" not in text.lower() and self.reason_rng.random() < REASONED:
             why = self.reason_rng.choice(pool(REASONS[kind], self.split)).format(obj=s.get("obj", "it"))
             return f"{text[:-1]} {why}.", (len(text), why)
         return text, None
@@ -1387,9 +1381,9 @@ class World:
         core, newest = key.value.core.lower(), key.history[-1]
         return not any(t.is_fact and core in t.text.lower() for i, t in enumerate(self.turns) if i != newest)
 
-    def ask(self, request: bool = False, only_why: bool = False) -> bool:
-        """A question about what was told (`only_why`: why something was done, where a reason was told)."""
-        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= only_why]
+    def ask(self, request: bool = False, why: bool = False) -> bool:
+        """A question about what was told (`why`: why something was done, where a reason was told)."""
+        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= why]
         if request:
             plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse", "why")]
         if not plans:
@@ -1469,14 +1463,16 @@ class World:
 
     def ask_unsaid(self) -> bool:
         """An unanswerable question about a told fact or a thing I did: what its memory leaves out (UNSAID)."""
-        told = [k for k in self.keys.values() if k.value is not None and k.kind in UNSAID and not k.reasoned]
+        told = [k for k in self.keys.values() if k.value is not None and k.kind in UNSAID]
         if self.done and (not told or self.rng.random() < 0.2):
             _, asked, said, _, _ = self.rng.choice(self.done)
             text, _ = render(self.rng.choice(DID_UNSAID), {"asked": asked, "said": said})
         elif told:
             key = self.rng.choice(told)
             s = self.slots(key, key.ref, key.value)
-            templates = _usable(UNSAID[key.kind] + WHY.get(key.kind, ()), s["tags"])
+            s.setdefault("pp", "my" if key.person is ME else "their")
+            s["has"] = "have" if "plural" in s["tags"] else "has"
+            templates = [t for t in _usable(UNSAID[key.kind], s["tags"]) if not (key.reason and _ASKS_WHY.match(t))]
             if not templates:
                 return False
             text, _ = render(self.rng.choice(templates), s, key.value.core)
@@ -1565,7 +1561,7 @@ def _conversation(seed: int, split: str) -> Conversation:
         (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
         (0.03, w.ask_unsaid),
-        (0.03, lambda: w.ask(only_why=True)),
+        (0.03, lambda: w.ask(why=True)),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),
         (0.04, w.command),

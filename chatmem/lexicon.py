@@ -448,7 +448,7 @@ REASONS_HOME = _phrases("""
 to be closer to family | for a fresh start | because the rent was cheaper | to be near the sea |
 for the schools | to be nearer work | for a quieter life | because of a new job | to save money |
 to be near the grandchildren | because the old place was too small | to get away from the traffic |
-after the divorce | for the mountains | to look after an elderly parent | because the commute was too long |
+after the divorce | for the mountains | to look after an elderly parent | because the commute was killing them |
 to live somewhere with a garden | for the nightlife | to share a place with friends | because the landlord sold up |
 to be close to the hospital | for a bigger kitchen | to be in the city centre | because it was time for a change
 """)

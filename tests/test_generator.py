@@ -595,6 +595,6 @@ def test_why_is_answered_by_a_told_reason_and_unanswerable_without_one():
     for c, t in why:
         told = c.turns[t.answer_support].text
         assert t.qkind == "single" and t.answer in reasons and told[t.answer_start:t.answer_end] == t.answer
-        assert g._ASKS_WHY.match(t.text.lower())
+        assert g._ASKS_WHY.match(t.text.lower()) or t.text.lower().startswith("do you know why")
     held_out = {r.format(obj=o) for k in set(g.REASONS.values()) for r in g.pool(k, "valid") for o in ("it", "them")}
     assert held_out and not held_out & {t.answer for _, t in why}
