@@ -966,7 +966,7 @@ class World:
     def thing_slots(self, thing: str, det: str) -> dict:
         plural = thing in lx.PLURAL_THINGS
         return {"thing": f"{det} {thing}", "thing_a": f"some {thing}" if plural else f"{a_an(thing)} {thing}", "bare": thing,
-                "is": "are" if plural else "is", "it_is": "they're" if plural else "it's",
+                "is": "are" if plural else "is", "has": "have" if plural else "has", "it_is": "they're" if plural else "it's",
                 "obj": "them" if plural else "it", "tags": {"plural"} if plural else set()}
 
     # -- subjects: a fresh entity for a fact or for an unanswerable question
@@ -1076,8 +1076,9 @@ class World:
         elif key.person is not None:
             ps = self.person_slots(key.person, ref)
             s.update(ps, tags=set(s["tags"]) | ps["tags"])
+        s["pp"] = "my" if key.person is ME else "their"
         if "third" in s:        # a habit's verb agrees with its person: "I teach", "Nadia teaches"
-            s.update(vs=s["vb"] if key.person is ME else s["third"], pp="my" if key.person is ME else "their")
+            s["vs"] = s["vb"] if key.person is ME else s["third"]
         if value is not None:
             s.update(at=value.at, to=value.to, a=value.at, tags=s["tags"] | value.tags)
         return s
@@ -1381,9 +1382,9 @@ class World:
         core, newest = key.value.core.lower(), key.history[-1]
         return not any(t.is_fact and core in t.text.lower() for i, t in enumerate(self.turns) if i != newest)
 
-    def ask(self, request: bool = False, why: bool = False) -> bool:
-        """A question about what was told (`why`: why something was done, where a reason was told)."""
-        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= why]
+    def ask(self, request: bool = False, only_why: bool = False) -> bool:
+        """A question about what was told (`only_why`: why something was done, where a reason was told)."""
+        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= only_why]
         if request:
             plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse", "why")]
         if not plans:
@@ -1470,8 +1471,6 @@ class World:
         elif told:
             key = self.rng.choice(told)
             s = self.slots(key, key.ref, key.value)
-            s.setdefault("pp", "my" if key.person is ME else "their")
-            s["has"] = "have" if "plural" in s["tags"] else "has"
             templates = [t for t in _usable(UNSAID[key.kind], s["tags"]) if not (key.reason and _ASKS_WHY.match(t))]
             if not templates:
                 return False
@@ -1561,7 +1560,7 @@ def _conversation(seed: int, split: str) -> Conversation:
         (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
         (0.03, w.ask_unsaid),
-        (0.03, lambda: w.ask(why=True)),
+        (0.03, lambda: w.ask(only_why=True)),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),
         (0.04, w.command),
