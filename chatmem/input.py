@@ -235,6 +235,13 @@ class MiniLMEncoder:
         self.load()
         return self._model.encode(list(texts), batch_size=self.batch_size)
 
+    def token_vectors(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per text, its word pieces' character offsets and contextual vectors (chatmem.minilm), for R's spans."""
+        if not texts:
+            return []
+        self.load()
+        return self._model.token_vectors(list(texts), batch_size=self.batch_size)
+
 
 def encode(utterances: Iterable[Utterance], encoder: Encoder) -> list[Utterance]:
     """Attach embeddings, in one batch, to the utterances that have none yet."""

