@@ -156,6 +156,7 @@ class Bot:
         self._lock = getattr(memory, "lock", None) or threading.RLock()   # the store's: UI and worker share it
         self._cache = None   # (memory version, n, StoryIndex)
         self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
+        self._tv_seen: dict = {}   # text -> its token vectors, for R; None -> the memory version they are of
 
     # -- loading -------------------------------------------------------------------
     def load(self, encoder: bool = True) -> "Bot":
@@ -392,9 +393,33 @@ class Bot:
         if sr is None or sv is None or not todo:
             return {}
         sups = [[self.memory.memory_at(int(pos[i])) for i in q.chosen[:SUPPORTS]] for _, q, pos in todo]
-        inputs = [span_input(sv, u.tokens, u.embedding, [m.text for m in ms], [m.created for m in ms])
-                  for (u, _, _), ms in zip(todo, sups)]
+        tv = self._token_vectors if sr.cfg.sem and hasattr(self.encoder, "token_vectors") else None
+        inputs = []
+        for i in range(0, len(todo), 64):
+            part = list(zip(todo, sups))[i: i + 64]
+            if tv is not None and len(part) > 1:      # a batch of questions' texts in one pass of the encoder
+                from chatmem.when import r_text
+
+                tv([u.text for (u, _, _), _ in part] + [r_text(m.text, m.created)[0] for _, ms in part for m in ms])
+            inputs += [span_input(sv, u.tokens, u.embedding, [m.text for m in ms], [m.created for m in ms], u.text, tv)
+                       for (u, _, _), ms in part]
         return {id(q): s for (_, q, _), s in zip(todo, predict(sr, inputs)) if s is not None}
+
+    def _token_vectors(self, texts: list[str]) -> list:
+        """The encoder's token vectors (chatmem.span.TokenVectors), the last few hundred memories' kept while the
+        memory does not change (questions over one store read the same memories again and again; a memory
+        forgotten leaves nothing of it behind)."""
+        version = getattr(self.memory, "version", None)
+        if self._tv_seen.get(None) != version:
+            self._tv_seen = {None: version}
+        seen = self._tv_seen
+        todo = list(dict.fromkeys(t for t in texts if t not in seen))
+        for t, v in zip(todo, self.encoder.token_vectors(todo) if todo else []):
+            seen[t] = v
+        out = [seen[t] for t in texts]
+        while len(seen) > 513:
+            seen.pop(next(k for k in seen if k is not None))
+        return out
 
     def answer(self, utt: Utterance) -> Answer:
         return self.answer_many([utt])[0]

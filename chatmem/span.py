@@ -7,6 +7,9 @@ so "When did I ...?" is answered by copying a date, and which support is newest 
 flags (paper §3.6: it occurs in the question, in another support), its shape (capitalised, a number) and a
 learned embedding of frequent words, so "behind the bread bin", "March 3 at 4pm", "Henrike Vos" and
 "cobalt-19" come out whole, and unseen names work by their shape and their place in the sentence.
+Each word also carries its contextual MiniLM vector (the mean of its word pieces' last-layer vectors) and how
+near that is to the question's content words and to the question as a whole: a learned vocabulary of a few
+hundred words cannot tell that "born" answers "birthday", "combo" is a "combination" or "reading" a subject.
 Start and end scores are conditioned on the question (its words and its MiniLM embedding).
 """
 
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as Fn
 
 from chatmem.features import STOP_WORDS
 from chatmem.relevance import QWORDS
@@ -29,7 +33,12 @@ MAX_WORDS = 96      # words per memory (a longer memory's tail is not read)
 MAX_SPAN = 8
 N_FLAGS = 15
 N_GATE = 8
+N_SIMS = 2          # per word: nearest question content word, the whole question (MiniLM cosines)
 UNK = 1
+
+# Texts -> per text, its word pieces' character offsets (n, 2) and contextual vectors (n, dim)
+# (chatmem.input.MiniLMEncoder.token_vectors)
+TokenVectors = Callable[[list[str]], list[tuple[np.ndarray, np.ndarray]]]
 
 # A word: letters or digits, keeping inner hyphens, apostrophes, dots, colons and slashes ("cobalt-19", "4:30pm").
 _WORD = re.compile(r"[^\W_](?:[\w'’\-./:@+#]*[^\W_])?")
@@ -109,6 +118,7 @@ class SpanConfig:
     d: int = 32
     gru: int = 48
     minilm_dim: int = 384
+    sem: int = 0        # contextual word vectors' size (MiniLM's 384); 0: a model from before R read them
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -126,6 +136,8 @@ class SpanInput:
     offsets: list[list[tuple[int, int]]]   # per support, the words' character offsets in `texts`
     texts: list[str]       # per support, what R reads: the time note, then the memory's text
     body: list[int]        # per support, where the memory's own text starts in `texts`
+    vecs: list[np.ndarray] | None = None   # per support, (words, dim) contextual word vectors (word_vectors)
+    sims: np.ndarray | None = None         # (SUPPORTS, MAX_WORDS, N_SIMS)
 
 
 def _flags(text: str, offs: list[tuple[int, int]], body: int, q_low: set[str], q_pre: set[str], others: set[str],
@@ -172,9 +184,47 @@ class SpanVocab:
         return SpanVocab(self.words + new)
 
 
+def word_vectors(offs: Sequence[tuple[int, int]], pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(len(offs), dim): each word's mean contextual vector over the word pieces it overlaps (zeros past the
+    encoder's 256 pieces)."""
+    at, vec = pieces
+    out = np.zeros((len(offs), vec.shape[1] if vec.ndim == 2 else 0), dtype=np.float32)
+    if not len(at) or not len(offs):
+        return out
+    a = np.array([o[0] for o in offs])[:, None]
+    b = np.array([o[1] for o in offs])[:, None]
+    hit = (at[None, :, 0] < b) & (at[None, :, 1] > a)
+    n = hit.sum(1, keepdims=True)
+    return np.where(n > 0, hit.astype(np.float32) @ vec / np.maximum(n, 1), 0.0).astype(np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+
+
+def _semantics(question: str, q_mini: np.ndarray, read: Sequence[str], offsets, token_vectors: TokenVectors):
+    """Each support's contextual word vectors, and per word its cosine with the nearest content word of the
+    question and with the question's own embedding."""
+    got = token_vectors([question, *read])
+    q_at, q_vec = got[0]
+    content = [i for i, (a, b) in enumerate(q_at)
+               if question[a:b].isalnum() and question[a:b].lower() not in STOP_WORDS]
+    qn = _unit(q_vec[content]) if content else np.zeros((0, q_vec.shape[1]), np.float32)
+    vecs = [word_vectors(offs, p) for offs, p in zip(offsets, got[1:])]
+    sims = np.zeros((SUPPORTS, MAX_WORDS, N_SIMS), dtype=np.float32)
+    for k, v in enumerate(vecs):
+        if len(v):
+            u = _unit(v)
+            sims[k, : len(v), 0] = (u @ qn.T).max(1) if len(qn) else 0.0
+            sims[k, : len(v), 1] = u @ np.asarray(q_mini, np.float32)
+    return vecs, sims
+
+
 def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, supports: Sequence[str],
-               created: Sequence[float | None] | None = None) -> SpanInput:
-    """R's input: the question, and each supporting memory (hop order) behind the note of its write time."""
+               created: Sequence[float | None] | None = None, question: str | None = None,
+               token_vectors: TokenVectors | None = None) -> SpanInput:
+    """R's input: the question, and each supporting memory (hop order) behind the note of its write time. With
+    `token_vectors` (and the question's text), each word's contextual vector too."""
     q_low = {w.lower() for w in q_tokens}
     q_pre = {w[:5] for w in q_low if w not in STOP_WORDS}
     ids = np.zeros((SUPPORTS, MAX_WORDS), dtype=np.int64)
@@ -195,8 +245,11 @@ def span_input(vocab: SpanVocab, q_tokens: Sequence[str], q_mini: np.ndarray, su
     qs = [vocab.id(w) for w in q_tokens][:16]
     q_ids[: len(qs)] = qs
     qw = next((w for w in q_tokens if w in QWORDS), None)
+    texts = [t for t, _ in read]
+    vecs, sims = _semantics(question, q_mini, texts, offsets, token_vectors) \
+        if token_vectors is not None and question is not None else (None, None)
     return SpanInput(ids, flags, q_ids, QWORDS.index(qw) if qw else len(QWORDS), np.asarray(q_mini, np.float32),
-                     offsets, [t for t, _ in read], [b for _, b in read])
+                     offsets, texts, [b for _, b in read], vecs, sims)
 
 
 class SpanR(nn.Module):
@@ -208,23 +261,38 @@ class SpanR(nn.Module):
         self.drop = nn.Dropout(0.2)          # word identity is a weak cue next to the match flags: use it lightly
         self.q_type = nn.Embedding(len(QWORDS) + 1, d)
         self.q_mini = nn.Linear(cfg.minilm_dim, d, bias=False)
-        self.gru = nn.GRU(d + N_FLAGS + d, g, batch_first=True, bidirectional=True)
+        if cfg.sem:
+            self.sem = nn.Linear(cfg.sem, d, bias=False)
+        self.gru = nn.GRU(self.gru_inputs(cfg), g, batch_first=True, bidirectional=True)
         self.start = nn.Sequential(nn.Linear(2 * g + d, 64), nn.ReLU(), nn.Linear(64, 1))
         self.end = nn.Sequential(nn.Linear(2 * g + d, 64), nn.ReLU(), nn.Linear(64, 1))
         self.length = nn.Parameter(torch.zeros(MAX_SPAN))
         self.null = nn.Sequential(nn.Linear(2 * g + d + 1, 32), nn.ReLU(), nn.Linear(32, 1))
         self.gate = nn.Linear(N_GATE, 1)     # which R answers: > 0 the span, else R's dictionary and pointer words
 
-    def forward(self, ids, flags, q_ids, q_type, q_mini):
-        """ids (B, K, W), flags (B, K, W, F), q_ids (B, 16), q_type (B,), q_mini (B, 384) ->
-        span scores (B, K, W, MAX_SPAN) (start at w, length l+1; -inf where impossible) and null (B,)."""
+    @staticmethod
+    def gru_inputs(cfg: SpanConfig) -> int:
+        """Per word: its embedding, flags and the question; then its projected contextual vector and sims."""
+        return 2 * cfg.d + N_FLAGS + (cfg.d + N_SIMS if cfg.sem else 0)
+
+    def forward(self, ids, flags, q_ids, q_type, q_mini, sem=None):
+        """ids (B, K, W), flags (B, K, W, F), q_ids (B, 16), q_type (B,), q_mini (B, 384), sem (B, K, W', dim +
+        N_SIMS) or None (zeros) -> span scores (B, K, W, MAX_SPAN) (start at w, length l+1; -inf where
+        impossible) and null (B,)."""
         B, K, W_full = ids.shape
         W = max(int((ids > 0).any(1).any(0).nonzero().max()) + 1, 1) if bool((ids > 0).any()) else 1
         ids, flags = ids[:, :, :W], flags[:, :, :W]          # read only as far as the longest memory
         qm = (q_ids > 0).float()
         q = (self.E(q_ids) * qm[..., None]).sum(1) / qm.sum(1, keepdim=True).clamp(min=1)
         q = q + self.q_type(q_type) + self.q_mini(q_mini)                      # (B, d)
-        x = torch.cat([self.drop(self.E(ids)), flags, q[:, None, None, :].expand(B, K, W, -1)], -1).reshape(B * K, W, -1)
+        parts = [self.drop(self.E(ids)), flags, q[:, None, None, :].expand(B, K, W, -1)]
+        if self.cfg.sem:
+            width = self.cfg.sem + N_SIMS
+            # none given (an encoder without token vectors): zeros, the inputs the model was fine-tuned from
+            sem = torch.zeros(B, K, W, width) if sem is None or sem.shape[-1] != width else \
+                Fn.pad(sem[:, :, :W], (0, 0, 0, max(0, W - sem.shape[2])))
+            parts += [self.sem(sem[..., : self.cfg.sem]), sem[..., self.cfg.sem:]]
+        x = torch.cat(parts, -1).reshape(B * K, W, -1)
         h, _ = self.gru(x)
         h = torch.cat([h, q[:, None, :].repeat_interleave(K, 0).expand(-1, W, -1)], -1)
         st = self.start(h).squeeze(-1).reshape(B, K, W)
@@ -243,10 +311,26 @@ class SpanR(nn.Module):
         return scores, null
 
 
+def _sem_tensor(inputs: Sequence[SpanInput]) -> torch.Tensor | None:
+    """(B, SUPPORTS, longest memory, dim + N_SIMS): the words' contextual vectors and sims, or None where an
+    input has none."""
+    if not inputs or any(x.vecs is None or x.sims is None for x in inputs):
+        return None
+    dim = next((v.shape[1] for x in inputs for v in x.vecs if v.ndim == 2 and v.shape[1]), 0)
+    W = max([len(v) for x in inputs for v in x.vecs] + [1])
+    out = np.zeros((len(inputs), SUPPORTS, W, dim + N_SIMS), dtype=np.float32)
+    for b, x in enumerate(inputs):
+        for k, v in enumerate(x.vecs):
+            if len(v) and v.shape[1] == dim:
+                out[b, k, : len(v), :dim] = v
+        out[b, :, :, dim:] = x.sims[:, :W]
+    return torch.as_tensor(out)
+
+
 def batch_tensors(inputs: Sequence[SpanInput]):
     return (torch.as_tensor(np.stack([x.ids for x in inputs])), torch.as_tensor(np.stack([x.flags for x in inputs])),
             torch.as_tensor(np.stack([x.q_ids for x in inputs])), torch.as_tensor([x.q_type for x in inputs]),
-            torch.as_tensor(np.stack([x.q_mini for x in inputs])))
+            torch.as_tensor(np.stack([x.q_mini for x in inputs])), _sem_tensor(inputs))
 
 
 @dataclass

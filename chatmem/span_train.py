@@ -23,8 +23,8 @@ import torch.nn.functional as Fn
 
 from chatmem.bot import NOT_NEAR, about
 from chatmem.span import MAX_SPAN, MAX_WORDS, SUPPORTS, UNK, SpanConfig, SpanInput, SpanR, SpanVocab, batch_tensors, \
-    N_GATE, choose, gate_features, note_target, predict, span_input, target_index, use_span
-from chatmem.when import time_note
+    N_GATE, TokenVectors, choose, gate_features, note_target, predict, span_input, target_index, use_span
+from chatmem.when import r_text, time_note
 
 BASE_TIME = 1_683_550_000.0    # bAbI stories have no dates: R reads them as told a minute apart on one day
 
@@ -79,9 +79,46 @@ class SpanTrainConfig:
     # dog is called Pippin and he is seven."). Trained on one fact per turn only, R said "no answer" to "What does
     # Rokas do?" from "Thandiwe's fiancé is called Rokas, he's a sound engineer." (p 0.14 against 0.86).
     compound: float = 0.25
+    # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
+    sem: int = 384
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+class TokenMemo:
+    """The encoder's token vectors (chatmem.span.TokenVectors) of every text asked for, kept (as float16) so the
+    same memory read for many questions is encoded once; `fill` encodes many texts in big batches first."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def fill(self, texts: Sequence[str], chunk: int = 2048) -> None:
+        from chatmem.util import progress_bar
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.seen))
+        bar = progress_bar(len(todo), "encoding words in context", "text") if len(todo) > chunk else None
+        for i in range(0, len(todo), chunk):
+            part = todo[i: i + chunk]
+            for t, (at, v) in zip(part, self.encoder.token_vectors(part)):
+                self.seen[t] = (at, v.astype(np.float16))
+            if bar:
+                bar.update(len(part))
+        if bar:
+            bar.close()
+
+    def __call__(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.fill(texts)
+        return [self.seen[t] for t in texts]
+
+    def fill_examples(self, exs: Sequence["SpanExample"]) -> None:
+        """The questions of `exs` and their supports as R reads them (behind their time notes)."""
+        self.fill([t for e in exs for t in (e.question, *(r_text(s, c)[0] for s, c in zip(e.supports, e.created)))])
+
+
+def _inputs(vocab: SpanVocab, exs: Sequence["SpanExample"], minis: np.ndarray, tv: TokenVectors | None) -> list[SpanInput]:
+    return [span_input(vocab, e.q_tokens, m, e.supports, e.created, e.question, tv) for e, m in zip(exs, minis)]
 
 
 def _dialog_answers(bot, conv, vecs):
@@ -145,13 +182,13 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
     return out
 
 
-def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[list[SpanInput], np.ndarray]:
+def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray,
+                    tv: TokenVectors | None = None) -> tuple[list[SpanInput], np.ndarray]:
     """Inputs and flat target indices (-1 never: "no answer" is the last index); examples whose target does
-    not fit a span are left out."""
+    not fit a span are left out. `tv`: the words' contextual vectors (TokenMemo), for a model that reads them."""
     null = SUPPORTS * MAX_WORDS * MAX_SPAN
     xs, ys = [], []
-    for e, m in zip(exs, minis):
-        x = span_input(vocab, e.q_tokens, m, e.supports, e.created)
+    for e, x in zip(exs, _inputs(vocab, exs, minis, tv)):
         if e.target is None:
             y = null
         elif len(e.target) == 2:
@@ -167,11 +204,11 @@ def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndar
 
 
 def _loss(model: SpanR, xs: Sequence[SpanInput], ys: np.ndarray, word_dropout: float = 0.0) -> torch.Tensor:
-    ids, flags, q_ids, q_type, q_mini = batch_tensors(xs)
+    ids, flags, q_ids, q_type, q_mini, sem = batch_tensors(xs)
     if word_dropout:     # known words become unknown at random: names and things R never saw must work too
         ids = torch.where((torch.rand(ids.shape) < word_dropout) & (ids > UNK), UNK, ids)
         q_ids = torch.where((torch.rand(q_ids.shape) < word_dropout) & (q_ids > UNK), UNK, q_ids)
-    scores, null = model(ids, flags, q_ids, q_type, q_mini)
+    scores, null = model(ids, flags, q_ids, q_type, q_mini, sem)
     flat = torch.cat([scores.reshape(len(xs), -1), null[:, None]], 1)
     return Fn.cross_entropy(flat, torch.as_tensor(ys))
 
@@ -182,12 +219,20 @@ def fit(xs: Sequence[SpanInput], ys: np.ndarray, cfg: SpanTrainConfig, vocab_siz
     keep the epoch whose validation loss is lowest."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = SpanR(SpanConfig(vocab_size))
+    model = SpanR(SpanConfig(vocab_size, sem=cfg.sem))
     if init is not None:
         state = init.state_dict()
         E = state["E.weight"]
         if len(E) < vocab_size:         # words the vocabulary gained start as the unknown word
             state["E.weight"] = torch.cat([E, E[UNK].repeat(vocab_size - len(E), 1)])
+        for name, w in model.gru.state_dict().items():
+            old = state["gru." + name]
+            if name.startswith("weight_ih") and old.shape[1] < w.shape[1]:
+                # inputs R did not read before (its contextual word vectors) start with no weight: the model
+                # begins as the one it goes on from, and learns how far to trust them
+                state["gru." + name] = torch.cat([old, old.new_zeros(old.shape[0], w.shape[1] - old.shape[1])], 1)
+        for name, w in model.state_dict().items():
+            state.setdefault(name, w)
         model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.perf_counter()
@@ -276,11 +321,11 @@ def babi_examples(samples, per_task: int, seed: int) -> list[SpanExample]:
     return out
 
 
-def _spans(model: SpanR, vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray):
+def _spans(model: SpanR, vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray,
+           tv: TokenVectors | None = None):
     out = []
     for i in range(0, len(exs), 256):
-        xs = [span_input(vocab, e.q_tokens, m, e.supports, e.created) for e, m in zip(exs[i: i + 256], minis[i: i + 256])]
-        out += predict(model, xs)
+        out += predict(model, _inputs(vocab, exs[i: i + 256], minis[i: i + 256], tv if model.cfg.sem else None))
     return out
 
 
@@ -302,7 +347,8 @@ def _outcome(says: bool, right: bool, answerable: bool) -> int:
     return int(says and right) if answerable else int(not says)
 
 
-def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
+              tv: TokenVectors | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Where one of R's two answers, as the Bot would say them (chatmem.span.choose, before any threshold),
     serves (`_outcome`) and the other does not: the gate's features and which one (1 the span). Unanswerable
     questions count: left out, the gate let a confident dictionary guess through ("What is my cat called?" ->
@@ -310,7 +356,7 @@ def gate_data(loaded, exs: Sequence[SpanExample], minis: np.ndarray) -> tuple[np
     learned to prefer an unsure dictionary over a sure span and declined "Why did Zolbaku go to the nylu?" with
     "mexquari" sure in the cited memory."""
     X, y = [], []
-    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
+    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis, tv)):
         if sp is None:
             continue
         d, s = (_outcome(_said(c), _right(c.words, e.answer), e.answer is not None)
@@ -347,8 +393,8 @@ FLAT = 0.0025   # answerable-right within this of the best counts as the best (3
 NEAR = (NOT_NEAR, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
 
 
-def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
-                     unsupported: Sequence[SpanExample] = ()) -> tuple[float, float, dict]:
+def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsupported: Sequence[SpanExample] = (),
+                     tv: TokenVectors | None = None) -> tuple[float, float, dict]:
     """The span answers' confidence threshold and how near a cited memory must be to the question to count as
     about it (chatmem.bot.Bot.related_cos): the pair that answers within FLAT of the most answerable questions
     right while declining at least DECLINE of the unanswerable ones (else the one that declines most), on
@@ -361,7 +407,7 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray,
     threshold. They count: left out, the unanswerable questions were only the hard ones O found a memory for,
     and the threshold came out at 0.80, which through the Bot said "I'm not sure" to most right answers."""
     rows = []
-    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis)):
+    for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis, tv)):
         gate = sp is not None and use_span(loaded.span, gate_features(
             e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens, loaded.vocab.index, e.dict_words))
         rows.append((e, sp, gate))
@@ -479,13 +525,17 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         for part in (babi_va, renamed):
             exs, m = babi_gate_examples(loaded, part, encoder)
             seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
+    memo = TokenMemo(encoder)
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
+        tv = memo if cfg.sem else None
+        if tv is not None:
+            memo.fill_examples(exs + seen["tune"] + seen["gate"])
         texts = [s for e in exs for s in e.supports] + [e.question for e in exs]
         vocab = warm[1].extended(texts, cfg.vocab_min_count) if warm is not None else \
             SpanVocab.build(texts, cfg.vocab_min_count)
-        xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder))
-        valid = encode_examples(vocab, seen["tune"], minis["tune"])
+        xs, ys = encode_examples(vocab, exs, minilm_cached([e.question for e in exs], encoder), tv)
+        valid = encode_examples(vocab, seen["tune"], minis["tune"], tv)
         log(f"span data: {len(xs)} questions ({sum(e.qkind.startswith('babi') for e in exs)} from bAbI, "
             f"{int((ys == SUPPORTS * MAX_WORDS * MAX_SPAN).sum())} with no answer among O's supports), "
             f"vocabulary {len(vocab.words)}")
@@ -495,10 +545,10 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         loaded.span_vocab = vocab
         info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
-    X, y = gate_data(loaded, seen["gate"], minis["gate"])
+    X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, near, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"])
+    tau, near, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo)
     log(f"span threshold {tau:.2f}, related from MiniLM cosine {near:.2f} ({cal})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from chatmem.relevance import NF, NQ, Candidates, Relevance, RelevanceConfig, counter_df, match_features, prior
-from chatmem.span import (MAX_SPAN, SUPPORTS, SpanConfig, SpanR, SpanVocab, choose, note_target, predict, span_input,
-                          target_index, words)
+from chatmem.span import (MAX_SPAN, SUPPORTS, SpanConfig, SpanR, SpanVocab, batch_tensors, choose, note_target,
+                          predict, span_input, target_index, words)
 from chatmem.when import date_text, r_text, time_note
 
 MAY_8 = 1_683_554_160.0      # 8 May 2023, 13:56 UTC
@@ -347,12 +347,45 @@ def test_a_warm_start_goes_on_from_the_shipped_span_model():
 
     torch.manual_seed(0)
     given = SpanR(SpanConfig(vocab_size=20))
-    got = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0), 20, log=lambda m: None, init=given)
+    got = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0, sem=0), 20, log=lambda m: None,
+                 init=given)
     assert all(torch.equal(a, b) for a, b in zip(got.state_dict().values(), given.state_dict().values()))
-    fresh = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0), 20, log=lambda m: None)
+    fresh = st.fit([], np.zeros(0, dtype=np.int64), st.SpanTrainConfig(epochs=0, sem=0), 20, log=lambda m: None)
     assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), given.state_dict().values()))
     cfg = st.SpanTrainConfig()     # a fine-tune: at a lower learning rate, never longer than training anew
     assert cfg.warm_start and cfg.warm_lr < cfg.lr and cfg.warm_epochs <= cfg.epochs
+
+
+def test_words_read_their_pieces_vectors_and_a_model_that_did_not_read_them_goes_on_unchanged():
+    """chatmem.span.word_vectors: a word's contextual vector is the mean of its pieces'; and a warm start from a
+    span model without them (SpanConfig.sem 0) begins as that model: the new inputs start with no weight."""
+    import torch
+
+    from chatmem.span import N_SIMS, word_vectors
+    from chatmem.span_train import SpanTrainConfig, fit
+
+    t = "Zofia is born on 19 October."
+    pieces = (np.array([[0, 1], [1, 3], [3, 5], [6, 8], [9, 13]]), np.arange(10, dtype=np.float32).reshape(5, 2))
+    v = word_vectors(words(t), pieces)
+    assert v.shape == (6, 2) and np.allclose(v[0], [2, 3]) and np.allclose(v[1], [6, 7]) and not v[4:].any()
+
+    def tv(texts):      # three "pieces" per text, of vectors that depend on the text
+        rng = np.random.default_rng(len(texts[0]))
+        return [(np.array([[0, 2], [2, 5], [5, 9]]), rng.normal(size=(3, 384)).astype(np.float32)) for _ in texts]
+
+    vocab = SpanVocab.build([t], min_count=1)
+    q = np.ones(384, np.float32) / np.sqrt(384)
+    x = span_input(vocab, ("when", "is", "zofia", "s", "birthday"), q, [t], None, "When is Zofia's birthday?", tv)
+    assert len(x.vecs) == 1 and x.vecs[0].shape == (6, 384) and x.sims.shape == (SUPPORTS, 96, N_SIMS)
+    assert np.abs(x.sims).max() <= 1 + 1e-5 and x.sims[0, :6].any() and not x.sims[1:].any()
+    torch.manual_seed(0)
+    old = SpanR(SpanConfig(len(vocab.words))).eval()
+    new = fit([x], np.array([0]), SpanTrainConfig(epochs=0, sem=384), len(vocab.words), log=lambda m: None, init=old)
+    assert new.cfg.sem == 384
+    with torch.no_grad():
+        before, _ = old(*batch_tensors([x])[:5])
+        after, _ = new(*batch_tensors([x]))
+    assert torch.allclose(before, after, atol=1e-5)
 
 
 def test_a_warm_start_keeps_the_old_word_ids_and_learns_the_new_words():
