@@ -58,6 +58,7 @@ class Turn:
     lookalike: list[int] = field(default_factory=list)  # unanswerable: the same kind of fact told of others
     unsaid: bool = False  # unanswerable: asks what a told fact leaves out ("Why did Priya move to Singapore?")
     why: bool = False  # answered by a told reason ("Why did Priya move to Singapore?" -> "to be closer to family")
+    detail: bool = False  # answered by a told detail ("What breed is my dog?" -> "beagle"; DETAILS)
 
 
 @dataclass
@@ -616,8 +617,10 @@ UNSAID = {
     "park": ("why did I park {veh} there?", "how long can I leave {veh} there?", "how much did it cost to park {veh} there?",
              "who parked {veh} last?"),
     "holder": ("why did {v} need {thing}?", "when will {v} give {thing} back?", "what is {v} using {thing} for?",
+               "when am I getting {thing} back?",
                "how long has {v} had {thing}?"),
     "lender": ("why did I borrow {thing} from {v}?", "when do I have to give {thing} back to {v}?",
+               "when do I need to return {thing}?",
                "what did I need {thing} for?"),
     "attr": ("who chose {ps} {attr}?", "who else knows {ps} {attr}?", "why is {ps} {attr} {v}?"),
     "rel": ("how did I meet {R}?", "how long have I known {R}?", "what does {R} think of me?",
@@ -632,7 +635,7 @@ UNSAID = {
     "hours": ("how much does it cost to get into {place}?", "who runs {place}?", "how busy is {place} at weekends?"),
     "count": ("what are {ps} {noun} like?", "why {do} {p} have so many {noun}?"),
     "pet": ("what breed is {ps} {animal}?", "who looks after {ps} {animal} when {p} {be} away?",
-            "why did {p} call {ps} {animal} {v}?", "what does {ps} {animal} like to eat?"),
+            "why did {p} call {ps} {animal} {v}?", "what does {ps} {animal} like to eat?", "what kind of {animal} is {v}?"),
     "hobby": ("[instrument] who taught {p_obj} to play?", "[sport] which team {do} {p} play for?",
               "[language] why {be} {p} learning {v}?", "what got {p_obj} into {at}{v}?", "why {do} {p} love {at}{v}?"),
     "school": ("who is {ps} teacher at {v}?", "how does {p} get to {v}?", "what does {p} like best about {v}?"),
@@ -649,6 +652,24 @@ UNSAID = {
 }
 # The same of something I did: "I renewed my passport yesterday." -> "Why did I renew my passport?"
 DID_UNSAID = ("why {asked}?", "how did it go when {said}?", "who was with me when {said}?", "how much did it cost when {said}?")
+
+# A detail told after a statement that ends with its answer, as reasons are: "My dog is called Biscuit, a beagle."
+# answers "What breed is my dog?"; where none was told, the same question is unanswerable (UNSAID holds it too).
+# Trained only on the unanswerable side, R learned that "What breed ...?" never has an answer, and declined it
+# beside "Dog: Biscuit, a beagle.". Per kind: (its questions, how it is told after the fact, what it is).
+DETAILS = {
+    "pet": (("what breed is {ps} {animal}?", "what kind of {animal} is {v}?"), (", a {d}.", " and is a {d}."), "breed"),
+    "holder": (("when will {v} give {thing} back?", "when am I getting {thing} back?"), (" until {d}.",), "day"),
+    "lender": (("when do I have to give {thing} back to {v}?", "when do I need to return {thing}?"), (" until {d}.",),
+               "day"),
+    "appt": (("who is {ev} with?",), (" with {d}.",), "person"),
+    "park": (("how much did it cost to park {veh} there?",), (", it cost {d}.", " for {d}."), "money"),
+    "home": (("who {do} {p} live with?",), (" with {d}.",), "first"),
+    "price": (("what colour {was} {ps} {item}?",), (", the {d} one.",), "colour"),
+}
+DETAILED = 0.3   # share of their statements (ending with the answer, no reason told) that tell a detail
+BREEDS = {"dog": "BREEDS_DOG", "cat": "BREEDS_CAT", "horse": "BREEDS_HORSE", "pony": "BREEDS_HORSE",
+          "rabbit": "BREEDS_RABBIT"}
 
 # "Who ...?" from a fact's value back to the person it names: "Who plays the cello?" -> "Luca".
 INVERSE = {
@@ -893,6 +914,7 @@ class Key:
     span: tuple[int, str] | None = None  # where the newest statement holds the value
     who: tuple[int, str] | None = None  # where the newest statement names the person, when it names them
     reason: tuple[int, str] | None = None  # where the newest statement tells why, when it does
+    detail: tuple[int, str] | None = None  # where it tells a detail (DETAILS), when it does
 
 
 PERSON_KINDS = ("home", "job", "work", "school", "study", "debt")  # about a person (me only for SELF_KINDS)
@@ -915,6 +937,7 @@ class World:
         self.pad_rng = random.Random(pad_seed ^ 0x5EED)
         self.time_rng = random.Random(pad_seed ^ 0x71AE)   # the same for the times said after facts
         self.reason_rng = random.Random(pad_seed ^ 0x3A50)   # and for the reasons
+        self.detail_rng = random.Random(pad_seed ^ 0xDE7A)   # and for the details
         self.turns: list[Turn] = []
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
@@ -1092,10 +1115,13 @@ class World:
         said = self.timed(key.kind, text, start, value.core)
         ends = start is not None and (said != text or text[start:] == value.core + ".")
         text, reason = self.reasoned(key.kind, said, ends, s)
-        starts = {k: v for k, v in (("v", start), ("r", reason and reason[0])) if v is not None}
+        text, detail = (text, None) if reason else self.detailed(key.kind, text, ends, s)
+        starts = {k: v for k, v in (("v", start), ("r", reason and reason[0]), ("d", detail and detail[0]))
+                  if v is not None}
         text, starts = pad(self.pad_rng, text, starts)
         i = self.record(key, value, ref, text, starts.get("v"), kind, s)
         key.reason = reason and (starts["r"], reason[1])
+        key.detail = detail and (starts["d"], detail[1])
         return i
 
     def timed(self, kind: str, text: str, start: int | None, core: str) -> str:
@@ -1115,6 +1141,39 @@ class World:
             return f"{text[:-1]} {why}.", (len(text), why)
         return text, None
 
+    def detailed(self, kind: str, text: str, ends: bool, s: dict) -> tuple[str, tuple[int, str] | None]:
+        """A statement that ends with its answer may tell a detail (DETAILS) at its end: "My dog is called
+        Biscuit, a beagle." Returns the text and (where the detail starts, the detail)."""
+        if kind not in DETAILS or not ends or self.detail_rng.random() >= DETAILED:
+            return text, None
+        _, tells, what = DETAILS[kind]
+        d = self.detail_value(what, s)
+        if d is None:
+            return text, None
+        head = self.detail_rng.choice(tells).split("{d}")
+        return f"{text[:-1]}{head[0]}{d}{head[1]}", (len(text) - 1 + len(head[0]), d)
+
+    def detail_value(self, what: str, s: dict) -> str | None:
+        r = self.detail_rng
+        if what == "breed":
+            return r.choice(pool(BREEDS[s["animal"]], self.split)) if s.get("animal") in BREEDS else None
+        if what == "day":
+            return r.choice((r.choice(lx.WEEKDAYS), f"next {r.choice(lx.WEEKDAYS)}", f"the end of {r.choice(lx.MONTHS)}",
+                             r.choice(lx.MONTHS), "the weekend", f"the {r.randint(1, 28)}th"))
+        if what == "money":      # to park: a few coins' worth
+            return f"{r.randint(2, 30)}{r.choice(('', '.50'))} {r.choice(lx.CURRENCIES)}"
+        if what == "colour":
+            return r.choice(pool("COLOURS", self.split))
+        first = [n for n in pool("FIRST_NAMES", self.split) if n not in self.used]
+        if not first:
+            return None
+        name = r.choice(first)
+        self.used.add(name)              # no later person is given the name: the detail names no one else
+        if what == "person":
+            return f"Dr. {r.choice(pool('SURNAMES', self.split))}" if r.random() < 0.5 else \
+                f"{name} {r.choice(pool('SURNAMES', self.split))}"
+        return name
+
     def padded(self, text: str, start: int | None) -> tuple[str, int | None]:
         """`text` with `start` (where its answer begins, or None), perhaps told inside a longer turn."""
         text, starts = pad(self.pad_rng, text, {} if start is None else {"v": start})
@@ -1128,7 +1187,7 @@ class World:
         key.who = _name_at(text, s["p"]) if ref == "name" and "p" in s else None
         if key.kind in PLACED:          # "Where am I going on Friday?" is answered by the destination
             key.who = _name_at(text, s[PLACED[key.kind]])
-        key.value, key.ref, key.updated, key.reason = value, ref, kind == "update", None
+        key.value, key.ref, key.updated, key.reason, key.detail = value, ref, kind == "update", None, None
         key.history.append(i)
         return i
 
@@ -1368,6 +1427,8 @@ class World:
                 out.append(("single", key, "thing"))
             if key.reason is not None:
                 out.append(("single", key, "why"))
+            if key.detail is not None:
+                out.append(("single", key, "detail"))
         return out
 
     def sole_thing(self, key: Key) -> bool:
@@ -1382,11 +1443,12 @@ class World:
         core, newest = key.value.core.lower(), key.history[-1]
         return not any(t.is_fact and core in t.text.lower() for i, t in enumerate(self.turns) if i != newest)
 
-    def ask(self, request: bool = False, only_why: bool = False) -> bool:
-        """A question about what was told (`only_why`: why something was done, where a reason was told)."""
-        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and (pl[2] == "why") >= only_why]
+    def ask(self, request: bool = False, only: str | None = None) -> bool:
+        """A question about what was told (`only`: "why" something was done, where a reason was told, or a told
+        "detail")."""
+        plans = [pl for pl in self.plans() if pl[1] is not self.last_asked and only in (None, pl[2])]
         if request:
-            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse", "why")]
+            plans = [pl for pl in plans if pl[0] != "two_hop" and pl[2] not in ("told", "inverse", "why", "detail")]
         if not plans:
             return False
         # in a fixed order before the random tie-break: set order changes from one process to the next
@@ -1394,8 +1456,8 @@ class World:
         qkind = kinds[0]
         _, key, ref = self.rng.choice([pl for pl in plans if pl[0] == qkind])
         newest = key.history[-1]
-        told, inverse, thing, why = ref == "told", ref == "inverse", ref == "thing", ref == "why"
-        s = self.slots(key, key.ref if told or inverse or thing or why else ref, key.value)
+        told, inverse, thing, why, detail = (ref == r for r in ("told", "inverse", "thing", "why", "detail"))
+        s = self.slots(key, key.ref if told or inverse or thing or why or detail else ref, key.value)
         if key.kind == "park" and sum(k.kind == "park" for k in self.keys.values()) == 1:
             s["tags"] = s["tags"] | {"solo"}   # the only vehicle told of: "Where did I park?"
         support = [newest]
@@ -1415,6 +1477,9 @@ class World:
         elif why:
             text, _ = render(self.rng.choice(_usable(WHY[key.kind], s["tags"])), s, key.value.core)
             (start, answer), answer_support = key.reason, newest
+        elif detail:
+            text, _ = render(self.rng.choice(DETAILS[key.kind][0]), s, key.value.core)
+            (start, answer), answer_support = key.detail, newest
         elif thing:
             text, _ = render(self.rng.choice(THING_QUESTIONS[key.kind]), s, key.value.core)
             answer, answer_support = s["bare"], newest
@@ -1429,7 +1494,7 @@ class World:
                 text, _ = render(self.rng.choice(_usable(self.templates(key, "questions"), s["tags"])), s, None, prefix)
             answer_support = newest
         self.add(Turn(text, "request" if request else "question", self.tick(), False, True, answer, answer_support,
-                      start, None if start is None else start + len(answer), support, qkind, why=why))
+                      start, None if start is None else start + len(answer), support, qkind, why=why, detail=detail))
         self.asked[qkind] += 1
         self.last_asked = key
         return True
@@ -1471,7 +1536,8 @@ class World:
         elif told:
             key = self.rng.choice(told)
             s = self.slots(key, key.ref, key.value)
-            templates = [t for t in _usable(UNSAID[key.kind], s["tags"]) if not (key.reason and _ASKS_WHY.match(t))]
+            templates = [t for t in _usable(UNSAID[key.kind], s["tags"]) if not (key.reason and _ASKS_WHY.match(t))
+                         and not (key.detail and t in DETAILS[key.kind][0])]
             if not templates:
                 return False
             text, _ = render(self.rng.choice(templates), s, key.value.core)
@@ -1560,7 +1626,8 @@ def _conversation(seed: int, split: str) -> Conversation:
         (0.03, w.ask_did),
         (0.06, w.ask_unanswerable),
         (0.03, w.ask_unsaid),
-        (0.03, lambda: w.ask(only_why=True)),
+        (0.03, lambda: w.ask(only="why")),
+        (0.03, lambda: w.ask(only="detail")),
         (0.11, w.chat),
         (0.05, lambda: w.ask(request=True)),
         (0.04, w.command),

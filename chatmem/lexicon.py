@@ -479,3 +479,17 @@ to keep {obj} cool | for when the neighbours need {obj} | because that's always 
 so I see {obj} on the way out | to free up the hall | until the move | out of sight of visitors |
 because the shed leaks | so the babysitter can use {obj} | to keep {obj} away from the toddler
 """)
+
+# Details told after a fact (chatmem.generator.DETAILS): breeds by animal
+BREEDS_DOG = _phrases("""
+beagle | labrador | spaniel | collie | border terrier | greyhound | dachshund | poodle | whippet | boxer |
+springer spaniel | jack russell | pug | corgi | husky | schnauzer | lurcher | golden retriever | dalmatian | vizsla
+""")
+BREEDS_CAT = _phrases("""
+grey tabby | ginger tabby | Siamese | Persian | Maine Coon | Bengal | Ragdoll | British Shorthair | Burmese |
+black and white moggy | tortoiseshell | Sphynx | Russian Blue | Norwegian Forest cat | tabby
+""")
+BREEDS_HORSE = _phrases("""
+Connemara | Arab | cob | thoroughbred | Welsh pony | Shetland | Haflinger | Friesian | Highland pony | Appaloosa
+""")
+BREEDS_RABBIT = _phrases("lop | mini lop | Dutch rabbit | Lionhead | Rex | Flemish Giant | Netherland Dwarf | Angora")

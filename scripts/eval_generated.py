@@ -10,9 +10,10 @@ classifier calls facts stored.
 Per kind of question: answers that are short, right and confident; every labelled supporting memory among
 the (first 3) cited; declined (for unanswerable questions, the right behaviour; "lookalike": those that ask of
 one person what was told of another, as LoCoMo's do; "unsaid": those that ask what a told fact leaves out,
-"Why did Priya move to Singapore?"; "why": single facts that ask why, where a reason was told). Beside them, in the same
-run: whether BM25's, MiniLM cosine's and the newest k memories hold every supporting memory (k = how many
-the question has).
+"Why did Priya move to Singapore?"; "why": single facts that ask why, where a reason was told; "detail": those
+that ask a detail told after a fact, "What breed is my dog?" after "My dog is called Biscuit, a beagle."). Beside
+them, in the same run: whether BM25's, MiniLM cosine's and the newest k memories hold every supporting memory
+(k = how many the question has).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def main() -> int:
             said = a.confident and bool(a.words)
             rows.append({"kind": t.qkind, "question": t.text, "expected": t.answer, "answer": a.text,
                          "confident": a.confident, "span": a.span is not None, "lookalike": bool(t.lookalike),
-                         "unsaid": t.unsaid, "why": t.why,
+                         "unsaid": t.unsaid, "why": t.why, "detail": t.detail,
                          "right": t.answer is not None and said and a.words == [t.answer],
                          "declined": not said, "cited_right": bool(gold) and gold <= set(cited),
                          **{f"{m}_right": bool(gold) and gold <= set(top[m]) for m in top}})
@@ -126,8 +127,9 @@ def main() -> int:
     pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of
             "lookalike": lambda r: r["kind"] == "unanswerable" and r["lookalike"],   # one what was told of another
             "unsaid": lambda r: r["unsaid"],      # and those that ask what a told fact leaves out
-            "why": lambda r: r["why"]}            # single facts: why, where a reason was told
-    for k in kinds + ["lookalike", "unsaid", "why", "answerable"]:
+            "why": lambda r: r["why"],            # single facts: why, where a reason was told
+            "detail": lambda r: r["detail"]}      # and a detail told after a fact
+    for k in kinds + ["lookalike", "unsaid", "why", "detail", "answerable"]:
         rs = [r for r in rows if pick.get(k, lambda r: r["kind"] == k)(r)]
         if not rs:
             continue
