@@ -124,7 +124,8 @@ def _parts_card(cfg: dict) -> str:
                       if span["config"].get("casual") else "")
                    + (f"; {span['config']['compound']:.0%} of the statement pairs that can be told in one turn so told"
                       if span["config"].get("compound") else "") + ") "
-                   f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
+                   + ("(each word read with its contextual MiniLM vector too) " if span["config"].get("sem") else "")
+                   + f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements (generated conversations kept apart, and bAbI validation stories as told and with "
                    f"invented names, places and things); span threshold {cfg.get('span_threshold', 0.5):.3g} "

@@ -193,6 +193,25 @@ def test_why_is_answered_from_a_told_reason_and_declined_without_one(shipped):
 
 
 @needs_assets
+def test_a_detail_told_after_a_fact_is_answered_and_one_never_told_is_declined(shipped):
+    """"Who is my eye test with?" from "... at 10:20 with Dr. Haversham.": a question R used to decline whatever the
+    memory said, as it had only ever met it unanswerable; asked of a fact that does not tell it, still declined."""
+    bot = shipped()
+    _tell(bot, "I lent my tent to Magnus until the end of August.")
+    _tell(bot, "My eye test is on 9 June at 10:20 with Dr. Haversham.")
+    _tell(bot, "Kasia lives in Gdansk with her boyfriend Piotr.")
+    assert bot.ask("When is Magnus giving my tent back?").text == "the end of August"
+    assert bot.ask("Who is my eye test with?").text == "Dr. Haversham"
+    assert bot.ask("Who does Kasia live with?").text == "Piotr"
+    bot = shipped()
+    _tell(bot, "My eye test is on 9 June at 10:20.")
+    _tell(bot, "Kasia lives in Gdansk.")
+    for q in ("Who is my eye test with?", "Who does Kasia live with?"):
+        a = bot.ask(q)
+        assert not a.confident and a.text.startswith("I don't know that."), (q, a.text)
+
+
+@needs_assets
 def test_batched_answers_equal_one_at_a_time(shipped):
     """A replay stores a whole story, then asks each question at its place in it, in one batch."""
     story = ["Mary went to the kitchen.", "John went to the garden.", "Mary moved to the office.",
