@@ -50,16 +50,16 @@ def test_second_hop_learns_to_follow_the_bridge_and_to_stop(real_encoder):
     from chatmem import generator
     from chatmem.hop2_train import Hop2TrainConfig, accuracy, collect, fit
 
-    train = collect(generator.generate(120, seed=5, split="train"), real_encoder)
-    held = collect(generator.generate(40, seed=6, split="train"), real_encoder)
+    train = collect(generator.generate(200, seed=5, split="train"), real_encoder)
+    held = collect(generator.generate(80, seed=6, split="train"), real_encoder)
     cfg = Hop2TrainConfig(epochs=8)
-    before = accuracy(SecondHop(cfg.model).eval(), held)
     torch.manual_seed(0)
+    before = accuracy(SecondHop(cfg.model).eval(), held)
     after = accuracy(fit(train, cfg, log=lambda m: None), held)
-    # 120 conversations, 8 epochs: two-hop 0.47 against 0.12 untrained since a fifth of the facts sit in long turns
-    # (whose chat dilutes the bridge); the full stage (1,200 conversations) reaches 0.65-0.71 on its validation
-    assert after["stop"] > 0.9 and after["two_hop"] > 0.4
-    assert after["two_hop"] > before["two_hop"] or after["stop"] > before["stop"]
+    # 200 conversations, 8 epochs: two-hop 0.45 of 126 questions against 0.1-0.15 untrained (a fifth of the facts sit
+    # in long turns, whose chat dilutes the bridge); the full stage (1,200 conversations) reaches 0.65-0.71 on its
+    # validation. 40 held-out conversations (66 two-hop questions) moved 0.35-0.48 with the training set's size.
+    assert after["stop"] > 0.9 and after["two_hop"] > before["two_hop"] + 0.25, (before, after)
 
 
 def test_the_bot_takes_a_second_hop_through_a_person_and_leaves_babi_to_s_o(real_encoder):
