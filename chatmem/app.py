@@ -717,6 +717,8 @@ class ChatmemApp(App):
             if ok and m is not None:
                 gone.append(squash(m.text))
         if done:
+            if self.bot is not None:
+                self.bot.forget_caches()    # R's token vectors of what was read: nothing of it stays in RAM
             self.reload_memories()
             self.unsay(lambda said: any(g in said for g in gone))
             self.say(f"Forgot {what.format(n=done)}.", "system")

@@ -145,6 +145,21 @@ class Event:
     answer: Answer | None = None
 
 
+class _TokenCache:
+    """The encoder's token vectors (chatmem.span.TokenVectors) of what R read, so a memory read for several
+    questions is encoded once. In RAM only, and dropped when a memory is forgotten in the app
+    (Bot.forget_caches), at the first question after any other change, or once it holds a few hundred texts."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+        self.seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.seen))
+        self.seen.update(zip(todo, self.encoder.token_vectors(todo) if todo else []))
+        return [self.seen[t] for t in texts]
+
+
 class Bot:
     def __init__(self, memory: MemoryBase, model_dir: Path | None = None, encoder: Encoder | None = None,
                  session: str | None = None):
@@ -156,7 +171,7 @@ class Bot:
         self._lock = getattr(memory, "lock", None) or threading.RLock()   # the store's: UI and worker share it
         self._cache = None   # (memory version, n, StoryIndex)
         self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
-        self._tv_seen: dict = {}   # text -> its token vectors, for R; None -> the memory version they are of
+        self._tv: tuple[object, _TokenCache] | None = None   # (memory version, R's token vectors of it)
 
     # -- loading -------------------------------------------------------------------
     def load(self, encoder: bool = True) -> "Bot":
@@ -393,10 +408,11 @@ class Bot:
         if sr is None or sv is None or not todo:
             return {}
         sups = [[self.memory.memory_at(int(pos[i])) for i in q.chosen[:SUPPORTS]] for _, q, pos in todo]
-        tv = self._token_vectors if sr.cfg.sem and hasattr(self.encoder, "token_vectors") else None
+        reads = sr.cfg.sem and hasattr(self.encoder, "token_vectors")   # else zeros: words by identity alone
         inputs = []
         for i in range(0, len(todo), 64):
             part = list(zip(todo, sups))[i: i + 64]
+            tv = self._token_cache() if reads else None
             if tv is not None and len(part) > 1:      # a batch of questions' texts in one pass of the encoder
                 from chatmem.when import r_text
 
@@ -405,21 +421,16 @@ class Bot:
                        for (u, _, _), ms in part]
         return {id(q): s for (_, q, _), s in zip(todo, predict(sr, inputs)) if s is not None}
 
-    def _token_vectors(self, texts: list[str]) -> list:
-        """The encoder's token vectors (chatmem.span.TokenVectors), the last few hundred memories' kept while the
-        memory does not change (questions over one store read the same memories again and again; a memory
-        forgotten leaves nothing of it behind)."""
+    def forget_caches(self) -> None:
+        """Drop what the Bot keeps of memories' text between questions (R's token vectors); call after forgetting."""
+        with self._lock:
+            self._tv = None
+
+    def _token_cache(self) -> _TokenCache:
         version = getattr(self.memory, "version", None)
-        if self._tv_seen.get(None) != version:
-            self._tv_seen = {None: version}
-        seen = self._tv_seen
-        todo = list(dict.fromkeys(t for t in texts if t not in seen))
-        for t, v in zip(todo, self.encoder.token_vectors(todo) if todo else []):
-            seen[t] = v
-        out = [seen[t] for t in texts]
-        while len(seen) > 513:
-            seen.pop(next(k for k in seen if k is not None))
-        return out
+        if self._tv is None or self._tv[0] != version or len(self._tv[1].seen) > 512:
+            self._tv = (version, _TokenCache(self.encoder))
+        return self._tv[1]
 
     def answer(self, utt: Utterance) -> Answer:
         return self.answer_many([utt])[0]

@@ -195,6 +195,10 @@ def make_utterance(text: str) -> Utterance:
 
 
 class Encoder(Protocol):
+    """Sentence embeddings. An encoder may also give `token_vectors(texts)` (as MiniLMEncoder does), per text its
+    word pieces' offsets and contextual vectors; R's span model reads them where the model was trained to, and
+    without them answers worse (chatmem.span)."""
+
     name: str
     dim: int
 

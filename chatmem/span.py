@@ -288,7 +288,8 @@ class SpanR(nn.Module):
         parts = [self.drop(self.E(ids)), flags, q[:, None, None, :].expand(B, K, W, -1)]
         if self.cfg.sem:
             width = self.cfg.sem + N_SIMS
-            # none given (an encoder without token vectors): zeros, the inputs the model was fine-tuned from
+            # none given (an encoder without token vectors): zeros; R then reads words by identity alone, and
+            # answers worse than with them
             sem = torch.zeros(B, K, W, width) if sem is None or sem.shape[-1] != width else \
                 Fn.pad(sem[:, :, :W], (0, 0, 0, max(0, W - sem.shape[2])))
             parts += [self.sem(sem[..., : self.cfg.sem]), sem[..., self.cfg.sem:]]

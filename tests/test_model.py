@@ -212,6 +212,24 @@ def test_a_detail_told_after_a_fact_is_answered_and_one_never_told_is_declined(s
 
 
 @needs_assets
+def test_r_s_word_vectors_of_a_memory_do_not_outlive_it(shipped):
+    """R's token vectors are kept between questions only while the memory is unchanged, and dropped on forget."""
+    bot = shipped()
+    _tell(bot, "My safe combination is 12-34-56.")
+    _tell(bot, "The wifi password is maple-tree-42.")
+    assert bot.ask("What is my safe combination?").text == "12-34-56"
+    held = lambda: [t for t in (bot._tv[1].seen if bot._tv else ()) if "12-34-56" in t]   # noqa: E731
+    assert held()
+    bot.forget_caches()
+    assert not held()
+    bot.ask("What is my safe combination?")
+    [m] = [m for m in bot.memory.all() if "12-34-56" in m.text]
+    bot.memory.forget(m.id)
+    bot.ask("What is the wifi password?")
+    assert not held()
+
+
+@needs_assets
 def test_batched_answers_equal_one_at_a_time(shipped):
     """A replay stores a whole story, then asks each question at its place in it, in one batch."""
     story = ["Mary went to the kitchen.", "John went to the garden.", "Mary moved to the office.",
