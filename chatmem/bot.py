@@ -18,6 +18,7 @@ from chatmem.features import STOP_WORDS
 from chatmem.input import Encoder, MiniLMEncoder, Utterance, encode, make_utterance, parse
 from chatmem.memory import Memory, MemoryBase, new_session_id
 from chatmem.paths import assets_dir
+from chatmem.util import TokenVectorCache
 
 POOL_ALL = 4096          # up to this many memories the relevance term ranks every one of them
 COSINE_WINDOW = 50_000   # above it: the word-hash candidates and the MiniLM-nearest of the newest memories
@@ -145,21 +146,6 @@ class Event:
     answer: Answer | None = None
 
 
-class _TokenCache:
-    """The encoder's token vectors (chatmem.span.TokenVectors) of what R read, so a memory read for several
-    questions is encoded once. In RAM only, and dropped when a memory is forgotten in the app
-    (Bot.forget_caches), at the first question after any other change, or once it holds a few hundred texts."""
-
-    def __init__(self, encoder: Encoder):
-        self.encoder = encoder
-        self.seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __call__(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.seen))
-        self.seen.update(zip(todo, self.encoder.token_vectors(todo) if todo else []))
-        return [self.seen[t] for t in texts]
-
-
 class Bot:
     def __init__(self, memory: MemoryBase, model_dir: Path | None = None, encoder: Encoder | None = None,
                  session: str | None = None):
@@ -171,7 +157,9 @@ class Bot:
         self._lock = getattr(memory, "lock", None) or threading.RLock()   # the store's: UI and worker share it
         self._cache = None   # (memory version, n, StoryIndex)
         self.retriever = None  # candidate memories for O (chatmem.retrieval); made on first use
-        self._tv: tuple[object, _TokenCache] | None = None   # (memory version, R's token vectors of it)
+        # (memory version, R's token vectors of what it read): in RAM only, dropped when the app forgets a memory
+        # (forget_caches), at the first question after any other change, or past 512 texts
+        self._tv: tuple[object, TokenVectorCache] | None = None
 
     # -- loading -------------------------------------------------------------------
     def load(self, encoder: bool = True) -> "Bot":
@@ -402,6 +390,7 @@ class Bot:
     def _spans(self, utts, queries, where) -> dict:
         """R's best span in the supporting memories of each answered question (chatmem.span), by query."""
         from chatmem.span import SUPPORTS, predict, span_input
+        from chatmem.when import r_text
 
         sr, sv = self._loaded.span, self._loaded.span_vocab
         todo = [(u, q, pos) for u, q, pos in zip(utts, queries, where) if q.chosen]
@@ -409,14 +398,13 @@ class Bot:
             return {}
         sups = [[self.memory.memory_at(int(pos[i])) for i in q.chosen[:SUPPORTS]] for _, q, pos in todo]
         reads = sr.cfg.sem and hasattr(self.encoder, "token_vectors")   # else zeros: words by identity alone
+        pairs = list(zip(todo, sups))
         inputs = []
-        for i in range(0, len(todo), 64):
-            part = list(zip(todo, sups))[i: i + 64]
+        for i in range(0, len(pairs), 64):
+            part = pairs[i: i + 64]
             tv = self._token_cache() if reads else None
-            if tv is not None and len(part) > 1:      # a batch of questions' texts in one pass of the encoder
-                from chatmem.when import r_text
-
-                tv([u.text for (u, _, _), _ in part] + [r_text(m.text, m.created)[0] for _, ms in part for m in ms])
+            if tv is not None:          # a batch of questions' texts in one pass of the encoder
+                tv.fill([u.text for (u, _, _), _ in part] + [r_text(m.text, m.created)[0] for _, ms in part for m in ms])
             inputs += [span_input(sv, u.tokens, u.embedding, [m.text for m in ms], [m.created for m in ms], u.text, tv)
                        for (u, _, _), ms in part]
         return {id(q): s for (_, q, _), s in zip(todo, predict(sr, inputs)) if s is not None}
@@ -426,10 +414,10 @@ class Bot:
         with self._lock:
             self._tv = None
 
-    def _token_cache(self) -> _TokenCache:
+    def _token_cache(self) -> TokenVectorCache:
         version = getattr(self.memory, "version", None)
         if self._tv is None or self._tv[0] != version or len(self._tv[1].seen) > 512:
-            self._tv = (version, _TokenCache(self.encoder))
+            self._tv = (version, TokenVectorCache(self.encoder))
         return self._tv[1]
 
     def answer(self, utt: Utterance) -> Answer:

@@ -86,35 +86,9 @@ class SpanTrainConfig:
         return asdict(self)
 
 
-class TokenMemo:
-    """The encoder's token vectors (chatmem.span.TokenVectors) of every text asked for, kept (as float16) so the
-    same memory read for many questions is encoded once; `fill` encodes many texts in big batches first."""
-
-    def __init__(self, encoder):
-        self.encoder = encoder
-        self.seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def fill(self, texts: Sequence[str], chunk: int = 2048) -> None:
-        from chatmem.util import progress_bar
-
-        todo = list(dict.fromkeys(t for t in texts if t not in self.seen))
-        bar = progress_bar(len(todo), "encoding words in context", "text") if len(todo) > chunk else None
-        for i in range(0, len(todo), chunk):
-            part = todo[i: i + chunk]
-            for t, (at, v) in zip(part, self.encoder.token_vectors(part)):
-                self.seen[t] = (at, v.astype(np.float16))
-            if bar:
-                bar.update(len(part))
-        if bar:
-            bar.close()
-
-    def __call__(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        self.fill(texts)
-        return [self.seen[t] for t in texts]
-
-    def fill_examples(self, exs: Sequence["SpanExample"]) -> None:
-        """The questions of `exs` and their supports as R reads them (behind their time notes)."""
-        self.fill([t for e in exs for t in (e.question, *(r_text(s, c)[0] for s, c in zip(e.supports, e.created)))])
+def fill_examples(memo, exs: Sequence["SpanExample"]) -> None:
+    """Encode, word by word, the questions of `exs` and their supports as R reads them (behind their time notes)."""
+    memo.fill([t for e in exs for t in (e.question, *(r_text(s, c)[0] for s, c in zip(e.supports, e.created)))])
 
 
 def _inputs(vocab: SpanVocab, exs: Sequence["SpanExample"], minis: np.ndarray, tv: TokenVectors | None) -> list[SpanInput]:
@@ -185,7 +159,8 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
 def encode_examples(vocab: SpanVocab, exs: Sequence[SpanExample], minis: np.ndarray,
                     tv: TokenVectors | None = None) -> tuple[list[SpanInput], np.ndarray]:
     """Inputs and flat target indices (-1 never: "no answer" is the last index); examples whose target does
-    not fit a span are left out. `tv`: the words' contextual vectors (TokenMemo), for a model that reads them."""
+    not fit a span are left out. `tv`: the words' contextual vectors (chatmem.util.TokenVectorCache), for a model
+    that reads them."""
     null = SUPPORTS * MAX_WORDS * MAX_SPAN
     xs, ys = [], []
     for e, x in zip(exs, _inputs(vocab, exs, minis, tv)):
@@ -484,7 +459,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     from chatmem.babi import rename
     from chatmem.crowd import crowd_conversation
     from chatmem.input import MiniLMEncoder
-    from chatmem.util import minilm_cached, progress_bar
+    from chatmem.util import TokenVectorCache, minilm_cached, progress_bar
 
     t0 = time.perf_counter()
     loaded = checkpoint.load(model_dir, without=("span",) if fit_model and not cfg.warm_start else ())
@@ -525,12 +500,12 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         for part in (babi_va, renamed):
             exs, m = babi_gate_examples(loaded, part, encoder)
             seen["gate"], minis["gate"] = seen["gate"] + exs, np.concatenate([minis["gate"], m])
-    memo = TokenMemo(encoder)
+    memo = TokenVectorCache(encoder, np.float16)
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
         tv = memo if cfg.sem else None
         if tv is not None:
-            memo.fill_examples(exs + seen["tune"] + seen["gate"])
+            fill_examples(memo, exs + seen["tune"])
         texts = [s for e in exs for s in e.supports] + [e.question for e in exs]
         vocab = warm[1].extended(texts, cfg.vocab_min_count) if warm is not None else \
             SpanVocab.build(texts, cfg.vocab_min_count)
@@ -545,6 +520,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         loaded.span_vocab = vocab
         info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
+    if loaded.span.cfg.sem:      # the fitted model's, or the one kept where only the gate and threshold refit
+        fill_examples(memo, seen["gate"] + seen["tune"])
     X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")

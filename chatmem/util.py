@@ -79,6 +79,33 @@ def minilm_cached(texts: Sequence[str], encoder=None, cache: Path | None = None)
     return out
 
 
+class TokenVectorCache:
+    """An encoder's token vectors (chatmem.span.TokenVectors) of every text asked for, kept so the same memory read
+    for several questions is encoded once (`dtype` float16 halves what training keeps of thousands of them);
+    `fill` encodes many texts in big batches first, with a progress bar."""
+
+    def __init__(self, encoder, dtype=np.float32):
+        self.encoder = encoder
+        self.dtype = dtype
+        self.seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def fill(self, texts: Sequence[str], chunk: int = 2048) -> None:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.seen))
+        bar = progress_bar(len(todo), "encoding words in context", "text") if len(todo) > chunk else None
+        for i in range(0, len(todo), chunk):
+            part = todo[i: i + chunk]
+            for t, (at, v) in zip(part, self.encoder.token_vectors(part)):
+                self.seen[t] = (at, v.astype(self.dtype, copy=False))
+            if bar:
+                bar.update(len(part))
+        if bar:
+            bar.close()
+
+    def __call__(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.fill(texts)
+        return [self.seen[t] for t in texts]
+
+
 def fit_by_size(module, examples: Sequence, sizes: Sequence[int], loss_of: Callable, epochs: int, batch: int, lr: float,
                 weight_decay: float, rng: np.random.Generator, what: str, log=print,
                 progress: Callable[[int], None] | None = None):

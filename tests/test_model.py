@@ -122,6 +122,13 @@ def _tell(bot, text):
     bot.observe(text)
 
 
+def _declines(bot, *questions):
+    """Each question is answered "I don't know that.", not guessed."""
+    for q in questions:
+        a = bot.ask(q)
+        assert not a.confident and a.text.startswith("I don't know that."), (q, a.text)
+
+
 @needs_assets
 def test_shipped_model_answers_a_babi_style_story(shipped):
     bot = shipped()
@@ -187,9 +194,7 @@ def test_why_is_answered_from_a_told_reason_and_declined_without_one(shipped):
     assert bot.ask("Where does Priya live?").text == "Singapore"
     bot = shipped()
     _tell(bot, "Priya moved to Singapore in June.")
-    for q in ("Why did Priya move to Singapore?", "What does Priya love most about Singapore?"):
-        a = bot.ask(q)
-        assert not a.confident and a.text.startswith("I don't know that."), (q, a.text)
+    _declines(bot, "Why did Priya move to Singapore?", "What does Priya love most about Singapore?")
 
 
 @needs_assets
@@ -206,9 +211,7 @@ def test_a_detail_told_after_a_fact_is_answered_and_one_never_told_is_declined(s
     bot = shipped()
     _tell(bot, "My eye test is on 9 June at 10:20.")
     _tell(bot, "Kasia lives in Gdansk.")
-    for q in ("Who is my eye test with?", "Who does Kasia live with?"):
-        a = bot.ask(q)
-        assert not a.confident and a.text.startswith("I don't know that."), (q, a.text)
+    _declines(bot, "Who is my eye test with?", "Who does Kasia live with?")
 
 
 @needs_assets
