@@ -30,11 +30,12 @@ T_SEQ = 4 * L
 PAD, UNK = 0, 1
 STOP = "<stop>"
 
-# Function words never count as a match between sentences.
+# Function words never count as a match between sentences. Clitics too: the "'s" of "What's my job?" is not
+# the "'s" of "My sister's husband" ("whats" splits as "what" "s").
 STOP_WORDS = frozenset(
     """a an the is are was were be been am to of in on at into there here where what who whom whose how
     why which when did does do doing done you your i me my we us our it its this that these those and or
-    then than after afterwards following before as by for with from go went back up""".split()
+    then than after afterwards following before as by for with from go went back up 's s 'm 're 've 'd 'll""".split()
 )
 
 
