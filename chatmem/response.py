@@ -27,6 +27,10 @@ def answer_tables(vocab: Vocab) -> np.ndarray:
     return vocab.answer_of().copy()
 
 
+def _word_like(w: str) -> bool:
+    return w[:1].isalnum() and w != "n't"
+
+
 def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, queries: list[Query]) -> list[Response]:
     if not queries:
         return []
@@ -64,6 +68,9 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
     first = [None] * H
     done = np.zeros(H, dtype=bool)
     flat_lid = s_lid.reshape(H, -1)
+    # A copied answer word is a word: never a clitic ("'s" of "he's a pilot" answered "What does Chidi do?")
+    copyable = torch.as_tensor(np.array([[lid >= 0 and _word_like(q.idx.word(int(lid))) for lid in row]
+                                         for q, row in zip(queries, flat_lid)], dtype=bool).reshape(H, -1))
     shared = {"sent_gid", "sent_mini"}
     with torch.inference_mode():
         reader = model.read(base["seq_gid"], base["seq_seg"], base["seq_flag"], base["seq_len"])
@@ -82,6 +89,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         with torch.inference_mode():
             scores, mask = model.r_step(ctx, torch.full((len(live),), t), torch.as_tensor(prev_gid[live]),
                                         torch.as_tensor(prev_ans[live]), torch.as_tensor(prev_lid[live]))
+            mask[:, A:] &= copyable[live]
             if t == 0:
                 mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
             if t == MAX_ANSWER_WORDS:
