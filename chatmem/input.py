@@ -59,8 +59,13 @@ def _spacy():
         if _tokenizer is None:
             import spacy
 
+            from spacy.util import compile_infix_regex
+
             seg = spacy.blank("en")          # one pipeline: a second blank("en") costs ~0.2 s of start-up
             seg.add_pipe("sentencizer")
+            # Brackets split words, so markup typed as text ("[bold]Dr. Okafor[/bold]") leaves "Dr." whole: glued
+            # to "bold]" it was no abbreviation and ended a sentence.
+            seg.tokenizer.infix_finditer = compile_infix_regex([*seg.Defaults.infixes, r"[\[\]]"]).finditer
             _tokenizer, _segmenter = seg.tokenizer, seg
     return _tokenizer, _segmenter
 

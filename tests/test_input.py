@@ -17,6 +17,14 @@ def test_paragraph_becomes_one_statement_per_sentence():
     assert kinds == ["statement", "statement", "question"]
 
 
+def test_markup_typed_as_text_does_not_split_a_sentence_at_an_abbreviation():
+    """"[bold]Dr. Okafor[/bold]" used to end a sentence after "Dr." (glued to "bold]", no abbreviation), and the
+    rest was read as a greeting and not stored."""
+    assert split_sentences("My dentist is [bold]Dr. Okafor[/bold].") == ["My dentist is [bold]Dr. Okafor[/bold]."]
+    assert split_sentences("[b]Dr. Okafor[/b] is my GP. He is kind.") == ["[b]Dr. Okafor[/b] is my GP.", "He is kind."]
+    assert "okafor" in tokenize("My dentist is [bold]Dr. Okafor[/bold].")
+
+
 @pytest.mark.parametrize("text,expected", [
     ("Where is Mary?", True),
     ("where is john", True),                     # no question mark, question word
