@@ -97,6 +97,10 @@ def a_an(word: str) -> str:
     return "an" if word[0] in "aeiouAEIOU" or word.startswith(("MOT", "hour")) else "a"
 
 
+def ordinal(day: int) -> str:
+    return f"{day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+
+
 def date_phrase(ts: float) -> str:
     """A write time as the answer to "When did I ...?": "8 May 2023" (as R's time notes write it)."""
     return date_text(ts)
@@ -144,11 +148,10 @@ CLOSING_TIMES = ("5pm", "6pm", "8pm", "9:30pm", "10pm", "midnight", "half past f
 def _date_value(r: random.Random, split: str) -> Value:
     """An appointment's date: the answer keeps the core ("March 3 at 4pm"); "on"/"in" stay outside."""
     wd, mo, day, tm = r.choice(lx.WEEKDAYS), r.choice(lx.MONTHS), r.randint(1, 28), r.choice(TIMES)
-    ordinal = f"{day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
     forms = (("on", wd, {"day"}), ("on", f"{wd} at {tm}", {"day", "time"}), ("on", f"{mo} {day}", {"day"}),
              ("on", f"{mo} {day} at {tm}", {"day", "time"}), ("on", f"{day} {mo}", {"day"}), ("in", mo, set()),
              ("", f"next {wd}", {"day"}), ("", f"next {wd} at {tm}", {"day", "time"}),
-             ("", f"tomorrow at {tm}", {"time"}), ("on", f"the {ordinal}", {"day"}), ("at", tm, {"time"}),
+             ("", f"tomorrow at {tm}", {"time"}), ("on", f"the {ordinal(day)}", {"day"}), ("at", tm, {"time"}),
              ("at", f"{tm} on {wd}", {"day", "time"}), ("at", f"{tm} on {mo} {day}", {"day", "time"}))
     prep, core, tags = r.choice(forms)
     return Value(core, f"{prep} " if prep else "", "", frozenset(tags))
@@ -263,8 +266,7 @@ def _due_value(r: random.Random, split: str) -> Value:
 def past_date(r: random.Random) -> Value:
     """A day in the past, told in the text ("on 14 March", "on the 3rd of May")."""
     mo, day = r.choice(lx.MONTHS), r.randint(1, 28)
-    ordinal = f"{day}{'th' if 10 <= day <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
-    prep, core = r.choice((("on ", f"{day} {mo}"), ("on ", f"{mo} {day}"), ("on ", f"the {ordinal} of {mo}"),
+    prep, core = r.choice((("on ", f"{day} {mo}"), ("on ", f"{mo} {day}"), ("on ", f"the {ordinal(day)} of {mo}"),
                            ("on ", f"{day} {mo} {r.randint(2018, 2024)}"), ("in ", mo), ("on ", r.choice(lx.WEEKDAYS))))
     return Value(core, prep)
 
@@ -1151,6 +1153,8 @@ class World:
         if d is None:
             return text, None
         head = self.detail_rng.choice(tells).split("{d}")
+        if head[0].endswith(" a "):      # "a beagle", "an Arab"
+            head[0] = head[0][:-2] + a_an(d) + " "
         return f"{text[:-1]}{head[0]}{d}{head[1]}", (len(text) - 1 + len(head[0]), d)
 
     def detail_value(self, what: str, s: dict) -> str | None:
@@ -1159,7 +1163,7 @@ class World:
             return r.choice(pool(BREEDS[s["animal"]], self.split)) if s.get("animal") in BREEDS else None
         if what == "day":
             return r.choice((r.choice(lx.WEEKDAYS), f"next {r.choice(lx.WEEKDAYS)}", f"the end of {r.choice(lx.MONTHS)}",
-                             r.choice(lx.MONTHS), "the weekend", f"the {r.randint(1, 28)}th"))
+                             r.choice(lx.MONTHS), "the weekend", f"the {ordinal(r.randint(1, 28))}"))
         if what == "money":      # to park: a few coins' worth
             return f"{r.randint(2, 30)}{r.choice(('', '.50'))} {r.choice(lx.CURRENCIES)}"
         if what == "colour":
@@ -1671,6 +1675,74 @@ def typed_casually(conv: Conversation, rng: random.Random) -> Conversation:
     return Conversation(turns, conv.seed, conv.split)
 
 
+
+# People who write notes rather than sentences (the helper's "terse" user; LoCoMo's short replies): "Lent drill to
+# Yusuf.", "Dog: Biscuit, a beagle.", "Mother's name?", "whats my job". Each is a habit of the writer, drawn once per
+# conversation; an edit never touches an answer's span, and every span keeps pointing at its words.
+_PAST = ("lent gave put left kept keep stored parked moved bought got took sold lost found hid met started paid had "
+         "borrowed tucked packed handed squeezed finished booked hung dropped sent").split()
+_PLACE_WORDS = "to in on at into under behind from of".split()
+TERSE_HABITS: dict[str, tuple[float, bool, tuple[tuple[str, str], ...]]] = {
+    # habit: (share of writers, statements only, (pattern, replacement) edits)
+    "no_subject": (0.7, True, ((r"^(?:I|we) (?=(?:" + "|".join(_PAST) + r")\b)", ""),)),
+    "no_my": (0.6, True, ((r"\b[Mm]y (?=[a-z])", ""),)),
+    "no_article": (0.4, True, ((r"\b(" + "|".join(_PAST + _PLACE_WORDS) + r") (?:the|a|an) (?=[a-z])", r"\1 "),)),
+    "colon": (0.5, True, ((r"^((?:(?!and\b|I\b|we\b)[\w'-]+ ){0,4}(?!I\b)[\w'-]+) (?:is|are) (?:called |named )?"
+                           r"(?=[\w\"'])", r"\1: "),)),
+    "no_apostrophe": (0.4, False, ((r"(?<=\w)'(?=(?:s|m|re|ve|ll|d|t)\b)", ""),)),
+    # "What is my cat's name?" -> "Cat's name?"; not "What is Joaquin using my rake for?"
+    "bare_question": (0.6, False, ((r"^(?:[Ww]hat is|[Ww]hat's|[Ww]hats|[Ww]hat was) (?:my |the )?"
+                                    r"(?=(?:(?!who\b|that\b)[\w'-]+(?<!ing) ){0,3}(?!who\b)[\w'-]+(?<!ing)\?$)", ""),)),
+}
+_TERSE = {k: (share, facts, tuple((re.compile(p), r) for p, r in edits)) for k, (share, facts, edits) in
+          TERSE_HABITS.items()}
+
+
+def _edited(text: str, spans: list[tuple[int, int]], edits) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with each (pattern, replacement) applied in turn, except where a match would touch a span; the spans
+    moved with their words."""
+    for pat, repl in edits:
+        out, last, moves = [], 0, []
+        for m in pat.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in spans):
+                continue
+            new = m.expand(repl)
+            out += [text[last:m.start()], new]
+            last = m.end()
+            moves.append((m.end(), len(new) - (m.end() - m.start())))
+        text = "".join(out) + text[last:]
+        spans = [(s + d, e + d) for s, e in spans for d in [sum(dd for end, dd in moves if end <= s)]]
+    return text, spans
+
+
+def tersely(conv: Conversation, rng: random.Random) -> Conversation:
+    """The conversation as a person who writes notes tells it (TERSE_HABITS: some of them, a habit per writer).
+    Supports, answers and their offsets follow."""
+    habits = [_TERSE[k] for k in TERSE_HABITS if rng.random() < _TERSE[k][0]]
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for t in conv.turns:
+        if t.answer_support is not None and t.answer_start is not None and t.answer_end is not None:
+            spans.setdefault(t.answer_support, []).append((t.answer_start, t.answer_end))
+    moved: dict[int, dict[tuple[int, int], tuple[int, int]]] = {}
+    turns = []
+    for i, t in enumerate(conv.turns):
+        old = spans.get(i, [])
+        text, new = t.text, old
+        for _, facts_only, edits in habits:
+            if t.is_fact and not t.question or not facts_only and t.question:
+                text, new = _edited(text, new, edits)
+        text = text.strip()
+        lead = len(text) - len(text.lstrip())
+        if text and t.text[:1].isupper() and text[:1].islower() and not any(s == 0 for s, _ in new):
+            text = text[0].upper() + text[1:]
+        moved[i] = {o: (s - lead, e - lead) for o, (s, e) in zip(old, new)}
+        turns.append(replace(t, text=text or t.text))
+    for t in turns:
+        if t.answer_support is not None and t.answer_start is not None and t.answer_end is not None:
+            t.answer_start, t.answer_end = moved[t.answer_support][(t.answer_start, t.answer_end)]
+            t.answer = turns[t.answer_support].text[t.answer_start:t.answer_end]
+    return Conversation(turns, conv.seed, conv.split)
+
 # Two statements told in one turn, as people write them: "Our dog is called Pippin and he is seven.",
 # "Thandiwe's fiancé is called Rokas, he's a sound engineer." Mid-sentence joiners go on from the first statement
 # without its final mark; the others start a sentence of their own.
@@ -1823,11 +1895,15 @@ def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[
 
 
 def as_told(n_conversations: int, seed: int, compound: float, casual: float,
-            split: str = "train") -> list[Conversation]:
+            split: str = "train", terse: float = 0.0) -> list[Conversation]:
     """Conversations as people tell them: `compound` of the statement pairs that can be told in one turn so
-    told (`compounded`), and `casual` of the conversations typed casually (`typed_casually`); seeded by `seed`."""
+    told (`compounded`), `terse` of the conversations written as notes (`tersely`), and `casual` of them typed
+    casually (`typed_casually`); seeded by `seed`."""
     rng = random.Random(seed)
     convs = [compounded(c, rng, compound) for c in generate(n_conversations, seed=seed, split=split)]
+    if terse:    # its own stream: the other shares draw the same conversations as without it
+        t_rng = random.Random(seed + 17)
+        convs = [tersely(c, t_rng) if t_rng.random() < terse else c for c in convs]
     return [typed_casually(c, rng) if rng.random() < casual else c for c in convs]
 
 

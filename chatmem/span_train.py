@@ -79,6 +79,10 @@ class SpanTrainConfig:
     # dog is called Pippin and he is seven."). Trained on one fact per turn only, R said "no answer" to "What does
     # Rokas do?" from "Thandiwe's fiancé is called Rokas, he's a sound engineer." (p 0.14 against 0.86).
     compound: float = 0.25
+    # Share of conversations written as notes (chatmem.generator.tersely: "Lent drill to Yusuf.", "Dog: Biscuit, a
+    # beagle.", "Mother's name?"). Never trained on them, R said "no answer" to "What breed is Biscuit?" from "Dog:
+    # Biscuit, a beagle." (p 0.18 against 0.82).
+    terse: float = 0.25
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
@@ -245,6 +249,7 @@ def data_settings(cfg: SpanTrainConfig, sets: dict[str, tuple[int, int]]) -> dic
     it (none for the training sets where only the gate and threshold refit), and how they were typed. A cache
     made with other settings is stale. (It does not say which O cited them: a cache is for refitting R on one O.)"""
     return {"sets": {k: list(v) for k, v in sorted(sets.items())}, "casual": cfg.casual, "compound": cfg.compound,
+            "terse": cfg.terse,
             "fields": [f.name for f in fields(SpanExample)]}     # an example written before `near` lacks it
 
 
@@ -479,7 +484,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
         for k, (n, sd) in todo.items():
-            convs = generator.as_told(n, sd, cfg.compound, cfg.casual)
+            convs = generator.as_told(n, sd, cfg.compound, cfg.casual, terse=cfg.terse)
             if k == "crowd":       # one big memory of them all: each conversation counts once on the bar
                 convs = [crowd_conversation(convs, np.random.default_rng(sd))] if convs else []
                 bar.update(max(0, n - 1))

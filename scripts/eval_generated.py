@@ -1,7 +1,7 @@
 """The generator's held-out conversations (validation split: names, places and values never trained on),
 played through the Bot: statements stored, each question answered in place.
 
-    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--compound 0.5] [--json docs/eval_generated.json]
+    .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--terse] [--compound 0.5] [--json docs/eval_generated.json]
 
 By default each turn is stored whole, one memory, as LoCoMo's turns are (a fact may sit inside chit-chat).
 With --as-app, statements go through the app's routing instead: split into sentences, only those the act
@@ -79,11 +79,17 @@ def main() -> int:
     ap.add_argument("--compound", type=float, default=0.0, metavar="SHARE",
                     help="tell this share of the pairs of statements that can be in one turn "
                          "(chatmem.generator.compounded: \"Our dog is called Pippin and he is seven.\")")
+    ap.add_argument("--terse", action="store_true",
+                    help="every conversation written as notes: \"Lent drill to Yusuf.\", \"Dog: Biscuit, a beagle.\", "
+                         "\"Mother's name?\" (chatmem.generator.tersely)")
     args = ap.parse_args()
     convs = generator.generate(args.n, seed=args.seed, split=args.split)
     if args.compound:
         rng = random.Random(args.seed + 1)
         convs = [generator.compounded(c, rng, args.compound) for c in convs]
+    if args.terse:
+        rng = random.Random(args.seed + 2)
+        convs = [generator.tersely(c, rng) for c in convs]
     if args.casual:
         rng = random.Random(args.seed)
         convs = [generator.typed_casually(c, rng) for c in convs]

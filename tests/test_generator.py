@@ -504,6 +504,43 @@ def test_a_conversation_typed_casually_keeps_its_answers_and_labels():
                 assert t.answer.lower() == old.answer.lower()
 
 
+def test_a_conversation_written_as_notes_keeps_its_answers_and_labels():
+    """Written as notes ("Lent drill to Yusuf.", "Dog: Biscuit, a beagle.", "Cat's name?"): every answer is the same
+    words at the offsets that point at them; supports stay; each habit is met in some conversation."""
+    import random
+
+    from chatmem.generator import generate, tersely
+
+    r = random.Random(0)
+    seen = {"colon": False, "no_subject": False, "bare_question": False, "no_apostrophe": False}
+    for conv in generate(60, seed=11):
+        c = tersely(conv, r)
+        assert [(t.support, t.qkind, t.supersedes) for t in c.turns] == \
+            [(t.support, t.qkind, t.supersedes) for t in conv.turns]
+        for t, old in zip(c.turns, conv.turns):
+            if t.answer_support is not None:
+                assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer == old.answer
+            if t.text != old.text:
+                seen["colon"] |= ": " in t.text and ": " not in old.text
+                seen["no_subject"] |= old.text.startswith("I ") and not t.text.startswith("I ")
+                seen["bare_question"] |= t.question and old.text.lower().startswith("what") and \
+                    not t.text.lower().startswith("what")
+                seen["no_apostrophe"] |= t.text.count("'") < old.text.count("'")
+            assert len(t.text) <= len(old.text) and t.text.strip() == t.text and t.text
+    assert all(seen.values()), seen
+    assert generator_as_told_terse_is_seeded()
+
+
+def generator_as_told_terse_is_seeded() -> bool:
+    from chatmem import generator
+
+    a = generator.as_told(8, 5, 0.25, 0.25, terse=0.5)
+    plain = generator.as_told(8, 5, 0.25, 0.25)
+    # the same conversations, the same casual ones; some written as notes
+    return a == generator.as_told(8, 5, 0.25, 0.25, terse=0.5) and a != plain and \
+        [len(c.turns) for c in a] == [len(c.turns) for c in plain]
+
+
 def test_statements_told_in_one_turn_keep_their_answers_and_name_a_person_once():
     """Two statements merged into one turn: every question keeps its answer (at the offsets that point at it) and
     its supports; write times stay in order; a second statement about a person the first named says "he" or "she"."""
