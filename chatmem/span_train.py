@@ -80,9 +80,9 @@ class SpanTrainConfig:
     # Rokas do?" from "Thandiwe's fiancé is called Rokas, he's a sound engineer." (p 0.14 against 0.86).
     compound: float = 0.25
     # Share of conversations written as notes (chatmem.generator.tersely: "Lent drill to Yusuf.", "Dog: Biscuit, a
-    # beagle.", "Mother's name?"). Never trained on them, R said "no answer" to "What breed is Biscuit?" from "Dog:
-    # Biscuit, a beagle." (p 0.18 against 0.82).
-    terse: float = 0.25
+    # beagle.", "Mother's name?"). Tried at 0.25 (README, "Notes, clitics and markup"): held-out notes 81.2% -> 81.9%
+    # right, other modes -0.3 to +0.2, and fewer right on people's own logs (55 -> 52 of 98), so not used.
+    terse: float = 0.0
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
