@@ -218,6 +218,16 @@ def _list_archive(mem, as_json: bool) -> None:
         print(f"{_count(len(rows), 'archived memory', 'archived memories')} in {mem.path}", file=sys.stderr)
 
 
+def _locomo(args) -> Path | None:
+    """The LoCoMo development file training reads (`--locomo`, else ../shared's), or None where there is none."""
+    from chatmem.paths import default_locomo_file
+
+    locomo = Path(args.locomo) if args.locomo else default_locomo_file()
+    if locomo is not None and not locomo.is_file():
+        raise ChatmemError(f"LoCoMo file {locomo} does not exist")
+    return locomo
+
+
 def cmd_train(args) -> int:
     from chatmem.babi import parse_tasks
     from chatmem.paths import assets_dir
@@ -234,13 +244,9 @@ def cmd_train(args) -> int:
     if "babi" in later:
         train(cfg, out, log=log)
     if "relevance" in later:
-        from chatmem.paths import default_locomo_file
         from chatmem.relevance_train import RelevanceTrainConfig, train_relevance
 
-        locomo = Path(args.locomo) if args.locomo else default_locomo_file()
-        if locomo is not None and not locomo.is_file():
-            raise ChatmemError(f"LoCoMo file {locomo} does not exist")
-        train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), locomo, log=log)
+        train_relevance(out, RelevanceTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), _locomo(args), log=log)
     if "hop2" in later:                     # O's second hop in conversations (chatmem.hop2)
         from chatmem.hop2_train import Hop2TrainConfig, train_hop2
 
@@ -248,7 +254,7 @@ def cmd_train(args) -> int:
     if "span" in later:
         from chatmem.span_train import SpanTrainConfig, train_span
 
-        train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+        train_span(out, SpanTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log, locomo_path=_locomo(args))
     if "update" in later:                   # G's update links (issue 15)
         from chatmem.update_train import UpdateTrainConfig, train_update
 

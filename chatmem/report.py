@@ -125,6 +125,10 @@ def _parts_card(cfg: dict) -> str:
                    + (f"; {span['config']['compound']:.0%} of the statement pairs that can be told in one turn so told"
                       if span["config"].get("compound") else "") + ") "
                    + ("(each word read with its contextual MiniLM vector too) " if span["config"].get("sem") else "")
+                   + (f"and {span['locomo_examples']} LoCoMo development questions (counted "
+                      f"{span['config'].get('locomo_repeat', 1)} times; the best span of a cited evidence turn scoring "
+                      f"F1 ≥ {span['config'].get('locomo_span_f1')}, or \"no answer\" for the adversarial category) "
+                      if span.get("locomo_examples") else "")
                    + f"(target: the answer's span, a date in a memory's time note, or \"no answer\" where O missed the "
                    f"fact or nothing answers) and bAbI training stories; gate fitted on {span['gate_examples']} "
                    f"disagreements (generated conversations kept apart, and bAbI validation stories as told and with "
@@ -164,6 +168,7 @@ def _parts_card(cfg: dict) -> str:
         out.append(f"- **H, the memory budget's slot choice** (`chatmem/budget.py`): {bud['examples']:,} memories "
                    f"at evictions of {bud['stories']} training stories replayed at budgets of 10-50%; label: a later "
                    f"question uses it as a supporting fact; {bud['seconds'] / 60:.1f} min.")
+    lc_span = bool(span and span.get("locomo_examples"))
     out += ["", "## Data sources", "",
             "- bAbI v1.2 (Facebook AI Research), CC BY 3.0: O, R, the relevance term, the span answers, G's update "
             "links and H (moves and object transfers of tasks 1, 2, 3, 5, 6, 11-13).",
@@ -173,7 +178,9 @@ def _parts_card(cfg: dict) -> str:
             "Its validation split (held-out names, places and values) is used only for reported numbers.",
             "- LoCoMo development conversations (Maharana et al., ACL 2024; the authors' data, snap-research/locomo), "
             "used for training and development as the authors' terms in `../shared/locomo/README.md` allow; their "
-            "license is the one in the authors' repository (not restated here). Only the relevance term saw them; "
-            "LoCoMo numbers in the README are leave-one-conversation-out.",
+            "license is the one in the authors' repository (not restated here). "
+            + ("The relevance term and R's span answers saw them: LoCoMo numbers in the README say whether they are "
+               "in-sample or leave-one-conversation-out." if lc_span else
+               "Only the relevance term saw them; LoCoMo numbers in the README are leave-one-conversation-out."),
             "- all-MiniLM-L6-v2 (Apache-2.0): the sentence embeddings every part reads.", ""]
     return "\n".join(out) if (rel or hop2 or span or act or upd or bud) else ""

@@ -12,6 +12,7 @@ threshold are fitted the same way on other training-split conversations; the gen
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -83,6 +84,13 @@ class SpanTrainConfig:
     # beagle.", "Mother's name?"). Tried at 0.25 (README, "Notes, clitics and markup"): held-out notes 81.2% -> 81.9%
     # right, other modes -0.3 to +0.2, and fewer right on people's own logs (55 -> 52 of 98), so not used.
     terse: float = 0.0
+    # LoCoMo development questions in R's training where the LoCoMo file is given (the conversational-model issue
+    # allows its evidence turns as supporting facts and the best-matching span of an evidence turn as the answer):
+    # the only conversations people wrote that R can learn from. `locomo_span_f1`: the least F1 (the authors'
+    # scoring) of that span for the question to count; below it the turn does not say the answer in its words.
+    locomo: bool = True
+    locomo_span_f1: float = 0.7
+    locomo_repeat: int = 2          # each LoCoMo question counts this many times (about 4% of the questions then)
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
@@ -153,6 +161,73 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
                 out.append(SpanExample(t.text, toks, [m.text for m in cited], [m.created for m in cited],
                                        _target(c, t, cited), t.answer, t.qkind, [m.tokens for m in cited],
                                        list(a.words), a.score, a.confident, related, near))
+            if progress:
+                progress(1)
+    finally:
+        loaded.span = span
+    return out
+
+
+def _best_evidence_span(cited, evidence: list[int], q, least: float) -> tuple[int, int, int] | None:
+    """(support, start, end) of the best span of at most MAX_SPAN words among the cited evidence turns, by the
+    LoCoMo authors' F1 (its final mark left out), or None below `least`."""
+    from chatmem.locomo import score_answer
+
+    best, at = least, None
+    for k in evidence:
+        text = cited[k].text
+        spans = [m.span() for m in re.finditer(r"\S+", text)]
+        for i in range(len(spans)):
+            for j in range(i, min(len(spans), i + MAX_SPAN)):
+                a, b = spans[i][0], spans[j][1]
+                while b > a + 1 and text[b - 1] in ".,!?;:'\")":
+                    b -= 1
+                f = score_answer(q, text[a:b], False)
+                if f > best or f == best and at is not None and b - a < at[2] - at[1]:
+                    best, at = f, (k, a, b)
+    return at
+
+
+def locomo_examples(loaded, path, encoder, least: float, progress=None) -> list[SpanExample]:
+    """LoCoMo questions as R meets them after O. The target: the best span of an evidence turn O cited (F1 at least
+    `least`), or "no answer" for the adversarial category (nothing answers it). Left out: answerable questions
+    whose cited evidence holds no such span (dates worked out from a session's time, answers that sum up several
+    turns), and those O cited no evidence turn for: LoCoMo's evidence lists are not exhaustive (another turn often
+    says it too), so "no answer" there would often be wrong."""
+    from chatmem import locomo
+    from chatmem.bot import Bot, nearness, question_fit
+    from chatmem.input import Utterance, make_utterance
+    from chatmem.memory import EphemeralMemory
+    from chatmem.util import minilm_cached
+
+    out = []
+    span, loaded.span = loaded.span, None           # O and the dictionary R only, as dialog_examples
+    try:
+        for conv in locomo.load(path):
+            texts = [t.memory_text for t in conv.turns]
+            emb = minilm_cached(texts, encoder)
+            bot = Bot(EphemeralMemory(), encoder=encoder)
+            bot._loaded = loaded
+            utts = [Utterance(u.text, u.tokens, False, e) for u, e in zip(map(make_utterance, texts), emb)]
+            written = bot.memory.write(utts, f"locomo:{conv.sample_id}", created=[t.created for t in conv.turns])
+            dia_of = {m.id: t.dia_id for m, t in zip(written, conv.turns)}
+            vec = {m.id: e for m, e in zip(written, emb)}
+            q_emb = minilm_cached([q.question for q in conv.questions], encoder)
+            for q, qe in zip(conv.questions, q_emb):
+                u = make_utterance(q.question)
+                a = bot.answer(Utterance(u.text, u.tokens, True, qe))
+                cited = [s.memory for s in a.supports[:SUPPORTS]]
+                target = None
+                if q.answer is not None:
+                    evidence = [k for k, m in enumerate(cited) if dia_of.get(m.id) in q.evidence]
+                    target = _best_evidence_span(cited, evidence, q, least)
+                    if target is None:
+                        continue
+                related = question_fit(u.tokens, [s.memory.tokens for s in a.supports], a.words, loaded.vocab.index)[0]
+                near = nearness(qe, np.stack([vec[m.id] for m in cited])) if cited else -1.0
+                out.append(SpanExample(q.question, u.tokens, [m.text for m in cited], [m.created for m in cited],
+                                       target, q.answer, "locomo", [m.tokens for m in cited], list(a.words),
+                                       a.score, a.confident, related, near))
             if progress:
                 progress(1)
     finally:
@@ -455,11 +530,12 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
 
 
 def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_model: bool = True,
-               cache: Path | None = None) -> dict:
+               cache: Path | None = None, locomo_path: Path | None = None) -> dict:
     """Fit R's span answers, then the gate and the threshold, on top of the model in `model_dir` (whose O,
     relevance term included, cites the supports they see); write them into that checkpoint. With
     `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit.
-    `cache`: a JSON file of the questions as R met them after O (written when missing, read when present)."""
+    `cache`: a JSON file of the questions as R met them after O (written when missing, read when present).
+    `locomo_path`: the LoCoMo development file, whose questions R also learns from (`cfg.locomo`)."""
     from chatmem import checkpoint, generator
     from chatmem.babi import rename
     from chatmem.crowd import crowd_conversation
@@ -508,6 +584,16 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     memo = TokenVectorCache(encoder, np.float16)
     if fit_model or loaded.span is None:
         exs = seen["train"] + seen["crowd"] + babi_examples(babi_tr, cfg.babi_per_task, cfg.seed)
+        n_locomo = 0
+        if cfg.locomo and locomo_path is not None:
+            from chatmem import locomo
+
+            bar = progress_bar(len(locomo.load(locomo_path)), "O cites (LoCoMo)", "conv")
+            lc = locomo_examples(loaded, locomo_path, encoder, cfg.locomo_span_f1, bar.update)
+            bar.close()
+            log(f"LoCoMo: {len(lc)} questions ({sum(e.target is None for e in lc)} with no answer among O's supports)")
+            exs += lc * cfg.locomo_repeat
+            n_locomo = len(lc)
         tv = memo if cfg.sem else None
         if tv is not None:
             fill_examples(memo, exs + seen["tune"])
@@ -523,7 +609,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         loaded.span = fit(xs, ys, fit_cfg, len(vocab.words), log=log, valid=valid,
                           init=warm[0] if warm is not None else None)
         loaded.span_vocab = vocab
-        info = {"config": cfg.to_json(), "examples": len(xs), "fit_seconds": round(time.perf_counter() - t0, 1),
+        info = {"config": cfg.to_json(), "examples": len(xs), "locomo_examples": n_locomo, "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
     if loaded.span.cfg.sem:      # the fitted model's, or the one kept where only the gate and threshold refit
         fill_examples(memo, seen["gate"] + seen["tune"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def main() -> int:
     import torch
 
     from chatmem import checkpoint
-    from chatmem.dialogue_act import ACTS, classify, fact_scores, generated, to_utterances
+    from chatmem.dialogue_act import ACTS, classify, fact_scores, generated, mistyped, to_utterances
     from chatmem.generator import casual_text
     from chatmem.input import MiniLMEncoder
     from chatmem.paths import assets_dir
@@ -63,7 +64,10 @@ def main() -> int:
     sets = {"hand-written": hand, "hand-written, typed casually": typed(hand)}
     if args.generated:
         gen = generated(args.generated, args.seed, "valid")
-        sets.update({"generated held-out": gen, "generated held-out, typed casually": typed(gen)})
+        slip = random.Random(args.seed)
+        sets.update({"generated held-out": gen, "generated held-out, typed casually": typed(gen),
+                     # and with a slip in one word: "wat school does finn go to"
+                     "generated held-out, one word mistyped": [(mistyped(slip, t), a) for t, a in typed(gen)]})
     out = {"model": str(args.model or assets_dir()), "sets": {}}
     rows = []
     for name, pairs in sets.items():
@@ -83,10 +87,10 @@ def main() -> int:
         for g, p in zip(gold, pred["act classifier"]):
             confusion[g][p] += 1
         out["sets"][name]["confusion"] = confusion
-    print(f"{'set':<35} {'method':<30} {'n':>5} {'facts':>6} {'stored':>7} {'precision':>10} {'recall':>7} "
+    print(f"{'set':<38} {'method':<30} {'n':>5} {'facts':>6} {'stored':>7} {'precision':>10} {'recall':>7} "
           f"{'acts':>6} {'chit-chat stored':>17} {'requests stored':>16}")
     for name, method, s in rows:
-        print(f"{name:<35} {method:<30} {s['n']:>5} {s['facts']:>6} {s['stored']:>7} {s['precision']:>10.3f} "
+        print(f"{name:<38} {method:<30} {s['n']:>5} {s['facts']:>6} {s['stored']:>7} {s['precision']:>10.3f} "
               f"{s['recall']:>7.3f} {s['act_accuracy']:>6.3f} {s['chitchat_stored']:>17} {s['requests_stored']:>16}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

@@ -80,6 +80,39 @@ def test_best_span_upper_bound():
     assert f1 == pytest.approx(2 * 0.8 / 1.8)
 
 
+def test_r_learns_from_locomo_with_the_best_span_of_a_cited_evidence_turn(hash_encoder):
+    """R's LoCoMo examples (chatmem.span_train.locomo_examples): a span of an evidence turn O cited that scores at
+    least the least F1, its final mark left out; "no answer" for the adversarial category; no example where the
+    cited evidence does not say the answer in words."""
+    from types import SimpleNamespace
+
+    from chatmem.checkpoint import load as load_model
+    from chatmem.paths import assets_dir
+    from chatmem.span_train import _best_evidence_span, locomo_examples
+
+    turn = SimpleNamespace(text="Ferran: Busy! I started pottery classes at the community centre.")
+    q = Question("What did Ferran start?", "pottery classes", ("D1:2",), 4)
+    k, a, b = _best_evidence_span([SimpleNamespace(text="Odile: Hi!"), turn], [1], q, 0.7)
+    assert k == 1 and turn.text[a:b] == "pottery classes"
+    assert _best_evidence_span([turn], [0], Question("?", "community centre.", ("D1:2",), 4), 0.7)[1:] == \
+        (turn.text.index("community"), len(turn.text) - 1)
+    assert _best_evidence_span([turn], [0], Question("?", "a violin", ("D1:2",), 4), 0.7) is None
+    assert _best_evidence_span([turn], [], q, 0.7) is None          # O cited no evidence turn
+
+    [conv] = load(FIXTURE)
+    exs = locomo_examples(load_model(assets_dir()), FIXTURE, hash_encoder, 0.7)
+    by_q = {e.question: e for e in exs}
+    asked = {q.question: q for q in conv.questions}
+    assert set(by_q) <= set(asked)
+    assert any(e.target is None for e in exs) and any(e.target is not None for e in exs)
+    for e in exs:
+        if asked[e.question].category == 5:
+            assert e.target is None
+        else:
+            k, a, b = e.target
+            assert score_answer(asked[e.question], e.supports[k][a:b], False) >= 0.7
+
+
 def test_tiny_end_to_end(hash_encoder):
     from chatmem.bot import Bot
     from chatmem.locomo_eval import evaluate_conversation, format_table, row_json, summarize
