@@ -36,7 +36,7 @@ STOP_WORDS = frozenset(
     """a an the is are was were be been am to of in on at into there here where what who whom whose how
     why which when did does do doing done you your i me my we us our it its this that these those and or
     then than after afterwards following before as by for with from go went back up 's s 'm 're 've 'd 'll""".split()
-)
+) | frozenset(w.replace("'", "\u2019") for w in ("'s", "'m", "'re", "'ve", "'d", "'ll"))    # typed on phones: ’s
 
 
 @dataclass

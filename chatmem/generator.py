@@ -1731,8 +1731,8 @@ def tersely(conv: Conversation, rng: random.Random) -> Conversation:
         for _, facts_only, edits in habits:
             if t.is_fact and not t.question or not facts_only and t.question:
                 text, new = _edited(text, new, edits)
-        text = text.strip()
         lead = len(text) - len(text.lstrip())
+        text = text.strip()
         if text and t.text[:1].isupper() and text[:1].islower() and not any(s == 0 for s, _ in new):
             text = text[0].upper() + text[1:]
         moved[i] = {o: (s - lead, e - lead) for o, (s, e) in zip(old, new)}

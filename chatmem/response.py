@@ -89,8 +89,8 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         with torch.inference_mode():
             scores, mask = model.r_step(ctx, torch.full((len(live),), t), torch.as_tensor(prev_gid[live]),
                                         torch.as_tensor(prev_ans[live]), torch.as_tensor(prev_lid[live]))
-            mask[:, A:] &= copyable[live]
             if t == 0:
+                mask[:, A:] &= copyable[live]     # an answer's first word (later, "umar 's office" keeps its "'s")
                 mask[:, 0] = False if MAX_ANSWER_WORDS else mask[:, 0]   # an answer has at least one word
             if t == MAX_ANSWER_WORDS:
                 mask[:, 1:] = False

@@ -175,7 +175,7 @@ def _best_evidence_span(cited, evidence: list[int], q, least: float) -> tuple[in
     LoCoMo authors' F1 (its final mark left out), or None below `least`."""
     from chatmem.locomo import score_answer
 
-    best, at = least, None
+    best, at = least, None       # at least `least`: the first span that reaches it is taken, then better ones
     for k in evidence:
         text = cited[k].text
         spans = [m.span() for m in re.finditer(r"\S+", text)]
@@ -185,7 +185,7 @@ def _best_evidence_span(cited, evidence: list[int], q, least: float) -> tuple[in
                 while b > a + 1 and text[b - 1] in ".,!?;:'\")":
                     b -= 1
                 f = score_answer(q, text[a:b], False)
-                if f > best or f == best and at is not None and b - a < at[2] - at[1]:
+                if f > best or f == best and (at is None or b - a < at[2] - at[1]):
                     best, at = f, (k, a, b)
     return at
 

@@ -215,6 +215,21 @@ def test_a_detail_told_after_a_fact_is_answered_and_one_never_told_is_declined(s
 
 
 @needs_assets
+def test_a_clitic_is_neither_a_match_nor_an_answer(shipped):
+    """The "'s" of "What's my job?" (or "What’s", typed on a phone) is no match for the possessive of "My sister's
+    husband ...": O cited that memory and the Bot declined. And R never answers a clitic: "What does Chidi do?"
+    beside "he's a pilot" was answered "'s"."""
+    bot = shipped()
+    _tell(bot, "I work as a ferry dispatcher at the Kestrel Bay terminal.")
+    _tell(bot, "My sister's husband is called Teodor and he lives in Harrowgate.")
+    _tell(bot, "Brother is Chidi, he's a pilot.")
+    for q in ("What's my job?", "What’s my job?", "whats my job"):
+        a = bot.ask(q)
+        assert a.text == "ferry dispatcher" and a.supports[0].memory.id == 1, (q, a.text)
+    assert all(w[:1].isalnum() for w in bot.ask("What does Chidi do?").words)
+
+
+@needs_assets
 def test_r_s_word_vectors_of_a_memory_do_not_outlive_it(shipped):
     """R's token vectors are kept between questions only while the memory is unchanged, and dropped on forget."""
     bot = shipped()
