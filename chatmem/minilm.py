@@ -69,28 +69,27 @@ class MiniLM:
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, p=2, dim=1)
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        # Sorted by length so a batch pads little, as sentence-transformers does.
+    def _batches(self, texts: list[str], batch_size: int):
+        """(indices, encodings, ids, mask) per batch of `texts`, sorted by length so a batch pads little, as
+        sentence-transformers does."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), self.w["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
         for s in range(0, len(texts), batch_size):
             idx = order[s:s + batch_size]
             enc = self.tok.encode_batch([texts[i] for i in idx])
-            ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
-            mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
+            yield (idx, enc, torch.tensor([e.ids for e in enc], dtype=torch.long),
+                   torch.tensor([e.attention_mask for e in enc], dtype=torch.long))
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), self.w["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
+        for idx, _, ids, mask in self._batches(texts, batch_size):
             out[idx] = self.forward(ids, mask).numpy()
         return out
 
     def token_vectors(self, texts: list[str], batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per text, its word pieces' character offsets (n, 2) and contextual vectors (n, 384), the special
         tokens left out (a text longer than max_len pieces: its head)."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out: list = [None] * len(texts)
-        for s in range(0, len(texts), batch_size):
-            idx = order[s:s + batch_size]
-            enc = self.tok.encode_batch([texts[i] for i in idx])
-            ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
-            mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
+        for idx, enc, ids, mask in self._batches(texts, batch_size):
             h = self.hidden(ids, mask).numpy()
             for j, (i, e) in enumerate(zip(idx, enc)):
                 keep = [t for t, (sp, m) in enumerate(zip(e.special_tokens_mask, e.attention_mask)) if m and not sp]
