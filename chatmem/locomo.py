@@ -196,6 +196,15 @@ def score_answer(q: Question, prediction: str, declined: bool) -> float:
     return f1_score(prediction, gold)
 
 
+def word_spans(text: str, max_len: int):
+    """(start, end) character offsets of every run of 1 to `max_len` words of `text` (split on white space),
+    by first word, then length."""
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    for i in range(len(words)):
+        for j in range(i, min(len(words), i + max_len)):
+            yield words[i][0], words[j][1]
+
+
 def best_span(texts: list[str], q: Question, max_len: int = 8) -> tuple[float, str]:
     """The upper bound of an extractive answer: the best-scoring span of at most `max_len` words of the
     evidence turns (words split on white space, as a copied span would be)."""
@@ -203,11 +212,9 @@ def best_span(texts: list[str], q: Question, max_len: int = 8) -> tuple[float, s
     if q.answer is None:
         return best, span
     for text in texts:
-        words = text.split()
-        for i in range(len(words)):
-            for j in range(i + 1, min(len(words), i + max_len) + 1):
-                cand = " ".join(words[i:j])
-                s = score_answer(q, cand, False)
-                if s > best:
-                    best, span = s, cand
+        for a, b in word_spans(text, max_len):
+            cand = " ".join(text[a:b].split())
+            s = score_answer(q, cand, False)
+            if s > best:
+                best, span = s, cand
     return best, span

@@ -75,25 +75,38 @@ def _top(scores: np.ndarray, dia: list[str]) -> list[str]:
     return [dia[i] for i in np.argsort(-scores, kind="stable")[:DEPTH]]
 
 
+def ingest(conv: Conversation, bot, emb: np.ndarray) -> list:
+    """Store every turn of `conv` ("Speaker: text", its embedding in `emb`) in `bot`'s memory, written at its
+    session's time; the memories, in turn order."""
+    from chatmem.input import Utterance, make_utterance
+
+    utts = [Utterance(u.text, u.tokens, False, e)
+            for u, e in zip((make_utterance(t.memory_text) for t in conv.turns), emb)]
+    return bot.memory.write(utts, f"locomo:{conv.sample_id}", created=[t.created for t in conv.turns])
+
+
+def question_utterance(text: str, emb: np.ndarray):
+    """A LoCoMo question as the Bot is asked it: a question, with its embedding."""
+    from chatmem.input import Utterance, make_utterance
+
+    u = make_utterance(text)
+    return Utterance(u.text, u.tokens, True, emb)
+
+
 def evaluate_conversation(conv: Conversation, bot_factory: Callable, embed: Callable[[list[str]], np.ndarray],
                           progress: Callable[[int], None] | None = None) -> list[Row]:
     """Ingest one conversation into a fresh memory and ask every question of it."""
-    from chatmem.input import Utterance, make_utterance
-
     texts = [t.memory_text for t in conv.turns]
     dia = [t.dia_id for t in conv.turns]
     emb = embed(texts)
-    utts = [Utterance(u.text, u.tokens, False, e) for u, e in zip(map(make_utterance, texts), emb)]
     bot = bot_factory()
-    written = bot.memory.write(utts, f"locomo:{conv.sample_id}", created=[t.created for t in conv.turns])
-    dia_of = {m.id: d for m, d in zip(written, dia)}
+    dia_of = {m.id: d for m, d in zip(ingest(conv, bot, emb), dia)}
     by_dia = dict(zip(dia, texts))
     bm25 = _bm25(texts)
     q_emb = embed([q.question for q in conv.questions])
     rows = []
     for q, qe in zip(conv.questions, q_emb):
-        u = make_utterance(q.question)
-        u = Utterance(u.text, u.tokens, True, qe)
+        u = question_utterance(q.question, qe)
         t0 = time.perf_counter()
         a = bot.answer(u)
         ms = 1000 * (time.perf_counter() - t0)

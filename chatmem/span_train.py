@@ -12,7 +12,6 @@ threshold are fitted the same way on other training-split conversations; the gen
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -173,20 +172,17 @@ def dialog_examples(loaded, convs, encoder, progress=None) -> list[SpanExample]:
 def _best_evidence_span(cited, evidence: list[int], q, least: float) -> tuple[int, int, int] | None:
     """(support, start, end) of the best span of at most MAX_SPAN words among the cited evidence turns, by the
     LoCoMo authors' F1 (its final mark left out), or None below `least`."""
-    from chatmem.locomo import score_answer
+    from chatmem.locomo import score_answer, word_spans
 
     best, at = least, None       # at least `least`: the first span that reaches it is taken, then better ones
     for k in evidence:
         text = cited[k].text
-        spans = [m.span() for m in re.finditer(r"\S+", text)]
-        for i in range(len(spans)):
-            for j in range(i, min(len(spans), i + MAX_SPAN)):
-                a, b = spans[i][0], spans[j][1]
-                while b > a + 1 and text[b - 1] in ".,!?;:'\")":
-                    b -= 1
-                f = score_answer(q, text[a:b], False)
-                if f > best or f == best and (at is None or b - a < at[2] - at[1]):
-                    best, at = f, (k, a, b)
+        for a, b in word_spans(text, MAX_SPAN):
+            while b > a + 1 and text[b - 1] in ".,!?;:'\")":
+                b -= 1
+            f = score_answer(q, text[a:b], False)
+            if f > best or f == best and (at is None or b - a < at[2] - at[1]):
+                best, at = f, (k, a, b)
     return at
 
 
@@ -198,7 +194,7 @@ def locomo_examples(loaded, path, encoder, least: float, progress=None) -> list[
     says it too), so "no answer" there would often be wrong."""
     from chatmem import locomo
     from chatmem.bot import Bot, nearness, question_fit
-    from chatmem.input import Utterance, make_utterance
+    from chatmem.locomo_eval import ingest, question_utterance
     from chatmem.memory import EphemeralMemory
     from chatmem.util import minilm_cached
 
@@ -206,18 +202,16 @@ def locomo_examples(loaded, path, encoder, least: float, progress=None) -> list[
     span, loaded.span = loaded.span, None           # O and the dictionary R only, as dialog_examples
     try:
         for conv in locomo.load(path):
-            texts = [t.memory_text for t in conv.turns]
-            emb = minilm_cached(texts, encoder)
+            emb = minilm_cached([t.memory_text for t in conv.turns], encoder)
             bot = Bot(EphemeralMemory(), encoder=encoder)
             bot._loaded = loaded
-            utts = [Utterance(u.text, u.tokens, False, e) for u, e in zip(map(make_utterance, texts), emb)]
-            written = bot.memory.write(utts, f"locomo:{conv.sample_id}", created=[t.created for t in conv.turns])
+            written = ingest(conv, bot, emb)
             dia_of = {m.id: t.dia_id for m, t in zip(written, conv.turns)}
             vec = {m.id: e for m, e in zip(written, emb)}
             q_emb = minilm_cached([q.question for q in conv.questions], encoder)
             for q, qe in zip(conv.questions, q_emb):
-                u = make_utterance(q.question)
-                a = bot.answer(Utterance(u.text, u.tokens, True, qe))
+                u = question_utterance(q.question, qe)
+                a = bot.answer(u)
                 cited = [s.memory for s in a.supports[:SUPPORTS]]
                 target = None
                 if q.answer is not None:
@@ -611,7 +605,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
         loaded.span = fit(xs, ys, fit_cfg, len(vocab.words), log=log, valid=valid,
                           init=warm[0] if warm is not None else None)
         loaded.span_vocab = vocab
-        info = {"config": cfg.to_json(), "examples": len(xs), "locomo_examples": n_locomo, "fit_seconds": round(time.perf_counter() - t0, 1),
+        info = {"config": cfg.to_json(), "examples": len(xs), "locomo_examples": n_locomo,
+                "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
     if loaded.span.cfg.sem:      # the fitted model's, or the one kept where only the gate and threshold refit
         fill_examples(memo, seen["gate"] + seen["tune"])
