@@ -1654,15 +1654,21 @@ def casual_text(text: str, lower: bool, bare: bool) -> str:
     return low if len(low) == len(text) else text
 
 
+def _answer_spans(conv: Conversation) -> dict[int, list[tuple[int, int]]]:
+    """Per statement, the (start, end) of every answer span the conversation's questions have in it."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for t in conv.turns:
+        if t.answer_support is not None and t.answer_start is not None and t.answer_end is not None:
+            spans.setdefault(t.answer_support, []).append((t.answer_start, t.answer_end))
+    return spans
+
+
 def typed_casually(conv: Conversation, rng: random.Random) -> Conversation:
     """The conversation as one person types it: lower case, no final punctuation, or both, for every turn (a habit,
     not a coin per line). Answer spans keep their offsets; a final mark inside an answer stays."""
     lower, bare = rng.random() < 0.7, rng.random() < 0.6
     lower = lower or not bare
-    ends: dict[int, int] = {}
-    for t in conv.turns:
-        if t.answer_support is not None and t.answer_end is not None:
-            ends[t.answer_support] = max(ends.get(t.answer_support, 0), t.answer_end)
+    ends = {i: max(e for _, e in v) for i, v in _answer_spans(conv).items()}
     turns = []
     for i, t in enumerate(conv.turns):
         text = casual_text(t.text, lower, bare)
@@ -1673,7 +1679,6 @@ def typed_casually(conv: Conversation, rng: random.Random) -> Conversation:
             said = casual_text(conv.turns[t.answer_support].text, lower, False)[t.answer_start:t.answer_end]
         turns.append(replace(t, text=text, answer=said))
     return Conversation(turns, conv.seed, conv.split)
-
 
 
 # People who write notes rather than sentences (the helper's "terse" user; LoCoMo's short replies): "Lent drill to
@@ -1719,10 +1724,7 @@ def tersely(conv: Conversation, rng: random.Random) -> Conversation:
     """The conversation as a person who writes notes tells it (TERSE_HABITS: some of them, a habit per writer).
     Supports, answers and their offsets follow."""
     habits = [_TERSE[k] for k in TERSE_HABITS if rng.random() < _TERSE[k][0]]
-    spans: dict[int, list[tuple[int, int]]] = {}
-    for t in conv.turns:
-        if t.answer_support is not None and t.answer_start is not None and t.answer_end is not None:
-            spans.setdefault(t.answer_support, []).append((t.answer_start, t.answer_end))
+    spans = _answer_spans(conv)
     moved: dict[int, dict[tuple[int, int], tuple[int, int]]] = {}
     turns = []
     for i, t in enumerate(conv.turns):
@@ -1742,6 +1744,7 @@ def tersely(conv: Conversation, rng: random.Random) -> Conversation:
             t.answer_start, t.answer_end = moved[t.answer_support][(t.answer_start, t.answer_end)]
             t.answer = turns[t.answer_support].text[t.answer_start:t.answer_end]
     return Conversation(turns, conv.seed, conv.split)
+
 
 # Two statements told in one turn, as people write them: "Our dog is called Pippin and he is seven.",
 # "Thandiwe's fiancé is called Rokas, he's a sound engineer." Mid-sentence joiners go on from the first statement
