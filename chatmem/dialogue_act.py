@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import random
 import re
 import time
@@ -106,7 +107,7 @@ def _one_slip(a: str, b: str) -> bool:
         return len(diff) == 1 or len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
             and a[diff[1]] == b[diff[0]]
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    i = len(os.path.commonprefix([short, long_]))
     return short[i:] == long_[i + 1:]
 
 
@@ -129,10 +130,8 @@ def _near_opener(word: str, openers: dict[str, int]) -> str:
         return word
     near = [o for o in openers if o in QUESTION_WORDS and _one_slip(word, o)]
     if len(near) > 1:
-        shared = {o: next((k for k in range(min(len(o), len(word))) if o[k] != word[k]), min(len(o), len(word)))
-                  for o in near}
-        best = max(shared.values())
-        near = [o for o in near if shared[o] == best]
+        shared = {o: len(os.path.commonprefix([o, word])) for o in near}
+        near = [o for o in near if shared[o] == max(shared.values())]
     return near[0] if len(near) == 1 else word
 
 

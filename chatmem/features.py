@@ -30,13 +30,14 @@ T_SEQ = 4 * L
 PAD, UNK = 0, 1
 STOP = "<stop>"
 
-# Function words never count as a match between sentences. Clitics too: the "'s" of "What's my job?" is not
-# the "'s" of "My sister's husband" ("whats" splits as "what" "s").
+# Function words never count as a match between sentences. Clitics too, also with a phone's curly ’: the "'s" of
+# "What's my job?" is not the "'s" of "My sister's husband" ("whats" splits as "what" "s").
+_CLITICS = ("'s", "'m", "'re", "'ve", "'d", "'ll")
 STOP_WORDS = frozenset(
     """a an the is are was were be been am to of in on at into there here where what who whom whose how
     why which when did does do doing done you your i me my we us our it its this that these those and or
-    then than after afterwards following before as by for with from go went back up 's s 'm 're 've 'd 'll""".split()
-) | frozenset(w.replace("'", "\u2019") for w in ("'s", "'m", "'re", "'ve", "'d", "'ll"))    # typed on phones: ’s
+    then than after afterwards following before as by for with from go went back up s""".split()
+) | frozenset(_CLITICS) | frozenset(w.replace("'", "\u2019") for w in _CLITICS)
 
 
 @dataclass

@@ -58,7 +58,6 @@ def _spacy():
     with _nlp_lock:
         if _tokenizer is None:
             import spacy
-
             from spacy.util import compile_infix_regex
 
             seg = spacy.blank("en")          # one pipeline: a second blank("en") costs ~0.2 s of start-up
