@@ -199,6 +199,19 @@ def _plural(w: str) -> str:
     return w + "es" if w.endswith("s") else w + "s"
 
 
+def proper_names(samples: Sequence[Sample]) -> list[str]:
+    """Words the statements only ever write with a capital, function words aside, in lower case: in bAbI, its 21
+    people ("mary", "gertrude", "yann"; "sheep" of "Sheep are afraid..." is also written "a sheep")."""
+    from chatmem.features import STOP_WORDS
+
+    capital: set[str] = set()
+    lower: set[str] = set()
+    for text in {t for s in samples for t in s.story}:
+        for w in re.findall(r"[A-Za-z]+", text):
+            (capital if w[0].isupper() else lower).add(w.lower())
+    return sorted(capital - lower - STOP_WORDS)
+
+
 def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str], seed: int) -> list[Sample]:
     """The same samples with each story's entities replaced consistently by invented words ("Mary" ->
     "Zolbaku" everywhere in that story, answers included; "mice" -> "lupels" where "mouse" -> "lupel"):
@@ -222,5 +235,5 @@ def rename(samples: Sequence[Sample], entities: set[str], vocab_words: set[str],
 
         for s in group:
             out.append(replace(s, story=tuple(sub(t) for t in s.story), question=sub(s.question),
-                               answer=tuple(mapping.get(a, a) for a in s.answer)))
+                               answer=tuple(sub(a) for a in s.answer)))
     return out

@@ -38,7 +38,8 @@ class Prediction:
 
     @property
     def correct(self) -> bool:
-        return list(self.answer) == list(self.sample.answer)
+        """Word for word, whatever the case: a copied name is written as the memories' tokens ("zolbaku")."""
+        return [w.lower() for w in self.answer] == [w.lower() for w in self.sample.answer]
 
     @property
     def support_correct(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from chatmem.babi import Sample, load_task, split_validation, where_is_person
+from chatmem.babi import Sample, load_task, proper_names, split_validation, where_is_person
 from chatmem.util import minilm_cached, progress_bar
 
 
@@ -34,6 +34,9 @@ class TrainConfig:
     eval_every: int = 3
     threads: int = 2
     derived_questions: bool = True
+    # Go on from the O and R of this checkpoint (same vocabulary) rather than from random weights: a change to the
+    # training data (people in word dropout) learned in a few epochs, keeping what the model had settled
+    warm_from: str | None = None
 
 
 def all_texts(samples: Sequence[Sample]) -> list[str]:
@@ -137,7 +140,8 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     texts = all_texts(train_all + train_s)
     tok_cache = {t: tokenize(t) for t in texts}
     vocab = Vocab.build([tok_cache[t] for s in train_all for t in s.story],
-                        [tok_cache[s.question] for s in train_all], [s.answer for s in train_all])
+                        [tok_cache[s.question] for s in train_all], [s.answer for s in train_all],
+                        proper_names(train_all))
     table = build_table(texts, vocab, tok_cache.__getitem__, lambda t: minilm_cached(t, encoder))
     log(f"{len(texts)} distinct sentences, {len(vocab.words)} words, {len(vocab.answers)} dictionary answers")
     enc = encode_samples(train_s, vocab, table)
@@ -146,6 +150,12 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
 
     mcfg = ModelConfig(vocab_size=len(vocab.words), n_answers=len(vocab.answers))
     model = MemNN(mcfg)
+    if cfg.warm_from:
+        warm = checkpoint.load(Path(cfg.warm_from))
+        if warm.vocab.words != vocab.words or warm.vocab.answers != vocab.answers:
+            raise ValueError(f"{cfg.warm_from} was trained with another vocabulary: train from scratch")
+        model.load_state_dict(warm.model.state_dict())
+        log(f"going on from the O and R of {cfg.warm_from}")
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps_per_epoch = max(1, int(np.ceil(max(n_o, n_r) / cfg.batch)))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
@@ -153,7 +163,7 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     gid_all = torch.as_tensor(table.gid)
     mini_all = torch.as_tensor(table.mini)
     ans_of = torch.as_tensor(answer_tables(vocab))
-    entity_ids = torch.as_tensor([vocab.index[w] for w in vocab.entities], dtype=torch.long)
+    entity_ids = torch.as_tensor(vocab.entity_ids(), dtype=torch.long)
     R = {k: torch.as_tensor(v) for k, v in enc.r.items()}
     A = len(vocab.answers)
 
