@@ -68,7 +68,9 @@ def _carried(directory: Path, names) -> tuple[dict, dict]:
         if not names:
             return {}, {}
         state = load_file(str(directory / WEIGHTS))
-        return ({k: v for k, v in state.items() if k.split(".", 1)[0] in names}, {n: cfg[n] for n in names})
+        # a part's config and the record of its training (the model card reads it) travel together
+        records = {f"{n}_train": cfg[f"{n}_train"] for n in names if f"{n}_train" in cfg}
+        return ({k: v for k, v in state.items() if k.split(".", 1)[0] in names}, {n: cfg[n] for n in names} | records)
     except (OSError, ValueError, KeyError):
         return {}, {}
 

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--tasks", default="1-20")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--seed", type=int)
+    tr.add_argument("--lr", type=float, help="learning rate of O and R (default 0.002)")
+    tr.add_argument("--warm-from", metavar="DIR", help="go on from the O and R of this model (same vocabulary); "
+                    "its span model is kept, to be refitted with scripts/refit_span_gate.py")
     tr.add_argument("--out", metavar="DIR", help="where to write the model (default: assets/)")
     tr.add_argument("--locomo", metavar="FILE", help="LoCoMo development conversations for O's relevance term "
                     "(evidence turns as supporting facts; default: $CHATMEM_LOCOMO or ../shared, if present)")
@@ -72,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
                          "hop2 (O's second hop in conversations), span (R's span answers), update (G's superseded links and O's weight on them), budget "
                          "(H's slot choice), act (the classifier of facts, questions, requests, commands and "
                          "chit-chat); each stage writes the model and goes on to the later ones")
+    tr.add_argument("--last", choices=STAGES, default=STAGES[-1], help="the stage to stop after (default: act)")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -233,14 +237,20 @@ def cmd_train(args) -> int:
     from chatmem.paths import assets_dir
     from chatmem.train import TrainConfig, train
 
+    if STAGES.index(args.last) < STAGES.index(args.stage):
+        raise ChatmemError(f"--last {args.last} comes before --stage {args.stage}")
     cfg = TrainConfig(babi_dir=str(_babi_dir(args.babi_dir)), tasks=parse_tasks(args.tasks))
     if args.epochs:
         cfg.epochs = args.epochs
     if args.seed is not None:
         cfg.seed = args.seed
+    if args.lr is not None:
+        cfg.lr = args.lr
+    if args.warm_from:
+        cfg.warm_from = args.warm_from
     out = Path(args.out) if args.out else assets_dir()
     log = lambda m: print(m, file=sys.stderr)     # noqa: E731
-    later = STAGES[STAGES.index(args.stage):]      # a stage goes on to the later ones
+    later = STAGES[STAGES.index(args.stage): STAGES.index(args.last) + 1]   # a stage goes on to the later ones
     if "babi" in later:
         train(cfg, out, log=log)
     if "relevance" in later:
@@ -263,9 +273,10 @@ def cmd_train(args) -> int:
         from chatmem.budget_train import BudgetTrainConfig, train_budget
 
         train_budget(out, BudgetTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
-    from chatmem.dialogue_act import ActTrainConfig, train_act
+    if "act" in later:
+        from chatmem.dialogue_act import ActTrainConfig, train_act
 
-    train_act(out, ActTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
+        train_act(out, ActTrainConfig(seed=cfg.seed), Path(cfg.babi_dir), log=log)
     from chatmem.report import write_model_card
 
     write_model_card(out, _babi_dir(args.babi_dir))

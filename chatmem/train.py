@@ -243,6 +243,16 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     threshold = confidence_threshold(model, vocab, val_s, table)
     extra = {"train": asdict(cfg), "confidence_threshold": threshold, "train_seconds": train_seconds,
              "validation": best_summary, "history": history}
-    checkpoint.save(out_dir, model, vocab, extra)
+    span = {}
+    if cfg.warm_from:      # the training it went on from, for the model card
+        extra["warm_from"] = {k: warm.config[k] for k in ("train", "train_seconds", "warm_from") if k in warm.config}
+    if cfg.warm_from and warm.span is not None:
+        # R's span model reads its own vocabulary and O's citations, not O's weights: it stays, and its gate and
+        # threshold are fitted again for the new O and R (scripts/refit_span_gate.py); the relevance term, which
+        # reads O's scores, is not kept (`chatmem train --stage relevance`)
+        span = {"span": warm.span, "span_vocab": warm.span_vocab}
+        extra.update({k: warm.config[k] for k in ("span_train", "span_threshold", "span_related_cos")
+                      if k in warm.config})
+    checkpoint.save(out_dir, model, vocab, extra, **span)
     log(f"saved {out_dir} (best validation mean {100 * best:.2f}%, {train_seconds / 60:.1f} min)")
     return extra

@@ -81,6 +81,11 @@ def test_eval_without_data_is_a_clear_error(tmp_path):
     one_line_error(run_cli("eval", "--babi-dir", str(tmp_path), "--tasks", "0-30"), "tasks are numbered 1 to 20")
 
 
+def test_train_stops_before_it_starts_is_a_clear_error(tmp_path):
+    one_line_error(run_cli("train", "--stage", "span", "--last", "babi", "--out", str(tmp_path / "m")), "comes before")
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("argv", [
     ["memory", "forget", "99999999999999999999"],
     ["memory", "export", "/nonexistent-dir/x.jsonl"],

@@ -417,3 +417,8 @@ def test_a_save_without_the_relevance_term_or_span_model_leaves_none_and_keeps_t
     b = checkpoint.load(tmp_path)
     assert b.relevance is None and b.span is None
     assert all(getattr(b, n) is not None for n in checkpoint.CARRIED)
+    # a retrained O's save (its own record only) keeps the carried parts' training records for the model card
+    checkpoint.save(tmp_path, a.model, a.vocab, {"train": a.config["train"]})
+    c = checkpoint.load(tmp_path).config
+    assert all(c[f"{n}_train"] == a.config[f"{n}_train"] for n in checkpoint.CARRIED if f"{n}_train" in a.config)
+    assert "act_train" in c and "relevance_train" not in c
