@@ -8,7 +8,10 @@ then the gate and the threshold. After a change to O alone (its second hop, say)
 spans; what moves is which memories O cites, so the gate, the threshold and the nearness (how near a cited memory
 must be to the question to count as about it, chatmem.bot.Bot.related_cos) are fitted again on the same
 training-split conversations (seeds 1235 and 1236) with the new O, as the span stage would: about 10 minutes.
-The held-out split is never read.
+The held-out split is never read. The model card is written again.
+
+After `chatmem train --warm-from DIR --last relevance` (O and R fine-tuned, the relevance term fitted again, the
+span model kept), this script finishes the model.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ def main() -> int:
     if babi is None or not babi.is_dir():
         print("refit_span_gate: bAbI not found; pass --babi-dir", file=sys.stderr)
         return 2
-    train_span(Path(args.model_dir) if args.model_dir else assets_dir(), SpanTrainConfig(), babi,
-               log=lambda m: print(m, file=sys.stderr), fit_model=False)
+    model_dir = Path(args.model_dir) if args.model_dir else assets_dir()
+    train_span(model_dir, SpanTrainConfig(), babi, log=lambda m: print(m, file=sys.stderr), fit_model=False)
+    from chatmem.report import write_model_card
+
+    write_model_card(model_dir, babi)      # the card lists the gate's fit
     return 0
 
 
