@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                          "hop2 (O's second hop in conversations), span (R's span answers), update (G's superseded links and O's weight on them), budget "
                          "(H's slot choice), act (the classifier of facts, questions, requests, commands and "
                          "chit-chat); each stage writes the model and goes on to the later ones")
-    tr.add_argument("--last", choices=STAGES, default=STAGES[-1], help="the stage to stop after (default: act)")
+    tr.add_argument("--last", choices=STAGES, help="the stage to stop after (default: act; relevance with "
+                    "--warm-from, whose span model is then refitted by scripts/refit_span_gate.py)")
+    tr.add_argument("--eval-every", type=int, help="validate O and R every this many epochs (default 3)")
 
     ev = sub.add_parser("eval", parents=[common], help="evaluate the model on the bAbI test sets")
     ev.add_argument("--babi-dir", metavar="DIR", help="bAbI tasks_1-20_v1-2/en (default: $CHATMEM_BABI_DIR or ../shared)")
@@ -237,8 +239,11 @@ def cmd_train(args) -> int:
     from chatmem.paths import assets_dir
     from chatmem.train import TrainConfig, train
 
-    if STAGES.index(args.last) < STAGES.index(args.stage):
-        raise ChatmemError(f"--last {args.last} comes before --stage {args.stage}")
+    if args.stage != "babi" and (args.warm_from or args.lr is not None or args.eval_every is not None):
+        raise ChatmemError(f"--warm-from, --lr and --eval-every train O and R: they need --stage babi, not {args.stage}")
+    last = args.last or ("relevance" if args.warm_from else STAGES[-1])
+    if STAGES.index(last) < STAGES.index(args.stage):
+        raise ChatmemError(f"--last {last} comes before --stage {args.stage}")
     cfg = TrainConfig(babi_dir=str(_babi_dir(args.babi_dir)), tasks=parse_tasks(args.tasks))
     if args.epochs:
         cfg.epochs = args.epochs
@@ -246,11 +251,13 @@ def cmd_train(args) -> int:
         cfg.seed = args.seed
     if args.lr is not None:
         cfg.lr = args.lr
+    if args.eval_every is not None:
+        cfg.eval_every = args.eval_every
     if args.warm_from:
         cfg.warm_from = args.warm_from
     out = Path(args.out) if args.out else assets_dir()
     log = lambda m: print(m, file=sys.stderr)     # noqa: E731
-    later = STAGES[STAGES.index(args.stage): STAGES.index(args.last) + 1]   # a stage goes on to the later ones
+    later = STAGES[STAGES.index(args.stage): STAGES.index(last) + 1]   # a stage goes on to the later ones
     if "babi" in later:
         train(cfg, out, log=log)
     if "relevance" in later:

@@ -59,7 +59,8 @@ class Vocab:
             for w, a in self.answer_index.items():
                 if w in self.index:
                     t[self.index[w]] = a
-            # a story's lower-case token is its answer too ("mary" says "Mary"), as "kitchen" is "kitchen"
+            # a story's lower-case token is its answer too ("mary" says "Mary"), as "kitchen" is "kitchen". In a
+            # conversation "bill" (the gas bill) so becomes the answer "Bill": bAbI's four names are the only capitals
             for w, a in self.answer_index.items():
                 if w.lower() in self.index and t[self.index[w.lower()]] < 0:
                     t[self.index[w.lower()]] = a

@@ -78,7 +78,7 @@ PE LS RN joint (Sukhbaatar et al. 2015, arXiv:1503.08895, Table 1).
 def _o_r_training(cfg: dict) -> str:
     """The card's lines on how O and R were trained: from scratch, then each fine-tuning (TrainConfig.warm_from)."""
     runs, c = [], cfg
-    while c:
+    while c and "train" in c:
         runs.append((c["train"], c.get("train_seconds", 0.0)))
         c = c.get("warm_from")
     first, secs = runs[-1]

@@ -243,16 +243,18 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
     threshold = confidence_threshold(model, vocab, val_s, table)
     extra = {"train": asdict(cfg), "confidence_threshold": threshold, "train_seconds": train_seconds,
              "validation": best_summary, "history": history}
-    span = {}
-    if cfg.warm_from:      # the training it went on from, for the model card
+    parts = {}
+    if cfg.warm_from:
+        # The training it went on from (the model card), and the parts that read MiniLM and words, not O: the warm
+        # model's, whatever --out held. R's span model reads its own vocabulary and O's citations, not O's weights:
+        # it stays too, its gate and threshold to be fitted again (scripts/refit_span_gate.py); the relevance term,
+        # which reads O's scores, is not kept (`--stage relevance`).
         extra["warm_from"] = {k: warm.config[k] for k in ("train", "train_seconds", "warm_from") if k in warm.config}
-    if cfg.warm_from and warm.span is not None:
-        # R's span model reads its own vocabulary and O's citations, not O's weights: it stays, and its gate and
-        # threshold are fitted again for the new O and R (scripts/refit_span_gate.py); the relevance term, which
-        # reads O's scores, is not kept (`chatmem train --stage relevance`)
-        span = {"span": warm.span, "span_vocab": warm.span_vocab}
+        parts = {n: getattr(warm, n) for n in checkpoint.CARRIED if getattr(warm, n) is not None}
+        if warm.span is not None:
+            parts.update(span=warm.span, span_vocab=warm.span_vocab)
         extra.update({k: warm.config[k] for k in ("span_train", "span_threshold", "span_related_cos")
-                      if k in warm.config})
-    checkpoint.save(out_dir, model, vocab, extra, **span)
+                      + tuple(f"{n}_train" for n in parts) if k in warm.config})
+    checkpoint.save(out_dir, model, vocab, extra, **parts)
     log(f"saved {out_dir} (best validation mean {100 * best:.2f}%, {train_seconds / 60:.1f} min)")
     return extra

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Short list stories: "X went to the office. X picked up the A. X grabbed the B there. X dropped the A. What is X
-carrying?" in 768 variants (8 people, four of them never in bAbI; 4 pairs of things; 4 ways to let go and 3 to
+carrying?" in 768 variants (8 people, three of them never in bAbI; 4 pairs of things; 4 ways to let go and 3 to
 take; either thing let go), answered by the model as in the bAbI table.
 
     .venv/bin/python scripts/eval_short_lists.py [--model-dir assets] [--json FILE]

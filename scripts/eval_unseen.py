@@ -8,7 +8,7 @@ as tasks 1 and 2. Each story gets its own consistent renaming ("Mary" -> "Zolbak
 story, answers included), so the model can only answer through exact matches, never through knowing the
 word. Prints the accuracy on the original and on the renamed stories side by side, and on the stories with only
 their people renamed ("people"): the issue's "unseen names". bAbI's people are the words its statements only write
-with a capital (babi.proper_names); before this was measured, they were never renamed here.
+with a capital (babi.proper_names); until this column was added, this script left them as they were.
 """
 
 from __future__ import annotations

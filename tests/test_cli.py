@@ -83,6 +83,8 @@ def test_eval_without_data_is_a_clear_error(tmp_path):
 
 def test_train_stops_before_it_starts_is_a_clear_error(tmp_path):
     one_line_error(run_cli("train", "--stage", "span", "--last", "babi", "--out", str(tmp_path / "m")), "comes before")
+    one_line_error(run_cli("train", "--stage", "span", "--warm-from", str(tmp_path), "--out", str(tmp_path / "m")),
+                   "need --stage babi")
     assert not (tmp_path / "m").exists()
 
 
