@@ -33,6 +33,15 @@ def build_table(texts: Sequence[str], vocab: Vocab, tokenize: Callable, encode: 
     return SentenceTable(uniq, toks, gid, encode(uniq))
 
 
+def samples_table(samples: Sequence[Sample], vocab: Vocab, encoder=None) -> SentenceTable:
+    """The table of the samples' story sentences and questions: tokens, word ids and MiniLM rows (cached on disk)."""
+    from chatmem.input import tokenize
+    from chatmem.train import all_texts
+    from chatmem.util import minilm_cached
+
+    return build_table(all_texts(samples), vocab, tokenize, lambda ts: minilm_cached(ts, encoder))
+
+
 def story_groups(samples: Sequence[Sample]) -> list[list[Sample]]:
     """Consecutive questions of one story share the growing story prefix."""
     groups: list[list[Sample]] = []

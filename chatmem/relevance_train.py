@@ -229,9 +229,8 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
     generator's training split and, when given, LoCoMo conversations."""
     from chatmem import generator, locomo
     from chatmem.babi import load_task, split_validation
-    from chatmem.data import build_table
-    from chatmem.input import MiniLMEncoder, tokenize
-    from chatmem.train import all_texts
+    from chatmem.data import samples_table
+    from chatmem.input import MiniLMEncoder
     from chatmem.util import minilm_cached, progress_bar
 
     encoder = MiniLMEncoder()
@@ -257,9 +256,7 @@ def build_examples(loaded, cfg: RelevanceTrainConfig, babi_dir=None, locomo_path
             train_s, _ = split_validation(load_task(babi_dir, t, "train"), 0.1, cfg.seed)
             keep = sorted(rng.choice(len(train_s), min(cfg.babi_per_task, len(train_s)), replace=False))
             picked += [train_s[i] for i in keep]
-        texts = all_texts(picked)
-        tok = {t: tokenize(t) for t in texts}
-        table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
+        table = samples_table(picked, loaded.vocab, encoder)
         out += collect_babi(loaded, picked, table)
         log(f"relevance data: {len(out)} bAbI questions")
     convs = generator.generate(cfg.generated, seed=cfg.seed, split="train")

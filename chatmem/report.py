@@ -13,19 +13,15 @@ from chatmem.babi import load_task
 def evaluate_dir(babi_dir: Path, tasks: list[int], split: str = "test", model_dir: Path | None = None,
                  out=None) -> tuple[dict, str]:
     from chatmem import checkpoint
-    from chatmem.data import build_table
+    from chatmem.data import samples_table
     from chatmem.evaluate import format_table, predict, summarize
-    from chatmem.input import tokenize
     from chatmem.paths import assets_dir
-    from chatmem.train import all_texts
-    from chatmem.util import minilm_cached, progress_bar
+    from chatmem.util import progress_bar
 
     t0 = time.perf_counter()
     loaded = checkpoint.load(model_dir or assets_dir())
     samples = [s for t in tasks for s in load_task(babi_dir, t, split)]
-    texts = all_texts(samples)
-    tok = {t: tokenize(t) for t in texts}
-    table = build_table(texts, loaded.vocab, tok.__getitem__, minilm_cached)
+    table = samples_table(samples, loaded.vocab)
     bar = progress_bar(len(samples), f"evaluating ({split})", "q")
     preds = predict(loaded.model, loaded.vocab, samples, table, progress=bar.update)
     bar.close()

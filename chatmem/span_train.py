@@ -497,15 +497,10 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
     """bAbI validation questions as the gate meets them: O's supports and R's dictionary answer, so the gate
     keeps the answers bAbI needs (yes/no, counts, lists, paths) with the word-level R."""
     from chatmem.bot import nearness, question_fit
-    from chatmem.data import build_table
+    from chatmem.data import samples_table
     from chatmem.evaluate import predict as babi_predict
-    from chatmem.input import tokenize
-    from chatmem.train import all_texts
-    from chatmem.util import minilm_cached
 
-    texts = all_texts(samples)
-    tok = {t: tokenize(t) for t in texts}
-    table = build_table(texts, loaded.vocab, tok.__getitem__, lambda ts: minilm_cached(ts, encoder))
+    table = samples_table(samples, loaded.vocab, encoder)
     thr = float(loaded.config.get("confidence_threshold", 0.0))
     exs, minis = [], []
     for p in babi_predict(loaded.model, loaded.vocab, samples, table):

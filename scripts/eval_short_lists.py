@@ -44,18 +44,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
     from chatmem import checkpoint
-    from chatmem.data import build_table
+    from chatmem.data import samples_table
     from chatmem.evaluate import predict
-    from chatmem.input import tokenize
     from chatmem.paths import assets_dir
-    from chatmem.train import all_texts
-    from chatmem.util import minilm_cached
 
     loaded = checkpoint.load(Path(args.model_dir) if args.model_dir else assets_dir())
     samples = stories()
-    texts = all_texts(samples)
-    tok = {t: tokenize(t) for t in texts}
-    table = build_table(texts, loaded.vocab, tok.__getitem__, minilm_cached)
+    table = samples_table(samples, loaded.vocab)
     preds = predict(loaded.model, loaded.vocab, samples, table)
     by: dict[str, list[bool]] = {}
     for p in preds:

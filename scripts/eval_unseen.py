@@ -36,12 +36,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from chatmem import checkpoint
     from chatmem.babi import load_task, proper_names, rename
-    from chatmem.data import build_table
+    from chatmem.data import samples_table
     from chatmem.evaluate import predict, summarize
-    from chatmem.input import tokenize
     from chatmem.paths import assets_dir, default_babi_dir
-    from chatmem.train import all_texts
-    from chatmem.util import minilm_cached
 
     babi = Path(args.babi_dir) if args.babi_dir else default_babi_dir()
     if babi is None or not Path(babi).is_dir():
@@ -62,9 +59,7 @@ def main(argv=None) -> int:
                     "people": rename(original, people, set(vocab.words), SEED)}
         row = {}
         for name, samples in versions.items():
-            texts = all_texts(samples)
-            tok = {x: tokenize(x) for x in texts}
-            table = build_table(texts, vocab, tok.__getitem__, minilm_cached)
+            table = samples_table(samples, vocab)
             t0 = time.perf_counter()
             summary = summarize(predict(loaded.model, vocab, samples, table))["tasks"][str(t)]
             row[name] = {**summary, "seconds": round(time.perf_counter() - t0, 2)}
