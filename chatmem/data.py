@@ -107,7 +107,7 @@ def encode_samples(samples: Sequence[Sample], vocab: Vocab, table: SentenceTable
             ri = r_input(idx, q_toks, support)
             s_rows = [mem_rows[m] for m in support[:KR]] + [-1] * (KR - min(KR, len(support)))
             words = list(s.answer)[:MAX_ANSWER_WORDS]
-            lids = [idx.lid_of(w.lower()) for w in words]      # stories' tokens are lower case, "Mary" is not
+            lids = [idx.lid_of(w) for w in words]
             for t in range(len(words) + 1):
                 R["q"].append(q_row)
                 R["s_rows"].append(s_rows)

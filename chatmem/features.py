@@ -198,8 +198,9 @@ class StoryIndex:
         return lid
 
     def lid_of(self, w: str, default: int | None = -1) -> int | None:
-        """The local id of `w`, without handing out a new one."""
-        return self.local.get(self.key(w), default)
+        """The local id of `w`, without handing out a new one. Memories' tokens are lower case, so is the lookup:
+        R's answer "Mary" is the story's "mary"."""
+        return self.local.get(self.key(w.lower()), default)
 
     def word(self, lid: int) -> str:
         """A word of a story-local id, as written: the bare form where the memories have both."""

@@ -107,7 +107,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
                 w = vocab.answers[best]
                 prev_ans[h, t] = best
                 prev_gid[h, t] = vocab.id(w)
-                prev_lid[h, t] = queries[h].idx.lid_of(w.lower())     # memories' tokens are lower case
+                prev_lid[h, t] = queries[h].idx.lid_of(w)
             else:
                 lid = int(flat_lid[h, best - A])
                 w = queries[h].idx.word(lid)
@@ -123,7 +123,7 @@ def decode(model: MemNN, vocab: Vocab, gid: torch.Tensor, mini: torch.Tensor, qu
         for w in set(words[h]):
             if w in vocab.answer_index:
                 rival[vocab.answer_index[w]] = -np.inf
-            lid = queries[h].idx.lid_of(w.lower(), None)
+            lid = queries[h].idx.lid_of(w, None)
             if lid is not None:
                 rival[A:][flat_lid[h] == lid] = -np.inf
         rival = rival[rival > NEG / 2]
