@@ -40,8 +40,9 @@ UNK = 1
 # (chatmem.input.MiniLMEncoder.token_vectors)
 TokenVectors = Callable[[list[str]], list[tuple[np.ndarray, np.ndarray]]]
 
-# A word: letters or digits, keeping inner hyphens, apostrophes, dots, colons and slashes ("cobalt-19", "4:30pm").
-_WORD = re.compile(r"[^\W_](?:[\w'’\-./:@+#]*[^\W_])?")
+# A word: letters or digits, keeping inner hyphens, apostrophes, dots, colons and slashes ("cobalt-19", "4:30pm"),
+# a currency sign before a number and a thousands comma ("£640", "$1,200"): the price said is the price told.
+_WORD = re.compile(r"(?:[£$€¥](?=\d))?[^\W_](?:(?:[\w'’\-./:@+#]|,(?=\d{3}\b))*[^\W_])?")
 
 
 # Markup a person may paste (HTML tags; Rich or BBCode tags such as "[red]", "[bold red]", "[/red]" and "[/]"): its

@@ -132,6 +132,18 @@ def test_two_answers_that_agree_are_said_when_either_is_sure():
     assert not choose(["rex"], 6.0, True, True, nothing, True, 0.5).confident
 
 
+def test_a_price_with_its_sign_and_thousands_is_one_word():
+    """"£640" is said as told, not "640"; "$1,200" stays whole; a comma between words still parts them."""
+    from chatmem.span import words
+
+    def said(t):
+        return [t[a:b] for a, b in words(t)]
+
+    assert said("I bought a new bike for £640.") == ["I", "bought", "a", "new", "bike", "for", "£640"]
+    assert said("It was $1,200, ouch, and €35.50 more.") == ["It", "was", "$1,200", "ouch", "and", "€35.50", "more"]
+    assert said("Paris, London and £ 5") == ["Paris", "London", "and", "5"]
+
+
 def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_name():
     from chatmem.span import blocked, sentence_ends, words
 
