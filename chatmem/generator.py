@@ -222,7 +222,17 @@ def _work_value(r: random.Random, split: str) -> Value:
         saint = r.random() < 0.6
         return Value(owned_place(r, split, lx.SAINT_PLACES if saint else lx.OWNED_WORKPLACES, saint), "at ", "to ",
                      frozenset({"place"}))
+    if r.random() < ORG:
+        name = r.choice(pool("STREET_NAMES", split) + pool("SURNAMES", split))
+        org = r.choice((f"{name} {r.choice(lx.ORG_KINDS)}", f"{name} {r.choice(lx.ORG_KINDS)}",
+                        f"{name} & {r.choice(pool('SURNAMES', split))}"))
+        what = f"{r.choice(lx.ORG_SIZES)}{r.choice(lx.ORG_FIELDS)} {r.choice(lx.ORG_WORDS)}"
+        said = "" if r.random() < 0.5 else f"{a_an(what)} {what} called "     # "at a small law firm called ..."
+        return Value(org, f"at {said}", f"to {said}", frozenset({"place"}))
     return Value(r.choice(pool("WORKPLACES", split)), "at ", "to ", frozenset({"place"}))
+
+
+ORG = 0.35     # share of workplaces that are named employers (lexicon.ORG_KINDS)
 
 
 JOB_MODIFIED = 0.15   # share of jobs with a modifier (lexicon.JOB_MODIFIERS)
@@ -271,10 +281,15 @@ def past_date(r: random.Random) -> Value:
     return Value(core, prep)
 
 
+SIGNED = 0.45   # share of prices written with a currency sign ("£640", "$1,200"), as people mostly write them
+
+
 def _price_value(r: random.Random, split: str) -> Value:
-    """What something cost: "1200 euros", "49.99 pounds", "85 quid"."""
+    """What something cost: "1200 euros", "49.99 pounds", "85 quid", "£640", "$1,200"."""
     n = r.choice((r.randint(5, 99), r.randint(100, 990), r.randint(10, 250) * 10, r.randint(1000, 4999)))
     amount = f"{n - 1}.99" if n < 500 and r.random() < 0.2 else str(n)
+    if r.random() < SIGNED:
+        return Value(f"{r.choice(lx.CURRENCY_SIGNS)}{f'{n:,}' if n >= 1000 and r.random() < 0.5 else amount}")
     return Value(f"{amount} {r.choice(lx.CURRENCIES)}")
 
 

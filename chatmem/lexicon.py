@@ -233,6 +233,20 @@ the insurance firm | the law firm | the supermarket | the hotel by the station |
 the observatory | the aquarium | the leisure centre | the care home | the community centre
 """)
 
+# Named employers: "Kestrel Analytics", "Brennan & Dahl", told now and then as what they are ("a small architecture
+# firm called Lantern Studio"). The name is the answer; the description is how it is told.
+ORG_KINDS = _words("""
+Analytics Studio Studios Ltd Group Partners Solutions Logistics Consulting Architects Systems Media Foods
+Engineering Labs Insurance Design Digital Construction Legal Recruitment Software Print Publishing Energy Health
+""")
+ORG_FIELDS = _phrases("""
+architecture | accounting | design | software | marketing | law | engineering | recruitment | consulting |
+property | insurance | logistics | publishing | catering | printing | web design | building | tech
+""")
+ORG_SIZES = ("", "", "small ", "tiny ", "big ", "local ", "little ")
+ORG_WORDS = ("firm", "company", "agency", "practice", "outfit", "start-up", "business")
+
+
 # Things a person can be allergic to, colours, foods: values of personal attributes.
 ALLERGENS = _phrases("""
 peanuts | penicillin | shellfish | cats | pollen | latex | wasp stings | sesame | gluten | dairy |
@@ -334,6 +348,7 @@ headphones | running shoes | hiking boots
 """))
 
 CURRENCIES = ("euros", "pounds", "dollars", "quid", "francs", "kroner", "euro", "bucks")
+CURRENCY_SIGNS = ("£", "£", "$", "€")
 
 # Places with opening hours: "The pool is open until 6pm."
 OPEN_PLACES = _phrases("""

@@ -274,15 +274,35 @@ def test_padding_changes_no_fact_or_question():
 
 
 def test_prices_are_asked_with_how_much_and_answered_with_amount_and_currency():
-    """"I paid 1200 euros for my sofa." -> "How much did I pay for my sofa?" -> "1200 euros"."""
+    """"I paid 1200 euros for my sofa." -> "How much did I pay for my sofa?" -> "1200 euros"; or with a sign, as
+    people mostly write prices: "£640", "$1,200", one word of R's (chatmem.span.words)."""
+    from chatmem.span import words
+
     asked = [(c, t) for c, _, t in questions(g.generate(150, seed=11, split="train")) if t.text.lower().startswith(("how much", "what did")) and t.answer
              and not re.search(r"\b(lend|borrow|give|get)\b", t.text)]     # "What did I lend Tomasz?": a thing
     assert len(asked) >= 5
+    signed = [t for _, t in asked if t.answer[0] in g.lx.CURRENCY_SIGNS]
+    assert 0 < len(signed) < len(asked)
     for c, t in asked:
-        amount, currency = t.answer.rsplit(" ", 1)
-        # what parking cost (a detail told after a fact, DETAILS) is a few coins: "9.50 pounds"
-        assert re.fullmatch(r"\d+(\.50)?" if "park" in t.text else r"\d+(\.99)?", amount) and currency in g.lx.CURRENCIES
+        if t in signed:
+            assert re.fullmatch(r".\d{1,3}(,\d{3})?(\.99)?|.\d+(\.99)?", t.answer) and len(words(t.answer)) == 1
+        else:
+            amount, currency = t.answer.rsplit(" ", 1)
+            # what parking cost (a detail told after a fact, DETAILS) is a few coins: "9.50 pounds"
+            assert re.fullmatch(r"\d+(\.50)?" if "park" in t.text else r"\d+(\.99)?", amount) and currency in g.lx.CURRENCIES
         assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+
+
+def test_a_named_employer_is_the_answer_however_it_is_described():
+    """"I work at a small architecture firm called Lantern Studio." -> "Where do I work?" -> "Lantern Studio"."""
+    convs = g.generate(300, seed=19, split="train")
+    asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\bwork\b", t.text) and t.answer
+             and t.answer_start is not None and re.search(r" (&|" + "|".join(g.lx.ORG_KINDS) + r")\b", t.answer)]
+    assert len(asked) >= 5
+    told = [c.turns[t.answer_support].text for c, t in asked]
+    assert all(x[t.answer_start:t.answer_end] == t.answer for x, (_, t) in zip(told, asked))
+    assert any(f"called {t.answer}" in x for x, (_, t) in zip(told, asked))
+    assert any(f"at {t.answer}" in x for x, (_, t) in zip(told, asked))
 
 
 def test_a_trip_answers_when_from_its_date_and_where_from_its_destination(train):
@@ -405,7 +425,7 @@ def test_a_meeting_answers_when_from_its_date_and_where_from_its_place():
 
 
 def test_money_i_owe_is_asked_by_how_much_and_answered_with_amount_and_currency():
-    """"I owe Felix 40 euros." -> "How much do I owe Felix?" -> "40 euros"."""
+    """"I owe Felix 40 euros." -> "How much do I owe Felix?" -> "40 euros" (or "£40")."""
     convs = g.generate(200, seed=18, split="train")
     asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\bowe\b", t.text) and t.answer
              and t.answer_start is not None]
@@ -413,7 +433,8 @@ def test_money_i_owe_is_asked_by_how_much_and_answered_with_amount_and_currency(
     for c, t in asked:
         told = c.turns[t.answer_support].text
         assert told[t.answer_start:t.answer_end] == t.answer
-        assert t.answer.rsplit(" ", 1)[1] in g.lx.CURRENCIES and re.search(r"\b(owe|lent me|borrowed|pay)\b", told)
+        assert (t.answer[0] in g.lx.CURRENCY_SIGNS or t.answer.rsplit(" ", 1)[1] in g.lx.CURRENCIES) \
+            and re.search(r"\b(owe|lent me|borrowed|pay)\b", told)
 
 
 def test_where_someone_works_may_be_a_city_and_is_then_answered_with_it():
