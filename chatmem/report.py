@@ -89,6 +89,18 @@ def _o_r_training(cfg: dict) -> str:
     return "\n".join(lines)
 
 
+def _small_store(sm: dict | None) -> str:
+    """The model card's words for R's calibration in stores of one conversation's size (chatmem.span_train)."""
+    if not sm:
+        return ""
+    cut = (f"\"no answer\" winning only from a probability of {sm['null_cut']:.2f}" if sm["null_cut"] is not None
+           else "\"no answer\" winning above the best span")
+    cal = sm["calibration"]
+    return (f"; in stores of up to {sm['memories']} memories (one conversation's), fitted the same way with {cut}: "
+            f"threshold {sm['threshold']:.3g}, nearness {sm['related_cos']:.2f} ({100 * cal['answerable_right']:.1f}% "
+            f"right, {100 * cal['unanswerable_declined']:.1f}% declined there)")
+
+
 def _parts_card(cfg: dict) -> str:
     """The model card's section on the parts trained after O and R, and every data source with its license."""
     rel, span = cfg.get("relevance_train"), cfg.get("span_train")
@@ -152,7 +164,8 @@ def _parts_card(cfg: dict) -> str:
                    f"declined)"
                    + (f"; with it, how near (MiniLM cosine) a cited memory that shares no content word with the question "
                       f"must be to count as about it: {cfg['span_related_cos']:.2f}" if cfg.get("span_related_cos", NOT_NEAR) < NOT_NEAR
-                      else "") + f"; {span['seconds'] / 60:.1f} min."
+                      else "")
+                   + _small_store(cfg.get("span_small_store")) + f"; {span['seconds'] / 60:.1f} min."
                    + (f" Fine-tuned ({span['config'].get('warm_epochs')} epochs at learning rate "
                       f"{span['config'].get('warm_lr')}) from the previous span model, which was trained on "
                       f"{span['warm_from'].get('examples')} questions of an earlier version of the generator."

@@ -430,22 +430,31 @@ class Choice:
     span: Span | None = None      # set when the span was chosen
 
 
+def no_answer(sp: Span, cut: float | None = None) -> bool:
+    """Whether R's "no answer" wins: its probability is at least `cut` (fitted with the threshold,
+    chatmem.span_train.choose_threshold), or, for a model without one, above the best span's. The best span's
+    probability is shared with the spans around it ("the 15th at 4pm", "Friday the 15th at 4pm"), so the plain
+    comparison declined answers people wrote ("What colour is my car?" from "My car is a green Skoda Fabia.")."""
+    return sp.null_prob >= cut if cut is not None else not sp.prob > sp.null_prob
+
+
 def choose(words_: list[str], score: float, confident: bool, related: bool, sp: Span | None, gate: bool,
-           threshold: float) -> Choice:
+           threshold: float, null_cut: float | None = None) -> Choice:
     """The gate picks the span (`gate`: it reads the word answer's confidence too), the threshold says if it is
-    sure, and "no answer" winning means saying so rather than guessing. (Keeping a confident word answer over an
-    unsure span gave "dr." for "Who is my dentist?" and "nephew" for "Who plays the cello?".) A span from memories
-    that share no content word with the question (`related` False) is never sure: it cannot be about it
-    ("What is the capital of France?" -> "kitchen")."""
+    sure, and "no answer" winning (`no_answer`) means saying so rather than guessing. (Keeping a confident word
+    answer over an unsure span gave "dr." for "Who is my dentist?" and "nephew" for "Who plays the cello?".) A
+    span from memories that share no content word with the question (`related` False) is never sure: it cannot
+    be about it ("What is the capital of France?" -> "kitchen")."""
     if sp is None:
         return Choice(list(words_), score, confident, related)
-    sure = sp.prob >= threshold and sp.prob > sp.null_prob and related
+    none = no_answer(sp, null_cut)
+    sure = sp.prob >= threshold and not none and related
     # Both answers say the same words: either one's doubt (the dictionary's, at a request shape it never saw:
     # "Remind me where Mary is.") does not outweigh the other's certainty. Said as the span: its casing, its place.
     agree = bool(words_) and " ".join(words_).lower() == sp.text.lower()
     if not gate and not (agree and sure):
         # an unsure word answer where R's "no answer" wins: nothing cited answers it ("What is my cat's name?"
         # said "I'm not sure" from "The kids' school is St. Brendan's."), as when the gate takes the span
-        return Choice(list(words_), score, confident, related and (confident or sp.prob >= sp.null_prob))
-    both = agree and confident and sp.prob > sp.null_prob     # never over the span's "no answer"
-    return Choice([sp.text], sp.prob, sure or both, related and sp.prob > sp.null_prob, sp)
+        return Choice(list(words_), score, confident, related and (confident or not none))
+    both = agree and confident and not none     # never over the span's "no answer"
+    return Choice([sp.text], sp.prob, sure or both, related and not none, sp)

@@ -92,6 +92,11 @@ class SpanTrainConfig:
     locomo: bool = False
     locomo_span_f1: float = 0.7
     locomo_repeat: int = 2          # each LoCoMo question counts this many times (about 4% of the questions then)
+    # Where R's "no answer" may win besides above the best span's probability (chatmem.span.no_answer), fitted with
+    # a threshold of their own for stores as big as the tune conversations' (chatmem.bot.Bot.span_calibration).
+    # The plain comparison declined answers people wrote; fitted for every store, the cut took LoCoMo's adversarial
+    # questions from 63% declined to 31-54% (README, "Where "no answer" wins"). Empty: no cut.
+    null_cuts: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
@@ -445,12 +450,16 @@ NEAR = (NOT_NEAR, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
 
 
 def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsupported: Sequence[SpanExample] = (),
-                     tv: TokenVectors | None = None) -> tuple[float, float, dict]:
-    """The span answers' confidence threshold and how near a cited memory must be to the question to count as
-    about it (chatmem.bot.Bot.related_cos): the pair that answers within FLAT of the most answerable questions
-    right while declining at least DECLINE of the unanswerable ones (else the one that declines most), on
-    conversations kept apart from training, deciding exactly as the Bot does (chatmem.span.choose); among those,
-    the highest threshold, then the nearest. The curve is flat over a wide range of thresholds (80.3% right from
+                     tv: TokenVectors | None = None, cuts: Sequence[float | None] = (None,)
+                     ) -> tuple[float, float, float | None, dict]:
+    """The span answers' confidence threshold, how near a cited memory must be to the question to count as
+    about it (chatmem.bot.Bot.related_cos) and, among `cuts`, where R's "no answer" wins (chatmem.span.no_answer,
+    None: above the best span's probability): the triple
+    that answers within FLAT of the most answerable questions right while declining at least DECLINE of the
+    unanswerable ones (else the one that declines most), on conversations kept apart from training, deciding
+    exactly as the Bot does (chatmem.span.choose); among those, the lowest "no answer" cut (none, "no answer"
+    above the best span, counts as the lowest: the readiest to decline), then the highest threshold, then the
+    nearest. The curve is flat over a wide range of thresholds (80.3% right from
     0.05 to 0.35, 80.2% at 0.40 and 0.45 on one version's tune conversations): the highest answers as well there
     and declines more of the questions about someone else, where taking the exact best had picked 0.30 by noise.
     Sharing a content word alone declined "What is my job?" with "researcher" sure in "I am a researcher.".
@@ -463,22 +472,25 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsu
             e.dict_score, e.dict_confident, sp, e.q_tokens, e.support_tokens, loaded.vocab.index, e.dict_words))
         rows.append((e, sp, gate))
     curve = []
-    for near in NEAR:
-        for tau in np.linspace(0.05, 0.95, 19):
-            said = [(e.answer is None, False, True) for e in unsupported]
-            for e, sp, gate in rows:
-                c = choose(e.dict_words, e.dict_score, e.dict_confident, about(e.related, e.near, near), sp, gate,
-                           float(tau))
-                said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
-            ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
-            una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
-            curve.append((una >= DECLINE, ans if una >= DECLINE else una, float(tau), near, ans, una))
-    best = max(curve)
-    ok, _, tau, near, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT),
-                                     key=lambda c: (c[2], c[3]))
-    return tau, near, {"questions": len(rows) + len(unsupported), "answerable_right": ans,
-                       "unanswerable_declined": una, "decline_target": DECLINE, "flat": FLAT, "met": ok,
-                       "related_cos": near}
+    for cut in cuts:
+        for near in NEAR:
+            for tau in np.linspace(0.05, 0.95, 19):
+                said = [(e.answer is None, False, True) for e in unsupported]
+                for e, sp, gate in rows:
+                    c = choose(e.dict_words, e.dict_score, e.dict_confident, about(e.related, e.near, near), sp, gate,
+                               float(tau), cut)
+                    said.append((e.answer is None, _said(c) and _right(c.words, e.answer), not _said(c)))
+                ans = float(np.mean([r[1] for r in said if not r[0]] or [0.0]))
+                una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
+                curve.append((una >= DECLINE, ans if una >= DECLINE else una, -1.0 if cut is None else cut,
+                              float(tau), near, ans, una))
+    best = max(c[:2] for c in curve)
+    ok, _, cut, tau, near, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT),
+                                          key=lambda c: (-c[2], c[3], c[4]))
+    cut = None if cut < 0 else cut
+    return tau, near, cut, {"questions": len(rows) + len(unsupported), "answerable_right": ans,
+                            "unanswerable_declined": una, "decline_target": DECLINE, "flat": FLAT, "met": ok,
+                            "related_cos": near, "null_cut": cut}
 
 
 def _babi_split(babi_dir, seed: int):
@@ -608,13 +620,24 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, near, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo)
+    tau, near, _, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo)
     log(f"span threshold {tau:.2f}, related from MiniLM cosine {near:.2f} ({cal})")
+    small = None
+    if cfg.null_cuts:       # for stores as big as one conversation: the threshold fitted with a "no answer" cut
+        tau_s, near_s, cut, cal_s = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo,
+                                                     (None, *cfg.null_cuts))
+        n, sd = sets["tune"]
+        store = max((sum(not t.question for t in c.turns) for c in generator.as_told(n, sd, cfg.compound, cfg.casual,
+                                                                                       terse=cfg.terse)), default=0)
+        small = {"memories": store, "threshold": tau_s, "related_cos": near_s, "null_cut": cut, "calibration": cal_s}
+        log(f"up to {store} memories: span threshold {tau_s:.2f}, related from MiniLM cosine {near_s:.2f}, "
+            f"no answer from {cut} ({cal_s})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
-    extra = {**{k: v for k, v in loaded.config.items() if k != "span_threshold_fit"}, "span_train": info,
-             "span_threshold": tau, "span_related_cos": near}
+    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", "span_small_store")},
+             "span_train": info, "span_threshold": tau, "span_related_cos": near,
+             **({"span_small_store": small} if small else {})}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
                     span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")

@@ -116,6 +116,49 @@ def test_choose_follows_the_gate_and_the_span_threshold():
     assert not c.confident and c.related          # real doubt: "I'm not sure"
 
 
+def test_no_answer_wins_from_its_fitted_cut():
+    """"What colour is my car?" from "My car is a green Skoda Fabia.": the best span "green" has 0.30 of the
+    probability, the spans around it some more, "no answer" 0.45. Without a cut "no answer" wins over the best
+    span; from a cut of 0.8 it does not, and the span is said where it passes the threshold."""
+    from chatmem.span import Span, no_answer
+
+    shared = Span(0, 10, 15, "green", 0.30, 0.45)
+    assert no_answer(shared) and not no_answer(shared, 0.8) and no_answer(shared, 0.45)
+    c = choose(["skoda"], 0.2, False, True, shared, True, 0.5)
+    assert not c.confident and not c.related                            # "I don't know that."
+    c = choose(["skoda"], 0.2, False, True, shared, True, 0.25, 0.8)
+    assert c.words == ["green"] and c.confident and c.related
+    c = choose(["skoda"], 0.2, False, True, Span(0, 0, 3, "Rex", 0.05, 0.9), True, 0.25, 0.8)
+    assert not c.confident and not c.related                            # past the cut: nothing answers it
+
+
+def test_the_threshold_fit_picks_a_no_answer_cut_where_spans_share_their_probability(monkeypatch):
+    """Right spans with 0.35 of the probability and "no answer" at 0.5 (their neighbours hold the rest), the
+    unanswerable questions' "no answer" at 0.97: only a cut between the two answers the first and declines the
+    second; without one, every right answer is declined. Cuts are tried only where offered
+    (SpanTrainConfig.null_cuts, off in the shipped recipe)."""
+    from types import SimpleNamespace
+
+    import chatmem.span_train as st
+    from chatmem.span import Span
+
+    def ex(answer):
+        return st.SpanExample("q", ("q",), ["m"], [0.0], None, answer, "single")
+
+    exs = [ex("Bruno") for _ in range(20)] + [ex(None) for _ in range(10)]
+    spans = [Span(0, 0, 5, "Bruno", 0.35, 0.5)] * 20 + [Span(0, 0, 5, "Bruno", 0.02, 0.97)] * 10
+    monkeypatch.setattr(st, "_spans", lambda *a: spans)
+    monkeypatch.setattr(st, "use_span", lambda *a: True)
+    monkeypatch.setattr(st, "gate_features", lambda *a: None)
+    loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
+    tau, _, cut, cal = st.choose_threshold(loaded, exs, np.zeros((30, 384), np.float32))
+    assert cut is None and cal["answerable_right"] == 0.0           # no cut offered: the plain comparison
+    cuts = (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+    tau, _, cut, cal = st.choose_threshold(loaded, exs, np.zeros((30, 384), np.float32), cuts=cuts)
+    assert cut == 0.6 and tau <= 0.35            # of those that serve as well, the readiest to decline
+    assert cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 1.0 and cal["null_cut"] == cut
+
+
 def test_two_answers_that_agree_are_said_when_either_is_sure():
     """"Remind me where Mary is.": the dictionary is unsure of "kitchen" (a request shape it never saw), the span
     says "kitchen" for sure; the gate's choice of the unsure one must not wrap the answer in "I'm not sure"."""
@@ -247,12 +290,12 @@ def test_threshold_counts_the_questions_o_cited_nothing_for(monkeypatch):
     monkeypatch.setattr(st, "use_span", lambda *a: True)
     monkeypatch.setattr(st, "gate_features", lambda *a: None)
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
-    tau, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32))
+    tau, _, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32))
     assert tau > 0.5 and cal["answerable_right"] == 0.0           # only the hard one: declined by doubting all
     nothing = [ex(None) for _ in range(9)]                          # O cited nothing: the Bot declines these
     for e in nothing:
         e.supports = []
-    tau, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
+    tau, _, _, cal = st.choose_threshold(loaded, [right, unanswerable], np.zeros((2, 384), np.float32), nothing)
     assert tau <= 0.5 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
     assert cal["questions"] == 11
 
@@ -277,10 +320,10 @@ def test_where_the_curve_is_flat_the_threshold_is_the_highest_that_answers_as_we
     monkeypatch.setattr(st, "DECLINE", 0.85)
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
     monkeypatch.setattr(st, "FLAT", 0.0)
-    tau, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    tau, _, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
     assert tau <= 0.3 and cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 0.9
     monkeypatch.setattr(st, "FLAT", 0.05)
-    tau, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
+    tau, _, _, cal = st.choose_threshold(loaded, exs, np.zeros((50, 384), np.float32))
     assert 0.6 < tau <= 0.9 and cal["answerable_right"] == 39 / 40 and cal["unanswerable_declined"] == 1.0
 
 
@@ -301,12 +344,12 @@ def test_a_memory_near_the_question_counts_as_about_it_where_no_word_is_shared(m
     monkeypatch.setattr(st, "use_span", lambda *a: True)
     monkeypatch.setattr(st, "gate_features", lambda *a: None)
     loaded = SimpleNamespace(span=None, span_vocab=None, vocab=SimpleNamespace(index={}))
-    tau, near, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
+    tau, near, _, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
     assert 0.08 < near <= 0.37 and cal["related_cos"] == near
     assert cal["answerable_right"] == 1.0 and cal["unanswerable_declined"] == 1.0
     for e in exs[:10]:                 # were the answerable ones far too, nearness could not tell them apart
         e.near = 0.08
-    tau, near, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
+    tau, near, _, cal = st.choose_threshold(loaded, exs, np.zeros((20, 384), np.float32))
     assert near > 0.08 and cal["answerable_right"] == 0.0 and cal["unanswerable_declined"] == 1.0
 
 
@@ -441,3 +484,21 @@ def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
     before = {**made, "fields": [f for f in made["fields"] if f != "near"]}
     st.save_examples(tmp_path / "b.json", {"tune": [e]}, before)
     assert st.load_examples(tmp_path / "b.json", made) == {}
+
+
+def test_the_no_answer_cut_holds_for_stores_as_big_as_it_was_fitted_on():
+    """Fitted on single conversations (up to 37 memories here), the cut and its threshold hold there; a bigger store
+    (a long conversation, more look-alike facts) keeps the threshold fitted without a cut."""
+    from types import SimpleNamespace
+
+    from chatmem.bot import NOT_NEAR, Bot
+    from chatmem.memory import EphemeralMemory
+
+    bot = Bot(EphemeralMemory(), encoder=object())
+    small = {"memories": 37, "threshold": 0.05, "related_cos": 0.2, "null_cut": 0.95,
+             "calibration": {"answerable_right": 0.86, "unanswerable_declined": 0.88}}
+    bot._loaded = SimpleNamespace(config={"span_threshold": 0.5, "span_related_cos": 0.15, "span_small_store": small})
+    assert bot.span_calibration(1) == bot.span_calibration(37) == (0.05, 0.2, 0.95)
+    assert bot.span_calibration(38) == (0.5, 0.15, None)
+    bot._loaded = SimpleNamespace(config={})                            # a model from before: the plain comparison
+    assert bot.span_calibration(5) == (0.5, NOT_NEAR, None)
