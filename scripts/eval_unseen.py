@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Unseen words: bAbI test stories with every name, place and object replaced by an invented word.
 
-    .venv/bin/python scripts/eval_unseen.py [--babi-dir DIR] [--tasks 1,2] [--model-dir assets] [--json FILE] [--app]
+    .venv/bin/python scripts/eval_unseen.py [--babi-dir DIR] [--tasks 1-20 | 1,2] [--model-dir assets] [--json FILE] [--app]
 
 The issue's target: stories whose names, places and objects never occur in bAbI are answered as well
 as tasks 1 and 2. Each story gets its own consistent renaming ("Mary" -> "Zolbaku" everywhere in that
@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--app", action="store_true",
                     help="also through the Bot, as `chatmem replay` and the app answer: right and said with confidence")
     args = ap.parse_args(argv)
-    from chatmem import checkpoint
-    from chatmem.babi import load_task, proper_names, rename
+    from chatmem import ChatmemError, checkpoint
+    from chatmem.babi import load_task, parse_tasks, proper_names, rename
     from chatmem.data import samples_table
     from chatmem.evaluate import predict, summarize
     from chatmem.paths import assets_dir, default_babi_dir
@@ -46,7 +46,11 @@ def main(argv=None) -> int:
         return 2
     loaded = checkpoint.load(Path(args.model_dir) if args.model_dir else assets_dir())
     vocab = loaded.vocab
-    tasks = [int(t) for t in args.tasks.split(",")]
+    try:
+        tasks = parse_tasks(args.tasks)        # "1-10" or "1,2,17", as `chatmem eval --tasks` reads them
+    except ChatmemError as e:
+        print(f"eval_unseen: {e}", file=sys.stderr)
+        return 2
     results = {}
     app = _app_accuracy(args.model_dir) if args.app else None
     print(f"{'task':>4}  {'original':>8}  {'renamed':>8}  {'support (renamed)':>17}  {'people':>8}  questions"
