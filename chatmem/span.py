@@ -42,7 +42,7 @@ TokenVectors = Callable[[list[str]], list[tuple[np.ndarray, np.ndarray]]]
 
 # A word: letters or digits, keeping inner hyphens, apostrophes, dots, colons and slashes ("cobalt-19", "4:30pm"),
 # a currency sign before a number and a thousands comma ("£640", "$1,200"): the price said is the price told.
-_WORD = re.compile(r"(?:[£$€¥](?=\d))?[^\W_](?:(?:[\w'’\-./:@+#]|,(?=\d{3}\b))*[^\W_])?")
+_WORD = re.compile(r"(?:[£$€¥](?=\d))?[^\W_](?:(?:[\w'’\-./:@+#]|(?<=\d),(?=\d{3}\b))*[^\W_])?")
 
 
 # Markup a person may paste (HTML tags; Rich or BBCode tags such as "[red]", "[bold red]", "[/red]" and "[/]"): its
@@ -430,6 +430,12 @@ class Choice:
     span: Span | None = None      # set when the span was chosen
 
 
+def _plain(answer: str) -> str:
+    """An answer as both of R's kinds can say it: the dictionary's "640" is the span's "£640", "1200" its "$1,200"
+    (chatmem.input splits a currency sign off, the span's words keep it)."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)|^[£$€¥](?=\d)", "", answer.lower())
+
+
 def no_answer(sp: Span, cut: float | None = None) -> bool:
     """Whether R's "no answer" wins: its probability is at least `cut` (fitted with the threshold,
     chatmem.span_train.choose_threshold), or, for a model without one, above the best span's. The best span's
@@ -451,7 +457,7 @@ def choose(words_: list[str], score: float, confident: bool, related: bool, sp: 
     sure = sp.prob >= threshold and not none and related
     # Both answers say the same words: either one's doubt (the dictionary's, at a request shape it never saw:
     # "Remind me where Mary is.") does not outweigh the other's certainty. Said as the span: its casing, its place.
-    agree = bool(words_) and " ".join(words_).lower() == sp.text.lower()
+    agree = bool(words_) and _plain(" ".join(words_)) == _plain(sp.text)
     if not gate and not (agree and sure):
         # an unsure word answer where R's "no answer" wins: nothing cited answers it ("What is my cat's name?"
         # said "I'm not sure" from "The kids' school is St. Brendan's."), as when the gate takes the span

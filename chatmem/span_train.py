@@ -617,6 +617,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
     if loaded.span.cfg.sem:      # the fitted model's, or the one kept where only the gate and threshold refit
         fill_examples(memo, seen["gate"] + seen["tune"])
+    # the gate learns where each answer serves under the plain rule ("no answer" above the best span), in every
+    # store; the cut below only moves where "no answer" wins once the gate has chosen
     X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")

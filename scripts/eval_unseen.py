@@ -40,17 +40,17 @@ def main(argv=None) -> int:
     from chatmem.evaluate import predict, summarize
     from chatmem.paths import assets_dir, default_babi_dir
 
+    try:
+        tasks = parse_tasks(args.tasks)        # "1-10" or "1,2,17", as `chatmem eval --tasks` reads them
+    except ChatmemError as e:
+        print(f"eval_unseen: {e}", file=sys.stderr)
+        return 2
     babi = Path(args.babi_dir) if args.babi_dir else default_babi_dir()
     if babi is None or not Path(babi).is_dir():
         print("eval_unseen: no bAbI data (pass --babi-dir DIR or set CHATMEM_BABI_DIR)", file=sys.stderr)
         return 2
     loaded = checkpoint.load(Path(args.model_dir) if args.model_dir else assets_dir())
     vocab = loaded.vocab
-    try:
-        tasks = parse_tasks(args.tasks)        # "1-10" or "1,2,17", as `chatmem eval --tasks` reads them
-    except ChatmemError as e:
-        print(f"eval_unseen: {e}", file=sys.stderr)
-        return 2
     results = {}
     app = _app_accuracy(args.model_dir) if args.app else None
     print(f"{'task':>4}  {'original':>8}  {'renamed':>8}  {'support (renamed)':>17}  {'people':>8}  questions"

@@ -285,7 +285,7 @@ def test_prices_are_asked_with_how_much_and_answered_with_amount_and_currency():
     assert 0 < len(signed) < len(asked)
     for c, t in asked:
         if t in signed:
-            assert re.fullmatch(r".\d{1,3}(,\d{3})?(\.99)?|.\d+(\.99)?", t.answer) and len(words(t.answer)) == 1
+            assert re.fullmatch(r".(\d{1,3},\d{3}|\d+(\.99)?)", t.answer) and len(words(t.answer)) == 1
         else:
             amount, currency = t.answer.rsplit(" ", 1)
             # what parking cost (a detail told after a fact, DETAILS) is a few coins: "9.50 pounds"

@@ -136,7 +136,7 @@ def test_the_threshold_fit_picks_a_no_answer_cut_where_spans_share_their_probabi
     """Right spans with 0.35 of the probability and "no answer" at 0.5 (their neighbours hold the rest), the
     unanswerable questions' "no answer" at 0.97: only a cut between the two answers the first and declines the
     second; without one, every right answer is declined. Cuts are tried only where offered
-    (SpanTrainConfig.null_cuts, off in the shipped recipe)."""
+    (SpanTrainConfig.null_cuts; train_span offers them for stores of one conversation's size)."""
     from types import SimpleNamespace
 
     import chatmem.span_train as st
@@ -185,6 +185,18 @@ def test_a_price_with_its_sign_and_thousands_is_one_word():
     assert said("I bought a new bike for £640.") == ["I", "bought", "a", "new", "bike", "for", "£640"]
     assert said("It was $1,200, ouch, and €35.50 more.") == ["It", "was", "$1,200", "ouch", "and", "€35.50", "more"]
     assert said("Paris, London and £ 5") == ["Paris", "London", "and", "5"]
+    assert said("I paid for it,100 quid") == ["I", "paid", "for", "it", "100", "quid"]     # a comma after a word parts
+    assert said("8 May 2023 | I paid [red]$42[/red].") == ["8", "May", "2023", "I", "paid", "$42"]
+
+
+def test_a_price_said_by_both_answers_agrees_whatever_its_sign():
+    """The dictionary answers "640" (the question's tokens split "£" off), the span "£640": the same answer, said
+    as the span, with its sign, when either is sure."""
+    from chatmem.span import Span
+
+    c = choose(["640"], 6.0, False, True, Span(0, 0, 4, "£640", 0.9, 0.05), False, 0.5)
+    assert c.words == ["£640"] and c.confident
+    assert not choose(["641"], 6.0, False, True, Span(0, 0, 4, "£640", 0.9, 0.05), False, 0.5).confident
 
 
 def test_no_span_runs_across_a_sentence_end_and_a_possessive_is_not_part_of_a_name():
