@@ -382,14 +382,14 @@ class Bot:
 
     def span_calibration(self, memories: int) -> tuple[float, float, float | None]:
         """R's span threshold, how near a cited memory must be to count as about the question, and where "no
-        answer" wins (chatmem.span.no_answer) for a store of `memories`: those fitted with a cut
-        (`span_small_store`, chatmem.span_train) up to the largest store they were fitted on, one conversation's;
-        beyond it, those fitted with "no answer" winning above the best span (a long conversation holds more
-        look-alike facts: with the cut, LoCoMo's adversarial questions were declined 31% of the time, against 70%
-        without it)."""
-        small = self.load()._loaded.config.get("span_small_store")
-        if small and memories <= small["memories"]:
-            return float(small["threshold"]), float(small["related_cos"]), small["null_cut"]
+        answer" wins (chatmem.span.no_answer) for a store of `memories`: those fitted with a cut on the smallest
+        stores as big (`span_stores`, chatmem.span_train: one conversation's, a few planted together); beyond the
+        biggest, those fitted with "no answer" winning above the best span (LoCoMo's conversations of 300-700 turns
+        hold many more look-alike facts: with the cut, its adversarial questions were declined 31% of the time,
+        against 70% without it)."""
+        for st in self.load()._loaded.config.get("span_stores", ()):
+            if memories <= st["memories"]:
+                return float(st["threshold"]), float(st["related_cos"]), st["null_cut"]
         return self.span_threshold, self.related_cos, None
 
     @property

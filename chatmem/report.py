@@ -89,16 +89,20 @@ def _o_r_training(cfg: dict) -> str:
     return "\n".join(lines)
 
 
-def _small_store(sm: dict | None) -> str:
-    """The model card's words for R's calibration in stores of one conversation's size (chatmem.span_train)."""
-    if not sm:
-        return ""
-    cut = (f"\"no answer\" winning only from a probability of {sm['null_cut']:.2f}" if sm["null_cut"] is not None
-           else "\"no answer\" winning above the best span")
-    cal = sm["calibration"]
-    return (f"; in stores of up to {sm['memories']} memories (one conversation's), fitted the same way with {cut}: "
-            f"threshold {sm['threshold']:.3g}, nearness {sm['related_cos']:.2f} ({100 * cal['answerable_right']:.1f}% "
-            f"right, {100 * cal['unanswerable_declined']:.1f}% declined there)")
+def _small_stores(stores: list[dict]) -> str:
+    """The model card's words for R's calibrations in stores up to a size (chatmem.span_train, `span_stores`)."""
+    from chatmem.bot import NOT_NEAR
+
+    out = ""
+    for st in stores:
+        near = f"{st['related_cos']:.2f}" if st["related_cos"] < NOT_NEAR else "none (a shared word only)"
+        cut = (f"\"no answer\" winning only from a probability of {st['null_cut']:.2f}" if st["null_cut"] is not None
+               else "\"no answer\" winning above the best span")
+        cal = st["calibration"]
+        out += (f"; in stores of up to {st['memories']} memories, fitted the same way on such stores with {cut}: "
+                f"threshold {st['threshold']:.3g}, nearness {near} "
+                f"({100 * cal['answerable_right']:.1f}% right, {100 * cal['unanswerable_declined']:.1f}% declined there)")
+    return out
 
 
 def _parts_card(cfg: dict) -> str:
@@ -165,7 +169,7 @@ def _parts_card(cfg: dict) -> str:
                    + (f"; with it, how near (MiniLM cosine) a cited memory that shares no content word with the question "
                       f"must be to count as about it: {cfg['span_related_cos']:.2f}" if cfg.get("span_related_cos", NOT_NEAR) < NOT_NEAR
                       else "")
-                   + _small_store(cfg.get("span_small_store")) + f"; {span['seconds'] / 60:.1f} min."
+                   + _small_stores(cfg.get("span_stores", [])) + f"; {span['seconds'] / 60:.1f} min."
                    + (f" Fine-tuned ({span['config'].get('warm_epochs')} epochs at learning rate "
                       f"{span['config'].get('warm_lr')}) from the previous span model, which was trained on "
                       f"{span['warm_from'].get('examples')} questions of an earlier version of the generator."

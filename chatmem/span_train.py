@@ -97,6 +97,11 @@ class SpanTrainConfig:
     # The plain comparison declined answers people wrote; fitted for every store, the cut took LoCoMo's adversarial
     # questions from 63% declined to 31-54% (README, "Where "no answer" wins"). Empty: no cut.
     null_cuts: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+    # Stores bigger than one conversation's, for the cut's second calibration: this many more conversations,
+    # planted together `long_per_store` at a time (chatmem.crowd.crowds: each one's people renamed, the questions
+    # asked after the last memory), about 75 memories a store
+    long_tune_conversations: int = 150
+    long_per_store: int = 3
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
@@ -532,6 +537,20 @@ def babi_gate_examples(loaded, samples, encoder) -> tuple[list[SpanExample], np.
     return exs, np.asarray(minis, dtype=np.float32).reshape(-1, 384)
 
 
+def _set_conversations(cfg: SpanTrainConfig, name: str, n: int, seed: int) -> list:
+    """The conversations of one of train_span's sets, as its examples are made of them: "crowd" all planted in
+    one memory, "tune_long" `long_per_store` at a time, the others one to a store."""
+    from chatmem import generator
+    from chatmem.crowd import crowd_conversation, crowds
+
+    convs = generator.as_told(n, seed, cfg.compound, cfg.casual, terse=cfg.terse)
+    if name == "crowd":
+        return [crowd_conversation(convs, np.random.default_rng(seed))] if convs else []
+    if name == "tune_long":
+        return crowds(convs, np.random.default_rng(seed), per=cfg.long_per_store)
+    return convs
+
+
 def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_model: bool = True,
                cache: Path | None = None, locomo_path: Path | None = None) -> dict:
     """Fit R's span answers, then the gate and the threshold, on top of the model in `model_dir` (whose O,
@@ -539,9 +558,8 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     `fit_model` False the span model already in the checkpoint is kept and only the gate and threshold refit.
     `cache`: a JSON file of the questions as R met them after O (written when missing, read when present).
     `locomo_path`: the LoCoMo development file, whose questions R also learns from (`cfg.locomo`)."""
-    from chatmem import checkpoint, generator
+    from chatmem import checkpoint
     from chatmem.babi import rename
-    from chatmem.crowd import crowd_conversation
     from chatmem.input import MiniLMEncoder
     from chatmem.util import TokenVectorCache, minilm_cached, progress_bar
 
@@ -557,16 +575,16 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     sets = {"train": (cfg.conversations if fit_model or loaded.span is None else 0, cfg.seed),
             "gate": (cfg.gate_conversations, cfg.seed + 1), "tune": (cfg.tune_conversations, cfg.seed + 2),
             "crowd": (cfg.crowd_conversations if fit_model or loaded.span is None else 0, cfg.seed + 3)}
+    if cfg.null_cuts:
+        sets["tune_long"] = (cfg.long_tune_conversations, cfg.seed + 4)
     made = data_settings(cfg, sets)
     seen = load_examples(cache, made) if cache is not None and Path(cache).is_file() else {}
     todo = {k: v for k, v in sets.items() if k not in seen}
     if todo:
         bar = progress_bar(sum(n for n, _ in todo.values()), "O cites (generated conversations)", "conv")
         for k, (n, sd) in todo.items():
-            convs = generator.as_told(n, sd, cfg.compound, cfg.casual, terse=cfg.terse)
-            if k == "crowd":       # one big memory of them all: each conversation counts once on the bar
-                convs = [crowd_conversation(convs, np.random.default_rng(sd))] if convs else []
-                bar.update(max(0, n - 1))
+            convs = _set_conversations(cfg, k, n, sd)
+            bar.update(max(0, n - len(convs)))     # planted together: each conversation counts once on the bar
             seen[k] = dialog_examples(loaded, convs, encoder, bar.update)
         bar.close()
         if cache is not None:
@@ -616,7 +634,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
                 "fit_seconds": round(time.perf_counter() - t0, 1),
                 **({"warm_from": {k: v for k, v in info.items() if k != "warm_from"}} if warm is not None else {})}
     if loaded.span.cfg.sem:      # the fitted model's, or the one kept where only the gate and threshold refit
-        fill_examples(memo, seen["gate"] + seen["tune"])
+        fill_examples(memo, seen["gate"] + seen["tune"] + seen.get("tune_long", []))
     # the gate learns where each answer serves under the plain rule ("no answer" above the best span), in every
     # store; the cut below only moves where "no answer" wins once the gate has chosen
     X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
@@ -624,22 +642,23 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
     tau, near, _, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo)
     log(f"span threshold {tau:.2f}, related from MiniLM cosine {near:.2f} ({cal})")
-    small = None
-    if cfg.null_cuts:       # for stores as big as one conversation: the threshold fitted with a "no answer" cut
-        tau_s, near_s, cut, cal_s = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo,
+    stores = []             # up to each set's biggest store: the threshold fitted with a "no answer" cut
+    for k in ("tune", "tune_long") if cfg.null_cuts else ():
+        if not seen.get(k):
+            continue
+        tau_s, near_s, cut, cal_s = choose_threshold(loaded, seen[k], minis[k], unsupported[k], memo,
                                                      (None, *cfg.null_cuts))
-        n, sd = sets["tune"]
-        store = max((sum(not t.question for t in c.turns) for c in generator.as_told(n, sd, cfg.compound, cfg.casual,
-                                                                                       terse=cfg.terse)), default=0)
-        small = {"memories": store, "threshold": tau_s, "related_cos": near_s, "null_cut": cut, "calibration": cal_s}
-        log(f"up to {store} memories: span threshold {tau_s:.2f}, related from MiniLM cosine {near_s:.2f}, "
+        size = max((sum(not t.question for t in c.turns) for c in _set_conversations(cfg, k, *sets[k])), default=0)
+        stores.append({"memories": size, "threshold": tau_s, "related_cos": near_s, "null_cut": cut,
+                       "calibration": cal_s})
+        log(f"up to {size} memories: span threshold {tau_s:.2f}, related from MiniLM cosine {near_s:.2f}, "
             f"no answer from {cut} ({cal_s})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
-    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", "span_small_store")},
+    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", "span_stores")},
              "span_train": info, "span_threshold": tau, "span_related_cos": near,
-             **({"span_small_store": small} if small else {})}
+             **({"span_stores": sorted(stores, key=lambda st: st["memories"])} if stores else {})}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
                     span_vocab=loaded.span_vocab, act=loaded.act)
     log(f"span answers written to {model_dir} ({info['seconds']:.0f} s)")

@@ -82,6 +82,10 @@ def main() -> int:
     ap.add_argument("--terse", action="store_true",
                     help="every conversation written as notes: \"Lent drill to Yusuf.\", \"Dog: Biscuit, a beagle.\", "
                          "\"Mother's name?\" (chatmem.generator.tersely)")
+    ap.add_argument("--together", type=int, default=1, metavar="K",
+                    help="plant K conversations at a time in one memory (chatmem.crowd.crowds: each one's people "
+                         "renamed, the questions that name one of them asked after the last memory): a store a few "
+                         "conversations big")
     args = ap.parse_args()
     convs = generator.generate(args.n, seed=args.seed, split=args.split)
     if args.compound:
@@ -93,6 +97,10 @@ def main() -> int:
     if args.casual:
         rng = random.Random(args.seed)
         convs = [generator.typed_casually(c, rng) for c in convs]
+    if args.together > 1:
+        from chatmem.crowd import crowds
+
+        convs = crowds(convs, np.random.default_rng(args.seed), per=args.together)
     encoder = MiniLMEncoder()
     rows = []
     t0 = time.perf_counter()
@@ -127,7 +135,8 @@ def main() -> int:
     out = {}
     print(f"{len(convs)} {'held-out' if args.split == 'valid' else 'training-split'} generated conversations, {len(rows)} questions"
           f"{', stored as the app does' if args.as_app else ''}{', typed casually' if args.casual else ''}"
-          f"{f', {args.compound:.0%} of statement pairs told in one turn' if args.compound else ''}, {time.perf_counter() - t0:.0f} s")
+          f"{f', {args.compound:.0%} of statement pairs told in one turn' if args.compound else ''}"
+          f"{f', {args.together} planted in each store' if args.together > 1 else ''}, {time.perf_counter() - t0:.0f} s")
     print(f"{'kind':<13} {'questions':>9} {'answered right':>14} {'cited right':>11} {'declined':>8} "
           f"{'BM25 top-k':>10} {'MiniLM top-k':>12} {'newest':>7}")
     pick = {"answerable": lambda r: r["kind"] != "unanswerable",     # and the unanswerable questions that ask of

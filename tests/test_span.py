@@ -499,8 +499,9 @@ def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
 
 
 def test_the_no_answer_cut_holds_for_stores_as_big_as_it_was_fitted_on():
-    """Fitted on single conversations (up to 37 memories here), the cut and its threshold hold there; a bigger store
-    (a long conversation, more look-alike facts) keeps the threshold fitted without a cut."""
+    """Fitted on single conversations (up to 37 memories here) and on a few planted together (up to 110), each cut
+    and its threshold hold for stores up to that size; a bigger store (LoCoMo's long conversations, many more
+    look-alike facts) keeps the threshold fitted without a cut."""
     from types import SimpleNamespace
 
     from chatmem.bot import NOT_NEAR, Bot
@@ -509,8 +510,11 @@ def test_the_no_answer_cut_holds_for_stores_as_big_as_it_was_fitted_on():
     bot = Bot(EphemeralMemory(), encoder=object())
     small = {"memories": 37, "threshold": 0.05, "related_cos": 0.2, "null_cut": 0.95,
              "calibration": {"answerable_right": 0.86, "unanswerable_declined": 0.88}}
-    bot._loaded = SimpleNamespace(config={"span_threshold": 0.5, "span_related_cos": 0.15, "span_small_store": small})
+    medium = {**small, "memories": 110, "threshold": 0.3, "null_cut": None}
+    bot._loaded = SimpleNamespace(config={"span_threshold": 0.5, "span_related_cos": 0.15,
+                                          "span_stores": [small, medium]})
     assert bot.span_calibration(1) == bot.span_calibration(37) == (0.05, 0.2, 0.95)
-    assert bot.span_calibration(38) == (0.5, 0.15, None)
+    assert bot.span_calibration(38) == bot.span_calibration(110) == (0.3, 0.2, None)
+    assert bot.span_calibration(111) == (0.5, 0.15, None)
     bot._loaded = SimpleNamespace(config={})                            # a model from before: the plain comparison
     assert bot.span_calibration(5) == (0.5, NOT_NEAR, None)
