@@ -446,6 +446,9 @@ def fit_gate(model: SpanR, X: np.ndarray, y: np.ndarray, steps: int = 400) -> fl
         return float(((model.gate(Xt).squeeze(-1) > 0).float() == yt).float().mean())
 
 
+# What train_span writes into the checkpoint's config beside the span model (chatmem.train carries them with it)
+CONFIG_KEYS = ("span_train", "span_threshold", "span_related_cos", "span_stores")
+
 DECLINE = 0.85   # the share of unanswerable questions the threshold must decline (the issue asks 75%; a margin)
 FLAT = 0.0025   # answerable-right within this of the best counts as the best (3 in 1,100 tune questions)
 
@@ -471,6 +474,14 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsu
     `unsupported`: the same conversations' questions O cited nothing for, which the Bot declines whatever the
     threshold. They count: left out, the unanswerable questions were only the hard ones O found a memory for,
     and the threshold came out at 0.80, which through the Bot said "I'm not sure" to most right answers."""
+    return _pick(*_curve(loaded, exs, minis, unsupported, tv, cuts))
+
+
+def _curve(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsupported: Sequence[SpanExample],
+           tv: TokenVectors | None, cuts: Sequence[float | None]) -> tuple[list[tuple], int]:
+    """choose_threshold's grid: per ("no answer" cut, nearness, threshold), whether it declines DECLINE of the
+    unanswerable questions, what it is ranked by, the cut (-1 for none), threshold, nearness, answerable right and
+    unanswerable declined; and how many questions it read."""
     rows = []
     for e, sp in zip(exs, _spans(loaded.span, loaded.span_vocab, exs, minis, tv)):
         gate = sp is not None and use_span(loaded.span, gate_features(
@@ -489,11 +500,16 @@ def choose_threshold(loaded, exs: Sequence[SpanExample], minis: np.ndarray, unsu
                 una = float(np.mean([r[2] for r in said if r[0]] or [0.0]))
                 curve.append((una >= DECLINE, ans if una >= DECLINE else una, -1.0 if cut is None else cut,
                               float(tau), near, ans, una))
+    return curve, len(rows) + len(unsupported)
+
+
+def _pick(curve: list[tuple], questions: int) -> tuple[float, float, float | None, dict]:
+    """choose_threshold's choice among the points of `curve` (`_curve`)."""
     best = max(c[:2] for c in curve)
     ok, _, cut, tau, near, ans, una = max((c for c in curve if c[0] == best[0] and c[1] >= best[1] - FLAT),
                                           key=lambda c: (-c[2], c[3], c[4]))
     cut = None if cut < 0 else cut
-    return tau, near, cut, {"questions": len(rows) + len(unsupported), "answerable_right": ans,
+    return tau, near, cut, {"questions": questions, "answerable_right": ans,
                             "unanswerable_declined": una, "decline_target": DECLINE, "flat": FLAT, "met": ok,
                             "related_cos": near, "null_cut": cut}
 
@@ -640,14 +656,15 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     X, y = gate_data(loaded, seen["gate"], minis["gate"], memo)
     acc = fit_gate(loaded.span, X, y)
     log(f"gate: {len(y)} disagreements ({int(y.sum())} the span right), training accuracy {acc:.3f}")
-    tau, near, _, cal = choose_threshold(loaded, seen["tune"], minis["tune"], unsupported["tune"], memo)
+    # one grid on the tune set, with and without the cuts: its no-cut points give the plain rule's threshold
+    curves = {k: _curve(loaded, seen[k], minis[k], unsupported[k], memo, (None, *cfg.null_cuts))
+              for k in ("tune", "tune_long") if seen.get(k)}
+    curve, questions = curves["tune"]
+    tau, near, _, cal = _pick([c for c in curve if c[2] < 0], questions)
     log(f"span threshold {tau:.2f}, related from MiniLM cosine {near:.2f} ({cal})")
     stores = []             # up to each set's biggest store: the threshold fitted with a "no answer" cut
-    for k in ("tune", "tune_long") if cfg.null_cuts else ():
-        if not seen.get(k):
-            continue
-        tau_s, near_s, cut, cal_s = choose_threshold(loaded, seen[k], minis[k], unsupported[k], memo,
-                                                     (None, *cfg.null_cuts))
+    for k, (curve, questions) in curves.items() if cfg.null_cuts else ():
+        tau_s, near_s, cut, cal_s = _pick(curve, questions)
         size = max((sum(not t.question for t in c.turns) for c in _set_conversations(cfg, k, *sets[k])), default=0)
         stores.append({"memories": size, "threshold": tau_s, "related_cos": near_s, "null_cut": cut,
                        "calibration": cal_s})
@@ -656,7 +673,7 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
     # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
-    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", "span_stores")},
+    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", *CONFIG_KEYS)},
              "span_train": info, "span_threshold": tau, "span_related_cos": near,
              **({"span_stores": sorted(stores, key=lambda st: st["memories"])} if stores else {})}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,

@@ -253,8 +253,9 @@ def train(cfg: TrainConfig, out_dir: Path, log=print, encoder=None) -> dict:
         parts = {n: getattr(warm, n) for n in checkpoint.CARRIED if getattr(warm, n) is not None}
         if warm.span is not None:
             parts.update(span=warm.span, span_vocab=warm.span_vocab)
-        extra.update({k: warm.config[k] for k in ("span_train", "span_threshold", "span_related_cos", "span_stores")
-                      + tuple(f"{n}_train" for n in parts) if k in warm.config})
+        from chatmem.span_train import CONFIG_KEYS
+
+        extra.update({k: warm.config[k] for k in CONFIG_KEYS + tuple(f"{n}_train" for n in parts) if k in warm.config})
     checkpoint.save(out_dir, model, vocab, extra, **parts)
     log(f"saved {out_dir} (best validation mean {100 * best:.2f}%, {train_seconds / 60:.1f} min)")
     return extra

@@ -7,7 +7,8 @@
 then the gate and the threshold. After a change to O alone (its second hop, say) the span model still reads
 spans; what moves is which memories O cites, so the gate, the threshold and the nearness (how near a cited memory
 must be to the question to count as about it, chatmem.bot.Bot.related_cos) are fitted again on the same
-training-split conversations (seeds 1235 and 1236) with the new O, as the span stage would: about 10 minutes.
+training-split conversations (seeds 1235 and 1236; the "no answer" cut's second calibration also on seed 1238's,
+planted three to a store) with the new O, as the span stage would: about 12 minutes.
 The held-out split is never read. The model card is written again.
 
 After `chatmem train --warm-from DIR --last relevance` (O and R fine-tuned, the relevance term fitted again, the
