@@ -201,11 +201,23 @@ def owned_place(r: random.Random, split: str, kinds: Sequence[str], saint: bool 
     return f"St. {name}'s{' ' + kind if kind else ''}" if saint else f"{name}'s {kind}"
 
 
+SPOT_DESCRIBED = 0.2   # share of spots told with what they look like ("the blue plant pot")
+SPOT_ANCHORED = 0.3    # share told with where in the house they are ("under the mat by the back door")
+
+
 def _spot_value(r: random.Random, split: str) -> Value:
+    """Where a thing is: "behind the bread bin", "at Colm's house", "under the blue plant pot by the back door"
+    (the answer is the whole phrase: its last part alone names the wrong place)."""
     if r.random() < OWNED:
         return Value(f"{r.choice(('at', 'at', 'over at', 'round at'))} {owned_place(r, split, lx.OWNED_PLACES)}")
     preps, spots = r.choice(lx.SPOT_GROUPS)
-    return Value(f"{r.choice(preps)} {r.choice([s for s in spots if split_of(s) == split])}")
+    spot = r.choice([s for s in spots if split_of(s) == split])
+    if r.random() < SPOT_DESCRIBED and spot.startswith("the ") and " of " not in spot:
+        spot = f"the {r.choice(lx.SPOT_ADJECTIVES)} {spot[4:]}"
+    if r.random() < SPOT_ANCHORED and " by " not in spot:
+        anchors = [a for a in pool("SPOT_ANCHORS", split) if a.split()[-1] not in spot]
+        spot = f"{spot} {r.choice(anchors)}"
+    return Value(f"{r.choice(preps)} {spot}")
 
 
 def _simple(maker):
@@ -372,6 +384,14 @@ ATTRIBUTES = {
                               "which food {do} {p} hate?", "what {do} {p} refuse to eat?")),
     "birthday": ("person", _simple(lambda r: f"{r.randint(1, 28)} {r.choice(lx.MONTHS)}"),
                  ("{p} {be} born on {v}.",), ("when is {ps} birthday?",)),
+    "car": ("person", lambda r, s: (lambda v: Value(v, a_an(v)))(r.choice(pool("CAR_MODELS", s))),
+            ("{p} drive{s} {a} {v}.", "{ps} car is {a} {v}.", "{p} {have} {a} {v}.", "{p} got {a} {v} last year."),
+            ("what car {do} {p} drive?", "what kind of car {do} {p} have?", "what make is {ps} car?",
+             "what car {do} {p} have?")),
+    "car colour": ("person", lambda r, s: (lambda v: Value(v, a_an(v)))(r.choice(lx.CAR_COLOURS)),
+                   ("{ps} car is {v}.", "{p} drive{s} {a} {v} hatchback.", "{ps} car is {a} {v} estate.",
+                    "{p} {have} {a} {v} car.", "{ps} car is the {v} one on the drive."),
+                   ("what colour is {ps} car?", "what colour car {do} {p} drive?", "what colour {be} {ps} car?")),
 }
 
 
@@ -427,7 +447,7 @@ SPECS = {
                  "actually, {v} has {thing}, not {prev}.", "{thing} went from {prev} to {v}."),
         questions=("who has {thing}?", "who's got {thing}?", "who has {thing} at the moment?",
                    "which friend has {thing}?", "who is holding on to {thing}?", "who has {thing} right now?",
-                   "do you know who has {thing}?"),
+                   "do you know who has {thing}?", "to whom did I lend {thing}?", "to whom have I lent {thing}?"),
         clauses=("who has {thing}",),
         told=("when did I lend {thing} to {v}?", "when did {v} get {thing}?")),
     "lender": Spec(   # things I borrowed: "I borrowed a ladder from Sven." -> "Who lent me the ladder?" -> "Sven"
@@ -436,7 +456,7 @@ SPECS = {
                "{v} was kind enough to lend me {thing_a}."),
         questions=("who did I borrow {thing} from?", "who lent me {thing}?", "whose {bare} did I borrow?",
                    "whose {bare} do I have?", "who does {thing} belong to?", "who do I have to give {thing} back to?",
-                   "who did I get {thing} from?"),
+                   "who did I get {thing} from?", "from whom did I borrow {thing}?"),
         clauses=("who I borrowed {thing} from", "who lent me {thing}"),
         told=("when did I borrow {thing}?",)),
     "attr": Spec(
@@ -685,6 +705,7 @@ DETAILS = {
     "price": (("what colour {was} {ps} {item}?",), (", the {d} one.",), "colour"),
 }
 DETAILED = 0.3   # share of their statements (ending with the answer, no reason told) that tell a detail
+ASIDED = 0.15    # share of the rest (ending with the answer) that go on with an aside (lexicon.ASIDES)
 BREEDS = {"dog": "BREEDS_DOG", "cat": "BREEDS_CAT", "horse": "BREEDS_HORSE", "pony": "BREEDS_HORSE",
           "rabbit": "BREEDS_RABBIT"}
 
@@ -742,7 +763,7 @@ HOLDER_REFS = ("the person who has {thing}", "whoever has {thing}", "the friend 
                "the person holding on to {thing}")
 # ... and, for the one I lent it to myself, how I lent it ("Where does the person who borrowed my drill live?")
 LENT_REFS = ("the person who borrowed {thing}", "the person I lent {thing} to", "whoever borrowed {thing}",
-             "the friend I lent {thing} to")
+             "the friend I lent {thing} to", "the person to whom I lent {thing}")
 # The person I borrowed something from: "What does the person I borrowed the camping stove from do?"
 LENDER_REFS = ("the person I borrowed {thing} from", "whoever lent me {thing}", "the friend who lent me {thing}",
                "the person who lent me {thing}", "the one I borrowed {thing} from")
@@ -955,6 +976,7 @@ class World:
         self.time_rng = random.Random(pad_seed ^ 0x71AE)   # the same for the times said after facts
         self.reason_rng = random.Random(pad_seed ^ 0x3A50)   # and for the reasons
         self.detail_rng = random.Random(pad_seed ^ 0xDE7A)   # and for the details
+        self.aside_rng = random.Random(pad_seed ^ 0xA51D)    # and for the asides
         self.turns: list[Turn] = []
         self.keys: dict[tuple, Key] = {}
         self.people: list[Person] = []
@@ -1133,6 +1155,8 @@ class World:
         ends = start is not None and (said != text or text[start:] == value.core + ".")
         text, reason = self.reasoned(key.kind, said, ends, s)
         text, detail = (text, None) if reason else self.detailed(key.kind, text, ends, s)
+        if not reason and not detail:
+            text = self.asided(text, ends)
         starts = {k: v for k, v in (("v", start), ("r", reason and reason[0]), ("d", detail and detail[0]))
                   if v is not None}
         text, starts = pad(self.pad_rng, text, starts)
@@ -1171,6 +1195,14 @@ class World:
         if head[0].endswith(" a "):      # "a beagle", "an Arab"
             head[0] = head[0][:-2] + a_an(d) + " "
         return f"{text[:-1]}{head[0]}{d}{head[1]}", (len(text) - 1 + len(head[0]), d)
+
+    def asided(self, text: str, ends: bool) -> str:
+        """A statement that ends with its answer may go on past it with an aside (lexicon.ASIDES): "I'm allergic
+        to shellfish fr.", "New tyres cost £340 (Kwik Fit).": the answer still ends where it did."""
+        if not ends or not text.endswith(".") or self.aside_rng.random() >= ASIDED:
+            return text
+        aside = self.aside_rng.choice(lx.ASIDES)
+        return f"{text[:-1]}{'' if aside.startswith(',') else ' '}{aside}."
 
     def detail_value(self, what: str, s: dict) -> str | None:
         r = self.detail_rng

@@ -113,16 +113,40 @@ SPOT_GROUPS = (
         the cutlery drawer | the bathroom cabinet | the shoe rack | the spare room | the loft |
         the understairs cupboard | the utility room | the pantry | the larder | the greenhouse |
         the box room | the camper van | the porch | the cabinet by the door | the rucksack |
-        the pencil case | the sewing box | the cool box | the old trunk
+        the pencil case | the sewing box | the cool box | the old trunk | the fire safe | the first aid box |
+        the key box | the junk drawer | the ceramic bowl | the key bowl | the shoebox | the glass jar |
+        the document wallet | the lockbox
     """)),
     (("under", "behind", "on top of", "next to", "beside"), _phrases("""
         the mat | the sofa | the bed | the fridge magnet board | the plant pot | the kettle | the microwave |
         the bookshelf | the radiator | the washing machine | the piano | the desk lamp | the fruit bowl |
         the television | the coat rack | the kitchen clock | the recycling bin | the stairs |
         the garden gnome | the flower pot by the door | the printer | the hallway mirror |
-        the front steps | the water butt | the log pile | the bird table | the compost bin
+        the front steps | the water butt | the log pile | the bird table | the compost bin | the doormat |
+        the key hook | the loose floorboard
     """)),
 )
+
+# Where in the house a spot is, told after it: "under the plant pot by the back door", "in the fire safe in the
+# loft". The answer is the whole phrase, not its last part.
+SPOT_ANCHORS = _phrases("""
+by the back door | by the front door | at the front | at the back | in the loft | in the hall | in the garage |
+on the landing | in the kitchen | in the spare room | on the hallway shelf | in the porch | by the stairs |
+under the stairs | in the cellar | in the shed | upstairs | downstairs | in the utility room | by the bins |
+next to the boiler | on the top shelf | in the bedroom | in the living room | by the fireplace | in the garden |
+on the windowsill | in the study | in the office | by the garage door | in the conservatory | on the bookcase
+""")
+# What a spot may be told with: "the blue plant pot", "the old biscuit tin".
+SPOT_ADJECTIVES = _words("blue red green black white grey old big small little wooden metal ceramic plastic yellow")
+
+# What people add after a fact, past its answer: "new tyres £340 (Kwik Fit)", "allergic to shellfish fr". A
+# leading comma is written without the space.
+ASIDES = _phrases("""
+lol | haha | fr | tbh | smh | btw | as usual | apparently | I think | if you can believe it | of all places |
+(finally) | (don't ask) | (long story) | (again) | (for now) | (I think) | (last I heard) | (obviously) |
+(no idea why) | , which is handy | , which is annoying | , which is a relief | , bless | - finally |
+- don't ask | , would you believe | , so that's sorted | , typical
+""")
 
 # Household and personal things; plural ones agree with "are".
 THINGS = _phrases("""
@@ -246,6 +270,20 @@ property | insurance | logistics | publishing | catering | printing | web design
 ORG_SIZES = ("", "", "small ", "tiny ", "big ", "local ", "little ")
 ORG_WORDS = ("firm", "company", "agency", "practice", "outfit", "start-up", "business")
 
+
+# Cars as people name them, and the colours cars come in.
+CAR_MODELS = _phrases("""
+Skoda Fabia | Ford Fiesta | VW Golf | Toyota Yaris | Honda Jazz | Vauxhall Corsa | Nissan Leaf | Kia Picanto |
+Fiat 500 | Mini Cooper | Renault Clio | Peugeot 208 | Volvo V40 | Tesla Model 3 | Mazda MX-5 | Hyundai i10 |
+Citroen C3 | Audi A3 | BMW 1 Series | Dacia Sandero | Suzuki Swift | Seat Ibiza | Skoda Octavia | Toyota Prius |
+Honda Civic | Ford Focus | Land Rover Defender | Subaru Outback | Volvo XC60 | Nissan Micra | Kia Sportage |
+Toyota Corolla | Ford Transit | VW Polo | Renault Zoe | Mercedes A-Class | Peugeot 3008 | Hyundai Tucson |
+Vauxhall Astra | Nissan Qashqai
+""")
+CAR_COLOURS = _phrases("""
+white | black | silver | grey | red | blue | green | dark blue | dark green | navy | metallic grey | orange |
+yellow | bright red | champagne | pale blue | burgundy | bronze | matt black | racing green
+""")
 
 # Things a person can be allergic to, colours, foods: values of personal attributes.
 ALLERGENS = _phrases("""

@@ -662,7 +662,7 @@ def test_why_is_answered_by_a_told_reason_and_unanswerable_without_one():
 def test_a_told_detail_answers_its_question_and_the_same_question_is_unanswerable_without_it():
     """"My dog is called Biscuit, a beagle." answers "What breed is my dog?" with "beagle"; where no breed was told,
     the same words are asked as an unanswerable question. Only one side, and R learns the question's shape."""
-    convs = g.generate(200, seed=8, split="train")
+    convs = g.generate(300, seed=8, split="train")
     detail = [(c, t) for c in convs for t in c.turns if t.detail]
     questions_ = {q for qs, _, _ in g.DETAILS.values() for q in qs}
     shape = re.compile("|".join(re.sub(r"\\\{\w+\\\}", ".+", re.escape(q)) for q in questions_), re.I)
@@ -682,3 +682,41 @@ def test_a_told_detail_answers_its_question_and_the_same_question_is_unanswerabl
                     assert j < i and any(v.supersedes == u.answer_support for v in c.turns[u.answer_support:i]), t.text
     held_out = set(g.pool("BREEDS_DOG", "valid") + g.pool("BREEDS_CAT", "valid"))
     assert held_out and not held_out & {t.answer for _, t in detail}
+
+
+def test_a_spot_told_with_where_in_the_house_it_is_is_answered_whole():
+    """"The spare key is under the blue plant pot by the back door." -> "Where is the spare key?" -> the whole
+    phrase, not "by the back door"."""
+    convs = g.generate(300, seed=13, split="train")
+    anchored = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_start is not None
+                and any(t.answer.endswith(" " + a) for a in g.lx.SPOT_ANCHORS)]
+    described = [t for _, t in anchored if any(f"the {w} " in t.answer for w in g.lx.SPOT_ADJECTIVES)]
+    assert len(anchored) >= 10 and described
+    for c, t in anchored:
+        assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+        assert t.answer.startswith(tuple(p + " " for preps, _ in g.lx.SPOT_GROUPS for p in preps))
+
+
+def test_an_aside_after_an_answer_is_no_part_of_it():
+    """"I'm allergic to shellfish fr." -> "shellfish"; "New tyres cost £340 (Kwik Fit)." -> "£340"."""
+    convs = g.generate(300, seed=14, split="train")
+    asides = tuple(a if a.startswith(",") else " " + a for a in g.lx.ASIDES)
+    after = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_start is not None
+             and c.turns[t.answer_support].text.endswith(tuple(a + "." for a in asides))]
+    assert len(after) >= 20
+    for c, t in after:
+        told = c.turns[t.answer_support].text
+        assert told[t.answer_start:t.answer_end] == t.answer
+        assert not any(t.answer.endswith(a.strip(" ,")) for a in asides)
+
+
+def test_a_car_is_asked_by_its_make_and_its_colour():
+    """"My car is a green Skoda Fabia." has no single shape; "I drive a dark green hatchback." -> "What colour is my
+    car?" -> "dark green"; "Nadia drives a Fiat 500." -> "What car does Nadia drive?" -> "Fiat 500"."""
+    convs = g.generate(400, seed=15, split="train")
+    models, colours = set(g.lx.CAR_MODELS), set(g.lx.CAR_COLOURS)
+    asked = [(c, t) for c, _, t in questions(convs) if re.search(r"\bcar\b", t.text) and t.answer
+             and t.answer_start is not None and (t.answer in models or t.answer in colours)]
+    assert {("model" if t.answer in models else "colour") for _, t in asked} == {"model", "colour"}
+    for c, t in asked:
+        assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
