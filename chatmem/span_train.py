@@ -672,8 +672,10 @@ def train_span(model_dir, cfg: SpanTrainConfig, babi_dir=None, log=print, fit_mo
             f"no answer from {cut} ({cal_s})")
     info.update({"gate_examples": int(len(y)), "gate_accuracy": acc, "calibration": cal,
                  "seconds": round(time.perf_counter() - t0 + info.get("fit_seconds", 0) * (not fit_model), 1)})
-    # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds
-    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", *CONFIG_KEYS)},
+    # a threshold fitted after an earlier span stage (span_threshold_fit, read by the model card) no longer holds;
+    # span_small_store was span_stores' first name, read by nothing since
+    extra = {**{k: v for k, v in loaded.config.items() if k not in ("span_threshold_fit", "span_small_store",
+                                                                     *CONFIG_KEYS)},
              "span_train": info, "span_threshold": tau, "span_related_cos": near,
              **({"span_stores": sorted(stores, key=lambda st: st["memories"])} if stores else {})}
     checkpoint.save(model_dir, loaded.model, loaded.vocab, extra, relevance=loaded.relevance, span=loaded.span,
