@@ -388,6 +388,7 @@ ATTRIBUTES = {
             ("{p} drive{s} {a} {v}.", "{ps} car is {a} {v}.", "{p} {have} {a} {v}.", "{p} got {a} {v} last year."),
             ("what car {do} {p} drive?", "what kind of car {do} {p} have?", "what make is {ps} car?",
              "what car {do} {p} have?")),
+    # car colours are few and common: both splits share them, as blood types and shirt sizes
     "car colour": ("person", lambda r, s: (lambda v: Value(v, a_an(v)))(r.choice(lx.CAR_COLOURS)),
                    ("{ps} car is {v}.", "{p} drive{s} {a} {v} hatchback.", "{ps} car is {a} {v} estate.",
                     "{p} {have} {a} {v} car.", "{ps} car is the {v} one on the drive."),
