@@ -1661,11 +1661,14 @@ FACT_KINDS = ("loc", "loc", "park", "holder", "holder", "lender", "attr", "attr"
               "habit", "habit_time")
 
 
-def _conversation(seed: int, split: str) -> Conversation:
+TURNS = (20, 60)   # turns of a conversation, fewest and most (about half of them statements)
+
+
+def _conversation(seed: int, split: str, turns: tuple[int, int] = TURNS) -> Conversation:
     rng = random.Random(seed)
     start = datetime(2021, 1, 1, tzinfo=timezone.utc).timestamp() + rng.uniform(0, 4 * 365) * 86400
     w = World(rng, split, start, seed)
-    target = rng.randint(20, 60)
+    target = rng.randint(*turns)
     if rng.random() < 0.5:
         w.chat()
     steps = (  # (weight, action): facts first and most, questions once something is known
@@ -1938,11 +1941,15 @@ def compounded(conv: Conversation, rng: random.Random, share: float) -> Conversa
     return Conversation(out, conv.seed, conv.split)
 
 
-def generate(n_conversations: int, seed: int = 0, split: str = "train") -> list[Conversation]:
-    """`n_conversations` conversations; the same arguments always give the same conversations."""
+def generate(n_conversations: int, seed: int = 0, split: str = "train",
+             turns: tuple[int, int] = TURNS) -> list[Conversation]:
+    """`n_conversations` conversations of `turns` turns (fewest, most); the same arguments always give the same
+    conversations. Longer ones are one person's memory as it grows (a hundred statements and their updates)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    return [_conversation(seed * 1_000_003 + i, split) for i in range(n_conversations)]
+    if not 1 <= turns[0] <= turns[1]:
+        raise ValueError(f"turns must be (fewest, most) with 1 <= fewest <= most, not {turns!r}")
+    return [_conversation(seed * 1_000_003 + i, split, turns) for i in range(n_conversations)]
 
 
 def as_told(n_conversations: int, seed: int, compound: float, casual: float,

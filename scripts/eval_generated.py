@@ -86,8 +86,17 @@ def main() -> int:
                     help="plant K conversations at a time in one memory (chatmem.crowd.crowds: each one's people "
                          "renamed, the questions that name one of them asked after the last memory): a store a few "
                          "conversations big")
+    ap.add_argument("--turns", default=None, metavar="FEWEST-MOST",
+                    help="turns of each conversation (default %d-%d, about half of them statements); 100-200: one "
+                         "person's memory of 50 to 100 statements" % generator.TURNS)
     args = ap.parse_args()
-    convs = generator.generate(args.n, seed=args.seed, split=args.split)
+    try:
+        turns = generator.TURNS if args.turns is None else tuple(int(x) for x in args.turns.split("-"))
+        if len(turns) != 2:
+            raise ValueError(f"give FEWEST-MOST, such as 100-200, not {args.turns!r}")
+        convs = generator.generate(args.n, seed=args.seed, split=args.split, turns=turns)
+    except ValueError as exc:
+        ap.error(f"--turns: {exc}" if args.turns is not None else str(exc))
     if args.compound:
         rng = random.Random(args.seed + 1)
         convs = [generator.compounded(c, rng, args.compound) for c in convs]

@@ -720,3 +720,15 @@ def test_a_car_is_asked_by_its_make_and_its_colour():
     assert {("model" if t.answer in models else "colour") for _, t in asked} == {"model", "colour"}
     for c, t in asked:
         assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+
+
+def test_longer_conversations_are_one_persons_memory_as_it_grows():
+    """`turns` sets how long each conversation is: 100-200 turns hold 40 and more statements and their questions,
+    as a person's own log of fifty statements would; by default they run 20 to 60."""
+    long_ = g.generate(5, seed=3, split="valid", turns=(100, 200))
+    assert all(100 <= len(c.turns) <= 200 and sum(t.is_fact for t in c.turns) >= 40 for c in long_)
+    assert all(c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
+               for c in long_ for t in c.turns if t.question and t.answer_start is not None)
+    assert all(20 <= len(c.turns) <= 60 for c in g.generate(20, seed=3))
+    with pytest.raises(ValueError, match="turns"):
+        g.generate(1, turns=(30, 10))
