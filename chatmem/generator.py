@@ -1953,12 +1953,12 @@ def generate(n_conversations: int, seed: int = 0, split: str = "train",
 
 
 def as_told(n_conversations: int, seed: int, compound: float, casual: float,
-            split: str = "train", terse: float = 0.0) -> list[Conversation]:
-    """Conversations as people tell them: `compound` of the statement pairs that can be told in one turn so
-    told (`compounded`), `terse` of the conversations written as notes (`tersely`), and `casual` of them typed
-    casually (`typed_casually`); seeded by `seed`."""
+            split: str = "train", terse: float = 0.0, turns: tuple[int, int] = TURNS) -> list[Conversation]:
+    """Conversations (of `turns` turns) as people tell them: `compound` of the statement pairs that can be told in
+    one turn so told (`compounded`), `terse` of the conversations written as notes (`tersely`), and `casual` of
+    them typed casually (`typed_casually`); seeded by `seed`."""
     rng = random.Random(seed)
-    convs = [compounded(c, rng, compound) for c in generate(n_conversations, seed=seed, split=split)]
+    convs = [compounded(c, rng, compound) for c in generate(n_conversations, seed=seed, split=split, turns=turns)]
     if terse:    # its own stream: the other shares draw the same conversations as without it
         t_rng = random.Random(seed + 17)
         convs = [tersely(c, t_rng) if t_rng.random() < terse else c for c in convs]

@@ -97,11 +97,13 @@ class SpanTrainConfig:
     # The plain comparison declined answers people wrote; fitted for every store, the cut took LoCoMo's adversarial
     # questions from 63% declined to 31-54% (README, "Where "no answer" wins"). Empty: no cut.
     null_cuts: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-    # Stores bigger than one conversation's, for the cut's second calibration: this many more conversations,
-    # planted together `long_per_store` at a time (chatmem.crowd.crowds: each one's people renamed, the questions
-    # asked after the last memory), about 75 memories a store
+    # Stores bigger than one conversation's, for the cut's second calibration: this many more conversations of
+    # `long_turns` turns, planted together `long_per_store` at a time (chatmem.crowd.crowds: each one's people
+    # renamed, the questions asked after the last memory); at 1, one person's memory as it grows, each question
+    # asked in its place
     long_tune_conversations: int = 150
     long_per_store: int = 3
+    long_turns: tuple[int, int] = (20, 60)
     # R reads each word's contextual MiniLM vector (chatmem.span): its size, 0 for a model without them
     sem: int = 384
 
@@ -330,7 +332,7 @@ def data_settings(cfg: SpanTrainConfig, sets: dict[str, tuple[int, int]]) -> dic
     it (none for the training sets where only the gate and threshold refit), and how they were typed. A cache
     made with other settings is stale. (It does not say which O cited them: a cache is for refitting R on one O.)"""
     return {"sets": {k: list(v) for k, v in sorted(sets.items())}, "casual": cfg.casual, "compound": cfg.compound,
-            "terse": cfg.terse,
+            "terse": cfg.terse, "long": [cfg.long_per_store, list(cfg.long_turns)],
             "fields": [f.name for f in fields(SpanExample)]}     # an example written before `near` lacks it
 
 
@@ -559,10 +561,11 @@ def _set_conversations(cfg: SpanTrainConfig, name: str, n: int, seed: int) -> li
     from chatmem import generator
     from chatmem.crowd import crowd_conversation, crowds
 
-    convs = generator.as_told(n, seed, cfg.compound, cfg.casual, terse=cfg.terse)
+    turns = tuple(cfg.long_turns) if name == "tune_long" else generator.TURNS
+    convs = generator.as_told(n, seed, cfg.compound, cfg.casual, terse=cfg.terse, turns=turns)
     if name == "crowd":
         return [crowd_conversation(convs, np.random.default_rng(seed))] if convs else []
-    if name == "tune_long":
+    if name == "tune_long" and cfg.long_per_store > 1:
         return crowds(convs, np.random.default_rng(seed), per=cfg.long_per_store)
     return convs
 

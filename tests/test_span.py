@@ -490,6 +490,9 @@ def test_a_cache_of_r_s_examples_made_with_other_settings_is_not_used(tmp_path):
     assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(compound=0.0), sets)) == {}
     # nor for another stage's sets (none for training where only the gate and threshold refit)
     assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(), {**sets, "train": (0, 1234)})) == {}
+    # nor where the second calibration's stores were made another way (planted together, or one long memory)
+    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(long_per_store=1), sets)) == {}
+    assert st.load_examples(tmp_path / "c.json", st.data_settings(st.SpanTrainConfig(long_turns=(100, 200)), sets)) == {}
     (tmp_path / "old.json").write_text(json.dumps({"tune": [vars(e)]}))
     assert st.load_examples(tmp_path / "old.json", made) == {}
     # nor one whose examples lack a field this version reads (written before `near`)
@@ -518,3 +521,15 @@ def test_the_no_answer_cut_holds_for_stores_as_big_as_it_was_fitted_on():
     assert bot.span_calibration(111) == (0.5, 0.15, None)
     bot._loaded = SimpleNamespace(config={})                            # a model from before: the plain comparison
     assert bot.span_calibration(5) == (0.5, NOT_NEAR, None)
+
+
+def test_the_second_calibration_reads_one_long_memory_or_several_planted_together():
+    """"tune_long": conversations planted `long_per_store` to a store, or at 1 one person's memory of `long_turns`
+    turns, each question in its place."""
+    from chatmem import span_train as st
+
+    long_ = st._set_conversations(st.SpanTrainConfig(long_per_store=1, long_turns=(100, 140)), "tune_long", 3, 7)
+    assert len(long_) == 3 and all(100 <= len(c.turns) <= 140 for c in long_)
+    planted = st._set_conversations(st.SpanTrainConfig(), "tune_long", 6, 7)
+    assert len(planted) == 2
+    assert all(len(c.turns) <= 60 for c in st._set_conversations(st.SpanTrainConfig(), "tune", 5, 7))
