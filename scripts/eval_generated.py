@@ -2,6 +2,7 @@
 played through the Bot: statements stored, each question answered in place.
 
     .venv/bin/python scripts/eval_generated.py [--n 150] [--seed 99] [--as-app] [--casual] [--terse] [--compound 0.5] [--json docs/eval_generated.json]
+    .venv/bin/python scripts/eval_generated.py --n 40 --turns 100-200 [--as-app]   # one person's 50-100 statements
 
 By default each turn is stored whole, one memory, as LoCoMo's turns are (a fact may sit inside chit-chat).
 With --as-app, statements go through the app's routing instead: split into sentences, only those the act
