@@ -1199,7 +1199,7 @@ class World:
 
     def asided(self, text: str, ends: bool) -> str:
         """A statement that ends with its answer may go on past it with an aside (lexicon.ASIDES): "I'm allergic
-        to shellfish fr.", "New tyres cost £340 (Kwik Fit).": the answer still ends where it did."""
+        to shellfish fr.", "My locker number is 117 (for now).": the answer still ends where it did."""
         if not ends or not text.endswith(".") or self.aside_rng.random() >= ASIDED:
             return text
         aside = self.aside_rng.choice(lx.ASIDES)
@@ -1947,8 +1947,8 @@ def generate(n_conversations: int, seed: int = 0, split: str = "train",
     conversations. Longer ones are one person's memory as it grows (a hundred statements and their updates)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    if not 1 <= turns[0] <= turns[1]:
-        raise ValueError(f"turns must be (fewest, most) with 1 <= fewest <= most, not {turns!r}")
+    if len(turns) != 2 or not all(type(t) is int for t in turns) or not 1 <= turns[0] <= turns[1]:
+        raise ValueError(f"turns must be two whole numbers (fewest, most) with 1 <= fewest <= most, not {turns!r}")
     return [_conversation(seed * 1_000_003 + i, split, turns) for i in range(n_conversations)]
 
 

@@ -93,11 +93,11 @@ def main() -> int:
     args = ap.parse_args()
     try:
         turns = generator.TURNS if args.turns is None else tuple(int(x) for x in args.turns.split("-"))
-        if len(turns) != 2:
-            raise ValueError(f"give FEWEST-MOST, such as 100-200, not {args.turns!r}")
-        convs = generator.generate(args.n, seed=args.seed, split=args.split, turns=turns)
-    except ValueError as exc:
-        ap.error(f"--turns: {exc}" if args.turns is not None else str(exc))
+        if len(turns) != 2 or not 1 <= turns[0] <= turns[1]:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--turns: give FEWEST-MOST, such as 100-200, not {args.turns!r}")
+    convs = generator.generate(args.n, seed=args.seed, split=args.split, turns=turns)
     if args.compound:
         rng = random.Random(args.seed + 1)
         convs = [generator.compounded(c, rng, args.compound) for c in convs]

@@ -690,7 +690,11 @@ def test_a_spot_told_with_where_in_the_house_it_is_is_answered_whole():
     convs = g.generate(300, seed=13, split="train")
     anchored = [(c, t) for c, _, t in questions(convs) if t.answer and t.answer_start is not None
                 and any(t.answer.endswith(" " + a) for a in g.lx.SPOT_ANCHORS)]
-    described = [t for _, t in anchored if any(f"the {w} " in t.answer for w in g.lx.SPOT_ADJECTIVES)]
+    spots = {sp for _, group in g.lx.SPOT_GROUPS for sp in group}
+    # told with a look the lexicon's spot lacks: "the blue plant pot" from "the plant pot"
+    described = [t for _, t in anchored if any(f"the {w} " in t.answer and not any(f"the {w} " in sp for sp in spots)
+                                               and any(sp in t.answer.replace(f"the {w} ", "the ", 1) for sp in spots)
+                                               for w in g.lx.SPOT_ADJECTIVES)]
     assert len(anchored) >= 10 and described
     for c, t in anchored:
         assert c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
@@ -730,5 +734,6 @@ def test_longer_conversations_are_one_persons_memory_as_it_grows():
     assert all(c.turns[t.answer_support].text[t.answer_start:t.answer_end] == t.answer
                for c in long_ for t in c.turns if t.question and t.answer_start is not None)
     assert all(20 <= len(c.turns) <= 60 for c in g.generate(20, seed=3))
-    with pytest.raises(ValueError, match="turns"):
-        g.generate(1, turns=(30, 10))
+    for bad in ((30, 10), (10,), (1, 2, 3), (1.5, 3), (0, 5)):
+        with pytest.raises(ValueError, match="turns"):
+            g.generate(1, turns=bad)
