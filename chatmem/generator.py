@@ -269,6 +269,11 @@ def _from_pool(name: str):
     return lambda r, split: Value(r.choice(pool(name, split)))
 
 
+def _with_article(make):
+    """A value maker whose values also carry their article ("{a} {v}": "a Fiat 500", "an orange hatchback")."""
+    return lambda r, split: (lambda v: replace(v, at=a_an(v.core)))(make(r, split))
+
+
 def _hobby_value(r: random.Random, split: str) -> Value:
     """Something a person plays or speaks; the tag picks the verb ("plays the cello", "speaks Welsh")."""
     tag = r.choice(("instrument", "instrument", "sport", "language"))
@@ -384,12 +389,12 @@ ATTRIBUTES = {
                               "which food {do} {p} hate?", "what {do} {p} refuse to eat?")),
     "birthday": ("person", _simple(lambda r: f"{r.randint(1, 28)} {r.choice(lx.MONTHS)}"),
                  ("{p} {be} born on {v}.",), ("when is {ps} birthday?",)),
-    "car": ("person", lambda r, s: (lambda v: Value(v, a_an(v)))(r.choice(pool("CAR_MODELS", s))),
+    "car": ("person", _with_article(_from_pool("CAR_MODELS")),
             ("{p} drive{s} {a} {v}.", "{ps} car is {a} {v}.", "{p} {have} {a} {v}.", "{p} got {a} {v} last year."),
             ("what car {do} {p} drive?", "what kind of car {do} {p} have?", "what make is {ps} car?",
              "what car {do} {p} have?")),
     # car colours are few and common: both splits share them, as blood types and shirt sizes
-    "car colour": ("person", lambda r, s: (lambda v: Value(v, a_an(v)))(r.choice(lx.CAR_COLOURS)),
+    "car colour": ("person", _with_article(lambda r, s: Value(r.choice(lx.CAR_COLOURS))),
                    ("{ps} car is {v}.", "{p} drive{s} {a} {v} hatchback.", "{ps} car is {a} {v} estate.",
                     "{p} {have} {a} {v} car.", "{ps} car is the {v} one on the drive."),
                    ("what colour is {ps} car?", "what colour car {do} {p} drive?", "what colour {be} {ps} car?")),
@@ -1947,9 +1952,15 @@ def generate(n_conversations: int, seed: int = 0, split: str = "train",
     conversations. Longer ones are one person's memory as it grows (a hundred statements and their updates)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    check_turns(turns)
+    return [_conversation(seed * 1_000_003 + i, split, turns) for i in range(n_conversations)]
+
+
+def check_turns(turns: tuple[int, int]) -> tuple[int, int]:
+    """`turns` as `generate` takes it, or ValueError: two whole numbers (fewest, most), 1 <= fewest <= most."""
     if len(turns) != 2 or not all(type(t) is int for t in turns) or not 1 <= turns[0] <= turns[1]:
         raise ValueError(f"turns must be two whole numbers (fewest, most) with 1 <= fewest <= most, not {turns!r}")
-    return [_conversation(seed * 1_000_003 + i, split, turns) for i in range(n_conversations)]
+    return turns
 
 
 def as_told(n_conversations: int, seed: int, compound: float, casual: float,

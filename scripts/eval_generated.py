@@ -92,9 +92,8 @@ def main() -> int:
                          "person's memory of 50 to 100 statements" % generator.TURNS)
     args = ap.parse_args()
     try:
-        turns = generator.TURNS if args.turns is None else tuple(int(x) for x in args.turns.split("-"))
-        if len(turns) != 2 or not 1 <= turns[0] <= turns[1]:
-            raise ValueError
+        turns = generator.TURNS if args.turns is None else \
+            generator.check_turns(tuple(int(x) for x in args.turns.split("-")))
     except ValueError:
         ap.error(f"--turns: give FEWEST-MOST, such as 100-200, not {args.turns!r}")
     convs = generator.generate(args.n, seed=args.seed, split=args.split, turns=turns)
